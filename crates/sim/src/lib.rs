@@ -1,0 +1,1 @@
+//! A deterministic network simulator: virtual clock, hosts, seeded links, pcap output.
