@@ -1,1 +1,26 @@
-//! Packet formats: IPv4, IPv6, TCP header and options, and Internet checksums.
+//! Packet formats: IPv4 (RFC 791), IPv6 (RFC 8200), TCP header and options (RFC 9293,
+//! RFC 7323, RFC 2018), and Internet checksums (RFC 1071).
+//!
+//! Each format has a zero-copy view over bytes (`*Packet`) and a parsed representation
+//! (`*Repr`) with `parse` and `emit`. Nothing here allocates on the parse or emit path, and
+//! no input, however malformed, makes it panic.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checksum;
+mod error;
+mod field;
+pub mod ipv4;
+pub mod ipv6;
+pub mod packet;
+pub mod tcp;
+
+pub use error::{Error, Result};
+pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use ipv6::{Ipv6Packet, Ipv6Repr};
+pub use packet::{emit_packet, parse_packet, IpRepr, Segment, IP_PROTO_TCP};
+pub use tcp::{
+    SackBlock, SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr,
+    Timestamps,
+};

@@ -1,0 +1,159 @@
+//! Whole IP datagrams carrying TCP: one parse that runs every check in order, and one emit.
+//!
+//! Parsing applies the IPv4 (RFC 791 §3.1) or IPv6 (RFC 8200 §3) checks, requires the
+//! protocol to be TCP, verifies the TCP checksum over the pseudo-header (RFC 9293 §3.1,
+//! RFC 8200 §8.1), then parses the TCP header and options.
+
+use core::net::IpAddr;
+
+use crate::tcp::{TcpPacket, TcpRepr, TCP_MIN_HEADER_LEN};
+use crate::{Error, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, Result};
+
+/// IP protocol number of TCP.
+pub const IP_PROTO_TCP: u8 = 6;
+
+/// The IP header of a parsed or to-be-emitted packet, in either family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpRepr {
+    /// IPv4 header.
+    V4(Ipv4Repr),
+    /// IPv6 fixed header.
+    V6(Ipv6Repr),
+}
+
+impl IpRepr {
+    /// Source address.
+    pub fn src(&self) -> IpAddr {
+        match self {
+            IpRepr::V4(r) => r.src.into(),
+            IpRepr::V6(r) => r.src.into(),
+        }
+    }
+
+    /// Destination address.
+    pub fn dst(&self) -> IpAddr {
+        match self {
+            IpRepr::V4(r) => r.dst.into(),
+            IpRepr::V6(r) => r.dst.into(),
+        }
+    }
+
+    /// Length of the header this repr emits (20 or 40).
+    pub fn header_len(&self) -> usize {
+        match self {
+            IpRepr::V4(_) => Ipv4Repr::HEADER_LEN,
+            IpRepr::V6(_) => Ipv6Repr::HEADER_LEN,
+        }
+    }
+
+    /// TTL or hop limit.
+    pub fn hop_limit(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.ttl,
+            IpRepr::V6(r) => r.hop_limit,
+        }
+    }
+
+    /// Length of the IP payload (the TCP segment).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            IpRepr::V4(r) => r.payload_len,
+            IpRepr::V6(r) => r.payload_len,
+        }
+    }
+}
+
+/// A parsed TCP/IP packet: IP header, TCP header, and the TCP payload borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// IP header.
+    pub ip: IpRepr,
+    /// TCP header and options.
+    pub tcp: TcpRepr,
+    /// TCP payload.
+    pub payload: &'a [u8],
+}
+
+/// Parses and fully checks an IPv4 or IPv6 datagram carrying a TCP segment.
+pub fn parse_packet(packet: &[u8]) -> Result<Segment<'_>> {
+    let first = *packet.first().ok_or(Error::Truncated)?;
+    let (ip, segment) = match first >> 4 {
+        4 => {
+            let view = Ipv4Packet::new_checked(packet)?;
+            let repr = Ipv4Repr::parse(&view)?;
+            if repr.protocol != IP_PROTO_TCP {
+                return Err(Error::NotTcp);
+            }
+            // Sliced from `packet` rather than the view so it borrows the caller's buffer.
+            let payload = packet.get(view.header_len()..view.total_len());
+            (IpRepr::V4(repr), payload.ok_or(Error::Truncated)?)
+        }
+        6 => {
+            let view = Ipv6Packet::new_checked(packet)?;
+            let repr = Ipv6Repr::parse(&view)?;
+            if repr.next_header != IP_PROTO_TCP {
+                return Err(Error::NotTcp);
+            }
+            let end = Ipv6Repr::HEADER_LEN + repr.payload_len;
+            let payload = packet.get(Ipv6Repr::HEADER_LEN..end);
+            (IpRepr::V6(repr), payload.ok_or(Error::Truncated)?)
+        }
+        _ => return Err(Error::BadVersion),
+    };
+    if segment.len() < TCP_MIN_HEADER_LEN {
+        return Err(Error::Truncated);
+    }
+    let tcp_view = TcpPacket::new_unchecked(segment);
+    // The checksum is verified before the header and options are interpreted, so a segment
+    // corrupted in transit is counted as a bad checksum rather than as whatever structural
+    // error the corruption happens to produce.
+    if !tcp_view.verify_checksum(ip.src(), ip.dst()) {
+        return Err(Error::BadChecksum);
+    }
+    let (tcp, payload) = TcpRepr::parse(segment)?;
+    Ok(Segment { ip, tcp, payload })
+}
+
+/// Emits an IPv4 (ident 0, DF set) or IPv6 header followed by the TCP segment; returns the total length.
+pub fn emit_packet(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp: &TcpRepr,
+    payload: &[&[u8]],
+) -> Result<usize> {
+    let header_len = match (src, dst) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => Ipv4Repr::HEADER_LEN,
+        (IpAddr::V6(_), IpAddr::V6(_)) => Ipv6Repr::HEADER_LEN,
+        _ => return Err(Error::AddressFamilyMismatch),
+    };
+    if buf.len() < header_len {
+        return Err(Error::BufferTooSmall);
+    }
+    let (header, rest) = buf.split_at_mut(header_len);
+    // The IP header needs the TCP length, so the segment is written first.
+    let tcp_len = tcp.emit(rest, src, dst, payload)?;
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => Ipv4Repr {
+            src,
+            dst,
+            protocol: IP_PROTO_TCP,
+            ttl: hop_limit,
+            ident: 0,
+            dont_frag: true,
+            payload_len: tcp_len,
+        }
+        .emit(header)?,
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Ipv6Repr {
+            src,
+            dst,
+            next_header: IP_PROTO_TCP,
+            hop_limit,
+            payload_len: tcp_len,
+        }
+        .emit(header)?,
+        _ => return Err(Error::AddressFamilyMismatch),
+    }
+    Ok(header_len + tcp_len)
+}

@@ -1,0 +1,187 @@
+//! The parsed TCP header (RFC 9293 §3.1) with its options, and its emitter.
+
+use core::net::IpAddr;
+
+use super::packet::MIN_HEADER_LEN;
+use super::{TcpFlags, TcpOptions, TcpPacket};
+use crate::{Error, Result};
+
+/// A parsed TCP header; the payload travels beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRepr {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful when ACK is set).
+    pub ack: u32,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Window field, unscaled.
+    pub window: u16,
+    /// Urgent pointer (meaningful when URG is set).
+    pub urgent: u16,
+    /// Options.
+    pub options: TcpOptions,
+}
+
+impl TcpRepr {
+    /// Parses a whole segment's structure and returns the header and payload; the checksum is not checked.
+    pub fn parse(segment: &[u8]) -> Result<(TcpRepr, &[u8])> {
+        let packet = TcpPacket::new_checked(segment)?;
+        let options = TcpOptions::parse(packet.options())?;
+        let repr = TcpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+            seq: packet.seq_number(),
+            ack: packet.ack_number(),
+            flags: packet.flags(),
+            window: packet.window(),
+            urgent: packet.urgent_ptr(),
+            options,
+        };
+        // new_checked guarantees header_len <= segment.len().
+        let payload = segment.get(packet.header_len()..).unwrap_or(&[]);
+        Ok((repr, payload))
+    }
+
+    /// Header length [`emit`](Self::emit) writes: 20 plus the options.
+    pub fn header_len(&self) -> usize {
+        MIN_HEADER_LEN + self.options.emit_len()
+    }
+
+    /// Writes header, options and the payload parts back to back, then the checksum; returns the segment length.
+    ///
+    /// `AddressFamilyMismatch` if `src` and `dst` differ in family; `BufferTooSmall` if the
+    /// segment does not fit in `buf`.
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        payload: &[&[u8]],
+    ) -> Result<usize> {
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::AddressFamilyMismatch);
+        }
+        let header_len = self.header_len();
+        let len = payload
+            .iter()
+            .try_fold(header_len, |acc, part| acc.checked_add(part.len()))
+            .ok_or(Error::BufferTooSmall)?;
+        let segment = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        let (header, data) = segment.split_at_mut(header_len);
+
+        let options_len = self
+            .options
+            .emit(header.get_mut(MIN_HEADER_LEN..).unwrap_or(&mut []));
+        debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
+
+        let mut at = 0;
+        for part in payload {
+            // The total was checked above, so every part lands inside `data`.
+            let end = at + part.len();
+            if let Some(dst) = data.get_mut(at..end) {
+                dst.copy_from_slice(part);
+            }
+            at = end;
+        }
+
+        let mut packet = TcpPacket::new_unchecked(segment);
+        packet.set_src_port(self.src_port);
+        packet.set_dst_port(self.dst_port);
+        packet.set_seq_number(self.seq);
+        packet.set_ack_number(self.ack);
+        packet.set_header_len(header_len);
+        packet.set_flags(self.flags);
+        packet.set_window(self.window);
+        packet.set_urgent_ptr(self.urgent);
+        packet.fill_checksum(src, dst);
+        Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::Timestamps;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    fn repr() -> TcpRepr {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: 1,
+            ack: 2,
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            window: 512,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps: Some(Timestamps { tsval: 3, tsecr: 4 }),
+                ..Default::default()
+            },
+        }
+    }
+
+    const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const DST: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+
+    #[test]
+    fn emit_joins_payload_parts_and_parses_back() {
+        let mut buf = [0u8; 64];
+        let n = repr()
+            .emit(&mut buf, SRC, DST, &[b"hel", b"", b"lo"])
+            .unwrap();
+        assert_eq!(n, 32 + 5);
+        let (back, payload) = TcpRepr::parse(&buf[..n]).unwrap();
+        assert_eq!(back, repr());
+        assert_eq!(payload, b"hello");
+        assert!(TcpPacket::new_checked(&buf[..n])
+            .unwrap()
+            .verify_checksum(SRC, DST));
+    }
+
+    #[test]
+    fn emit_into_small_buffer_is_buffer_too_small() {
+        let mut buf = [0u8; 36];
+        assert_eq!(
+            repr().emit(&mut buf, SRC, DST, &[b"hello"]),
+            Err(Error::BufferTooSmall)
+        );
+        assert_eq!(
+            repr().emit(&mut buf[..31], SRC, DST, &[]),
+            Err(Error::BufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn emit_with_mixed_families_is_address_family_mismatch() {
+        let mut buf = [0u8; 64];
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_eq!(
+            repr().emit(&mut buf, SRC, v6, &[]),
+            Err(Error::AddressFamilyMismatch)
+        );
+    }
+
+    #[test]
+    fn parse_does_not_check_checksum() {
+        let mut buf = [0u8; 32];
+        repr().emit(&mut buf, SRC, DST, &[]).unwrap();
+        buf[16] ^= 0xff;
+        assert_eq!(TcpRepr::parse(&buf).unwrap().0, repr());
+    }
+
+    #[test]
+    fn malformed_options_in_segment_are_bad_option() {
+        let mut buf = [0u8; 24];
+        let mut p = TcpPacket::new_unchecked(&mut buf[..]);
+        p.set_header_len(24);
+        p.options_mut().copy_from_slice(&[2, 4, 5, 0xb4]);
+        assert!(TcpRepr::parse(&buf).is_ok());
+        buf[21] = 9;
+        assert_eq!(TcpRepr::parse(&buf).unwrap_err(), Error::BadOption);
+    }
+}
