@@ -104,7 +104,8 @@ pub fn parse_packet(packet: &[u8]) -> Result<Segment<'_>> {
         return Err(Error::Truncated);
     }
     let tcp_view = TcpPacket::new_unchecked(segment);
-    // The checksum is verified before the header and options are interpreted, so a segment
+    // Deviation: Linux (tcp_v4_rcv) rejects a bad data offset before it checks the checksum.
+    // Here the checksum comes first, once a fixed header is known to be present, so a segment
     // corrupted in transit is counted as a bad checksum rather than as whatever structural
     // error the corruption happens to produce.
     if !tcp_view.verify_checksum(ip.src(), ip.dst()) {
