@@ -1,6 +1,38 @@
-//! The TCP protocol, sans-IO (RFC 9293): time comes in as an argument, randomness from a seed.
+//! The TCP protocol, sans-IO (RFC 9293).
+//!
+//! The core never reads a clock, sleeps, spawns, touches a socket or a file, or draws
+//! randomness of its own: time comes in as an argument, randomness from the seed in
+//! [`StackConfig`]. A driver feeds [`Stack::handle_packet`] and [`Stack::handle_timeout`], drains
+//! [`Stack::poll_transmit`], and sleeps until [`Stack::poll_timeout`]. Every segment and every
+//! state change is an [`Event`] in the trace stream behind [`Stack::poll_event`].
 
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod event;
+pub mod handle;
+pub mod isn;
+pub mod listener;
+pub mod seq;
+pub mod stack;
+pub mod state;
 pub mod time;
 pub mod timer;
+pub mod tuple;
 
+pub use config::{RstPolicy, StackConfig};
+pub use conn::{ConnInfo, ConnStats, Disposition, RstReply};
+pub use error::{
+    AcceptError, CloseError, ConnError, ConnectError, InvalidHandle, ListenError, RecvError,
+    SendError,
+};
+pub use event::{
+    Cause, Dir, DropReason, Event, EventKind, SegmentEvent, StateEvent, TimerEvent, TimerKind,
+};
+pub use handle::{ConnId, ListenerId};
+pub use listener::{ListenerInfo, ListenerStats};
+pub use seq::SeqNum;
+pub use stack::{Resources, Stack, StackStats};
+pub use state::State;
 pub use time::Instant;
+pub use tuple::FourTuple;

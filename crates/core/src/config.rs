@@ -1,0 +1,105 @@
+//! Stack configuration: every tunable of the protocol core, with defaults and their sources.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// How RST and SYN segments in synchronized states are validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RstPolicy {
+    /// RFC 793 / RFC 9293 §3.10.7.4 base rules: any RST in the window resets; a SYN in the
+    /// window resets.
+    Rfc793,
+    /// RFC 5961 §3 and §4: only an RST at exactly RCV.NXT resets; one elsewhere in the window,
+    /// and any SYN, draws a challenge ACK.
+    Rfc5961,
+}
+
+/// Configuration of one stack; `StackConfig::default()` follows Linux where the RFCs leave room.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Seed of the stack's RNG: ISN and hash keys, ephemeral port offsets.
+    pub seed: u64,
+    /// Largest IP datagram we send; the MSS we advertise is derived from it.
+    pub mtu: usize,
+    /// TTL / hop limit of outgoing datagrams.
+    pub ttl: u8,
+    /// Maximum segment lifetime. TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2).
+    pub msl: Duration,
+    /// Whether closing connections pass through TIME-WAIT at all. Off only to demonstrate the
+    /// hazard TIME-WAIT prevents (lifecycle C9).
+    pub time_wait: bool,
+    /// Initial retransmission timeout (RFC 6298 §2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO. Deviation: RFC 6298 §2.4 says 1 s; Linux uses 200 ms.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (RFC 6298 §2.5 allows at least 60 s).
+    pub max_rto: Duration,
+    /// SYN retransmissions before connect() fails with TimedOut (Linux tcp_syn_retries: 6).
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before a half-open entry is dropped (Linux tcp_synack_retries: 5).
+    pub synack_retries: u32,
+    /// Data/FIN retransmissions before the connection fails with TimedOut (Linux tcp_retries2: 15).
+    pub data_retries: u32,
+    /// Send buffer size per connection, bytes.
+    pub send_buffer: usize,
+    /// Receive buffer size per connection, bytes; the advertised window. At most 65535 until
+    /// window scaling is negotiated.
+    pub recv_buffer: usize,
+    /// RST/SYN validation rules in synchronized states.
+    pub rst_policy: RstPolicy,
+    /// How long a connection the application has released may sit in FIN-WAIT-2.
+    /// Deviation: RFC 9293 has no such timer; Linux's tcp_fin_timeout (60 s) keeps orphans
+    /// from living forever when the peer never closes.
+    pub fin_wait_2_timeout: Duration,
+    /// Ports for active opens without an explicit local port (RFC 6335 dynamic range).
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// Granularity of the timer wheel.
+    pub timer_tick: Duration,
+    /// Record trace events for `poll_event`.
+    pub trace: bool,
+    /// Most trace events kept when nobody polls; older ones are dropped and counted.
+    pub trace_capacity: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            seed: 0,
+            mtu: 1500,
+            ttl: 64,
+            msl: Duration::from_secs(30),
+            time_wait: true,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(120),
+            syn_retries: 6,
+            synack_retries: 5,
+            data_retries: 15,
+            send_buffer: 64 * 1024,
+            recv_buffer: 65535,
+            rst_policy: RstPolicy::Rfc5961,
+            fin_wait_2_timeout: Duration::from_secs(60),
+            ephemeral_ports: 49152..=65535,
+            timer_tick: Duration::from_millis(1),
+            trace: false,
+            trace_capacity: 1 << 20,
+        }
+    }
+}
+
+impl StackConfig {
+    /// The MSS we advertise for an IPv4 path: MTU minus 40 bytes of headers (RFC 9293 §3.7.1).
+    pub fn mss_v4(&self) -> u16 {
+        u16::try_from(self.mtu.saturating_sub(40).max(536)).unwrap_or(u16::MAX)
+    }
+
+    /// The MSS we advertise for an IPv6 path: MTU minus 60 bytes of headers.
+    pub fn mss_v6(&self) -> u16 {
+        u16::try_from(self.mtu.saturating_sub(60).max(1220)).unwrap_or(u16::MAX)
+    }
+
+    /// The receive window we can advertise without window scaling.
+    pub(crate) fn recv_window_cap(&self) -> usize {
+        self.recv_buffer.min(65535)
+    }
+}

@@ -1,0 +1,448 @@
+//! SEGMENT ARRIVES for a connection (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 for the other
+//! states). Each step of the RFC's processing order is a block below, in the RFC's order.
+
+use oxtcp_wire::{TcpFlags, TcpOptions};
+
+use super::{Connection, Ctx, PeerSyn};
+use crate::config::RstPolicy;
+use crate::error::ConnError;
+use crate::event::{Cause, DropReason};
+use crate::seq::SeqNum;
+use crate::state::State;
+
+/// An arriving segment, as the connection sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SegIn<'a> {
+    pub(crate) seq: SeqNum,
+    pub(crate) ack: SeqNum,
+    pub(crate) flags: TcpFlags,
+    pub(crate) wnd: u16,
+    pub(crate) options: TcpOptions,
+    pub(crate) payload: &'a [u8],
+}
+
+impl SegIn<'_> {
+    /// SEG.LEN: payload plus one for SYN and one for FIN (RFC 9293 §3.4).
+    pub(crate) fn seg_len(&self) -> u32 {
+        self.payload.len() as u32 + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+}
+
+/// What a connection did with an arriving segment. State changes show in the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Processed (possibly changing state, queuing data, or scheduling an ACK).
+    Accepted,
+    /// Dropped; nothing goes back.
+    Dropped(DropReason),
+    /// Dropped; an ACK goes back (unacceptable segment, challenge ACK, ACK of unsent data).
+    AckSent(DropReason),
+    /// Dropped; an RST goes back.
+    RstSent(DropReason, RstReply),
+}
+
+/// An RST to send in reply, outside any connection's sequence of segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RstReply {
+    /// Its sequence number.
+    pub seq: SeqNum,
+    /// With `Some`, the RST carries ACK and this acknowledgment number.
+    pub ack: Option<SeqNum>,
+}
+
+impl Connection {
+    /// Process one arriving segment.
+    pub(crate) fn handle_segment(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
+        self.stats.segs_in += 1;
+        let d = match self.state {
+            State::Closed | State::Listen => Disposition::Dropped(DropReason::Closed),
+            State::SynSent => self.on_segment_syn_sent(ctx, seg),
+            _ => self.on_segment_synchronizing(ctx, seg),
+        };
+        if d != Disposition::Accepted {
+            self.stats.drops += 1;
+        }
+        d
+    }
+
+    /// RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT.
+    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
+        // First, check the ACK bit: it must acknowledge our SYN and nothing beyond it.
+        if seg.flags.ack() && (seg.ack.before_eq(self.iss) || seg.ack.after(self.snd_max)) {
+            if seg.flags.rst() {
+                return Disposition::Dropped(DropReason::BadAck);
+            }
+            return Disposition::RstSent(
+                DropReason::BadAck,
+                RstReply {
+                    seq: seg.ack,
+                    ack: None,
+                },
+            );
+        }
+        // Second, the RST bit: with an acceptable ACK the peer refused us.
+        if seg.flags.rst() {
+            if seg.flags.ack() {
+                self.fail(ctx, ConnError::Refused, Cause::RecvRst);
+                return Disposition::Accepted;
+            }
+            return Disposition::Dropped(DropReason::RstIgnored);
+        }
+        // Fourth, the SYN bit.
+        if !seg.flags.syn() {
+            return Disposition::Dropped(DropReason::NoSynInSynSent);
+        }
+        let syn = PeerSyn {
+            irs: seg.seq,
+            window: seg.wnd,
+            mss: seg.options.mss,
+        };
+        self.on_peer_syn(ctx.cfg, syn);
+        self.ack_now = true;
+        if seg.flags.ack() {
+            self.on_ack_advance(ctx, seg.ack);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.set_state(ctx, State::Established, Cause::RecvSynAck);
+            // Sixth and seventh steps for any data or FIN that came with the SYN-ACK.
+            let rest = SegIn {
+                seq: seg.seq.add(1),
+                flags: seg.flags.without_syn(),
+                ..seg
+            };
+            self.on_text_and_fin(ctx, rest);
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, Figure 7): SYN-SENT -> SYN-RECEIVED and our SYN
+            // goes out again, now carrying ACK. Data on the SYN is not acknowledged, so the
+            // peer resends it once synchronized.
+            self.snd_nxt = self.iss;
+            self.rtt_probe = None;
+            self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
+        }
+        Disposition::Accepted
+    }
+
+    /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states.
+    fn on_segment_synchronizing(&mut self, ctx: &mut Ctx<'_>, mut seg: SegIn<'_>) -> Disposition {
+        // Deviation (as Linux): in a simultaneous open the peer's SYN-ACK repeats the SYN we
+        // already hold, so the RFC's first check would reject it and the open would stall until
+        // a retransmission. Treat it as the ACK of our SYN, with its SYN already consumed.
+        if self.state == State::SynReceived
+            && !self.passive
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && seg.seq == self.irs
+        {
+            seg.flags = seg.flags.without_syn();
+            seg.seq = seg.seq.add(1);
+        }
+
+        // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of the
+        // remote FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293 §3.10.7.4)
+        if self.state == State::TimeWait
+            && seg.flags.fin()
+            && !seg.flags.rst()
+            && !seg.flags.syn()
+            && seg.seq.add(seg.payload.len() as u32).add(1) == self.rcv_nxt
+        {
+            self.ack_now = true;
+            self.arm_time_wait(ctx.now, ctx.cfg);
+            return Disposition::Accepted;
+        }
+
+        // First, check the sequence number.
+        let rcv_wnd = self.recv_buf.window() as u32;
+        let seg_len = seg.seg_len();
+        let acceptable = match (seg_len, rcv_wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.in_window(self.rcv_nxt, rcv_wnd),
+            (_, 0) => false,
+            (_, _) => {
+                seg.seq.in_window(self.rcv_nxt, rcv_wnd)
+                    || seg.seq.add(seg_len - 1).in_window(self.rcv_nxt, rcv_wnd)
+            }
+        };
+        if !acceptable {
+            // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
+            // should be made to accept valid ACKs, URGs, and RSTs": a zero-window probe at
+            // RCV.NXT still has its ACK processed; its data is not taken.
+            if rcv_wnd == 0 && seg.seq == self.rcv_nxt && !seg.flags.syn() {
+                seg.payload = &[];
+                seg.flags = seg.flags.without_fin();
+                self.ack_now = true;
+            } else if seg.flags.rst() {
+                return Disposition::Dropped(DropReason::OutOfWindow);
+            } else {
+                self.ack_now = true;
+                return Disposition::AckSent(DropReason::OutOfWindow);
+            }
+        }
+        let seg = self.trim_to_window(seg, rcv_wnd);
+
+        // Second, check the RST bit.
+        if seg.flags.rst() {
+            // RFC 5961 §3.2: only an RST at exactly RCV.NXT resets; elsewhere in the window it
+            // draws a challenge ACK, so a blind attacker must guess the exact number.
+            if ctx.cfg.rst_policy == RstPolicy::Rfc5961 && seg.seq != self.rcv_nxt {
+                self.ack_now = true;
+                return Disposition::AckSent(DropReason::ChallengeAckRst);
+            }
+            match self.state {
+                State::SynReceived => self.fail(ctx, ConnError::Refused, Cause::RecvRst),
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.fail(ctx, ConnError::Reset, Cause::RecvRst)
+                }
+                _ => self.set_state(ctx, State::Closed, Cause::RecvRst),
+            }
+            return Disposition::Accepted;
+        }
+
+        // Fourth, check the SYN bit (the third, security, does not apply).
+        if seg.flags.syn() {
+            if ctx.cfg.rst_policy == RstPolicy::Rfc5961 {
+                // RFC 5961 §4.2: challenge ACK; a peer that really restarted answers with an
+                // RST at RCV.NXT.
+                self.ack_now = true;
+                return Disposition::AckSent(DropReason::ChallengeAckSyn);
+            }
+            // RFC 793: a SYN in the window is an error: reset the connection.
+            let rst = RstReply {
+                seq: self.snd_nxt,
+                ack: None,
+            };
+            self.fail(ctx, ConnError::Reset, Cause::RecvSynInWindow);
+            return Disposition::RstSent(DropReason::ChallengeAckSyn, rst);
+        }
+
+        // Fifth, check the ACK field.
+        if !seg.flags.ack() {
+            return Disposition::Dropped(DropReason::NoAck);
+        }
+        if self.state == State::SynReceived {
+            if !(seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max)) {
+                return Disposition::RstSent(
+                    DropReason::BadAck,
+                    RstReply {
+                        seq: seg.ack,
+                        ack: None,
+                    },
+                );
+            }
+            self.snd_wnd = u32::from(seg.wnd);
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.set_state(ctx, State::Established, Cause::RecvAckOfSyn);
+            if self.fin_queued {
+                // CLOSE was called in SYN-RECEIVED: the queued FIN goes now.
+                self.set_state(ctx, State::FinWait1, Cause::Close);
+            }
+        }
+        if seg.ack.after(self.snd_max) {
+            // "If the ACK acks something not yet sent, send an ACK, drop the segment."
+            self.ack_now = true;
+            return Disposition::AckSent(DropReason::AckTooNew);
+        }
+        if ctx.cfg.rst_policy == RstPolicy::Rfc5961
+            && seg.ack.before(self.snd_una.sub(self.max_snd_wnd))
+        {
+            // RFC 5961 §5.2: an ACK too old to be real.
+            self.ack_now = true;
+            return Disposition::AckSent(DropReason::AckTooOld);
+        }
+        if seg.ack.after(self.snd_una) {
+            self.on_ack_advance(ctx, seg.ack);
+        }
+        // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
+        self.persist_backoff = 0;
+        // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
+        if self.snd_wl1.before(seg.seq)
+            || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
+        {
+            self.snd_wnd = u32::from(seg.wnd);
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+        }
+        if self.snd_wnd > 0 && self.persist_at.take().is_some() && self.snd_una != self.snd_max {
+            // The window opened: leave persist mode; what is in flight is timed again.
+            self.rto_at = Some(ctx.now + self.rtt.rto());
+        }
+        let our_fin_acked = self.is_fin_acked();
+        match self.state {
+            State::Closing if our_fin_acked => {
+                self.enter_time_wait(ctx, Cause::RecvAckOfFin);
+                return Disposition::Accepted;
+            }
+            // "If the ACK does not acknowledge our FIN, ignore the segment."
+            State::Closing => return Disposition::Accepted,
+            State::LastAck if our_fin_acked => {
+                self.set_state(ctx, State::Closed, Cause::RecvAckOfFin);
+                return Disposition::Accepted;
+            }
+            _ => {}
+        }
+
+        // Sixth (URG is not supported), seventh and eighth.
+        self.on_text_and_fin(ctx, seg);
+
+        // FIN-WAIT-1 -> FIN-WAIT-2 once our FIN is acknowledged. Checked after the FIN step so
+        // that a FIN+ACK takes FIN-WAIT-1 straight to TIME-WAIT (lifecycle C6).
+        if self.state == State::FinWait1 && our_fin_acked {
+            self.set_state(ctx, State::FinWait2, Cause::RecvAckOfFin);
+            if self.released {
+                self.arm_fin_wait_2(ctx.now, ctx.cfg);
+            }
+        }
+        Disposition::Accepted
+    }
+
+    /// Cut the parts of an acceptable segment that lie outside the window (RFC 9293 §3.10.7.4:
+    /// "segments with higher beginning sequence numbers may be held", the rest is trimmed).
+    fn trim_to_window<'a>(&self, mut seg: SegIn<'a>, rcv_wnd: u32) -> SegIn<'a> {
+        if seg.seq.before(self.rcv_nxt) {
+            let mut cut = self.rcv_nxt.since(seg.seq);
+            if seg.flags.syn() {
+                seg.flags = seg.flags.without_syn();
+                cut -= 1;
+                seg.seq = seg.seq.add(1);
+            }
+            let n = (cut as usize).min(seg.payload.len());
+            seg.payload = &seg.payload[n..];
+            seg.seq = seg.seq.add(n as u32);
+            if seg.seq.before(self.rcv_nxt) {
+                // Only an old FIN remained.
+                seg.flags = seg.flags.without_fin();
+                seg.seq = self.rcv_nxt;
+            }
+        }
+        let room = rcv_wnd.saturating_sub(seg.seq.since(self.rcv_nxt)) as usize;
+        if seg.payload.len() >= room && seg.flags.fin() {
+            // The FIN would sit at or past the right edge of the window.
+            seg.flags = seg.flags.without_fin();
+        }
+        if seg.payload.len() > room {
+            seg.payload = &seg.payload[..room];
+        }
+        seg
+    }
+
+    /// Seventh and eighth steps: segment text, then the FIN bit.
+    fn on_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) {
+        if !seg.payload.is_empty()
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            let off = seg.seq.since(self.rcv_nxt) as usize;
+            // Out-of-order data draws an immediate (duplicate) ACK (RFC 5681 §4.2), in-order
+            // data an ACK too: delayed ACKs are not implemented yet.
+            self.ack_now = true;
+            match self.recv_buf.insert(off, seg.payload) {
+                super::recv_buf::Insert::Advanced(n) => {
+                    self.rcv_nxt = self.rcv_nxt.add(n as u32);
+                    self.stats.bytes_received += n as u64;
+                }
+                super::recv_buf::Insert::Full => self.stats.drops += 1,
+            }
+        }
+        if seg.flags.fin() && !self.state.has_received_fin() {
+            let fin_at = seg.seq.add(seg.payload.len() as u32);
+            if fin_at.after(self.rcv_nxt) {
+                self.ooo_fin = Some(fin_at);
+                self.ack_now = true;
+            } else if fin_at == self.rcv_nxt {
+                self.ooo_fin = Some(fin_at);
+            }
+        }
+        if self.ooo_fin == Some(self.rcv_nxt) {
+            self.on_fin(ctx);
+        }
+    }
+
+    /// Eighth step: the peer's FIN is in sequence.
+    fn on_fin(&mut self, ctx: &mut Ctx<'_>) {
+        self.ooo_fin = None;
+        self.rcv_nxt = self.rcv_nxt.add(1);
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => {
+                self.set_state(ctx, State::CloseWait, Cause::RecvFin)
+            }
+            State::FinWait1 if self.is_fin_acked() => self.enter_time_wait(ctx, Cause::RecvFin),
+            State::FinWait1 => self.set_state(ctx, State::Closing, Cause::RecvFin),
+            State::FinWait2 => self.enter_time_wait(ctx, Cause::RecvFin),
+            _ => {}
+        }
+    }
+
+    /// Our FIN has been sent and acknowledged.
+    pub(crate) fn is_fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| self.snd_una.after(f))
+    }
+
+    /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3).
+    pub(crate) fn on_ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+        let acked = ack.since(self.snd_una);
+        let data_start = self.data_start();
+        let data_acked = if ack.after(data_start) {
+            (ack.since(data_start) as usize).min(self.send_buf.len())
+        } else {
+            0
+        };
+        self.send_buf.consume(data_acked);
+        self.stats.bytes_acked += data_acked as u64;
+        self.snd_una = ack;
+        if self.snd_nxt.before(ack) {
+            self.snd_nxt = ack;
+        }
+        // Karn's rule: the probe is dropped on retransmission, so this sample is clean.
+        if let Some((end, sent)) = self.rtt_probe {
+            if ack.after_eq(end) {
+                self.rtt.on_sample(ctx.now - sent);
+                self.rtt_probe = None;
+            }
+        }
+        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+        let mss = u32::from(self.mss);
+        if self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+        } else {
+            self.cwnd = self
+                .cwnd
+                .saturating_add((mss * mss / self.cwnd.max(1)).max(1));
+        }
+        self.retries = 0;
+        self.rto_at = if self.snd_una == self.snd_max {
+            None
+        } else {
+            Some(ctx.now + self.rtt.rto())
+        };
+    }
+
+    /// Sequence number of the first byte in the send buffer.
+    pub(crate) fn data_start(&self) -> SeqNum {
+        if self.snd_una == self.iss {
+            self.iss.add(1)
+        } else {
+            self.snd_una
+        }
+    }
+}
+
+trait FlagsExt {
+    fn without_syn(self) -> Self;
+    fn without_fin(self) -> Self;
+}
+
+impl FlagsExt for TcpFlags {
+    fn without_syn(mut self) -> Self {
+        self.remove(TcpFlags::SYN);
+        self
+    }
+    fn without_fin(mut self) -> Self {
+        self.remove(TcpFlags::FIN);
+        self
+    }
+}

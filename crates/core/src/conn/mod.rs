@@ -1,0 +1,495 @@
+//! One TCP connection: the transmission control block and its state machine (RFC 9293 §3.3).
+//!
+//! The connection is split the way its work splits: `input` is SEGMENT ARRIVES (§3.10.7),
+//! `output` builds the segments to send, `timers` handles the timeouts (§3.10.8), and this file
+//! holds the TCB and the user calls (§3.10.1–§3.10.6). The connection never touches the wire
+//! format beyond header fields, and never does IO.
+
+mod input;
+mod output;
+mod recv_buf;
+mod rtt;
+mod send_buf;
+mod timers;
+
+use std::time::Duration;
+
+use oxtcp_wire::{TcpFlags, TcpOptions};
+
+use crate::config::StackConfig;
+use crate::error::{CloseError, ConnError, RecvError, SendError};
+use crate::event::{Cause, EventKind, StateEvent, Trace};
+use crate::handle::ConnId;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Instant;
+use crate::tuple::FourTuple;
+
+pub(crate) use input::SegIn;
+pub use input::{Disposition, RstReply};
+use recv_buf::RecvBuffer;
+use rtt::RttEstimator;
+use send_buf::SendBuffer;
+
+/// What a connection handler needs from the stack for one call.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) cfg: &'a StackConfig,
+    pub(crate) trace: &'a mut Trace,
+    pub(crate) id: ConnId,
+}
+
+/// Per-connection counters, in the spirit of Linux's tcp_info.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Segments received for this connection (accepted or not).
+    pub segs_in: u64,
+    /// Segments sent.
+    pub segs_out: u64,
+    /// Payload bytes sent, including retransmissions.
+    pub bytes_sent: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Payload bytes received in order and delivered to the receive buffer.
+    pub bytes_received: u64,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Retransmission timeouts.
+    pub rto_count: u64,
+    /// Segments received and dropped.
+    pub drops: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+}
+
+/// A snapshot of a connection for `ss` and the statistics API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The 4-tuple.
+    pub tuple: FourTuple,
+    /// Current state.
+    pub state: State,
+    /// Bytes in the send buffer (unsent and unacknowledged).
+    pub send_queue: usize,
+    /// Bytes readable by the application.
+    pub recv_queue: usize,
+    /// Bytes held out of order.
+    pub ooo_bytes: usize,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variation.
+    pub rttvar: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window, bytes.
+    pub cwnd: u32,
+    /// Peer's window, bytes.
+    pub snd_wnd: u32,
+    /// Effective send MSS.
+    pub mss: u16,
+    /// Initial send sequence number.
+    pub iss: SeqNum,
+    /// Initial receive sequence number.
+    pub irs: SeqNum,
+    /// Why the connection ended, if it ended abnormally.
+    pub error: Option<ConnError>,
+    /// Counters.
+    pub stats: ConnStats,
+}
+
+/// Transmission control block (RFC 9293 §3.3.1) plus the machinery around it.
+#[derive(Debug)]
+pub struct Connection {
+    pub(crate) tuple: FourTuple,
+    state: State,
+    /// Opened by a listener (a passive OPEN).
+    passive: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1, Figure 3), plus `snd_max`, the highest sequence
+    // number sent so far: after a timeout SND.NXT goes back to SND.UNA (go-back-N) and
+    // acceptability must still be judged against what was actually sent.
+    iss: SeqNum,
+    snd_una: SeqNum,
+    snd_nxt: SeqNum,
+    snd_max: SeqNum,
+    snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    /// Largest window the peer has offered (RFC 5961 §5.2 MAX.SND.WND).
+    max_snd_wnd: u32,
+
+    // Receive sequence space.
+    irs: SeqNum,
+    rcv_nxt: SeqNum,
+    /// Right edge of the window last advertised; it must never move left (RFC 9293 §3.8.6).
+    rcv_adv: SeqNum,
+
+    send_buf: SendBuffer,
+    recv_buf: RecvBuffer,
+    /// The application closed its write side: a FIN follows the data.
+    fin_queued: bool,
+    /// Sequence number our FIN occupies, once sent.
+    fin_seq: Option<SeqNum>,
+    /// A FIN from the peer that arrived ahead of a gap.
+    ooo_fin: Option<SeqNum>,
+
+    /// Effective send MSS.
+    mss: u16,
+    cwnd: u32,
+    ssthresh: u32,
+    rtt: RttEstimator,
+    /// Karn's rule: the one segment being timed, by its end sequence number.
+    rtt_probe: Option<(SeqNum, Instant)>,
+
+    /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
+    ack_now: bool,
+    rto_at: Option<Instant>,
+    /// Consecutive retransmission timeouts without progress.
+    retries: u32,
+    persist_at: Option<Instant>,
+    persist_backoff: u32,
+    /// The persist timer fired: send one byte past the window.
+    probe_now: bool,
+    time_wait_at: Option<Instant>,
+    fin_wait_2_at: Option<Instant>,
+
+    error: Option<ConnError>,
+    /// The application no longer holds a handle (close or abort was called).
+    released: bool,
+    /// Accepted by the application (passive connections wait in the accept queue until then).
+    pub(crate) accepted: bool,
+    stats: ConnStats,
+}
+
+/// Parameters of the peer's SYN that a passive connection is built from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerSyn {
+    pub(crate) irs: SeqNum,
+    pub(crate) window: u16,
+    pub(crate) mss: Option<u16>,
+}
+
+impl Connection {
+    fn new(cfg: &StackConfig, tuple: FourTuple, iss: SeqNum, state: State, passive: bool) -> Self {
+        let our_mss = our_mss(cfg, &tuple);
+        Connection {
+            tuple,
+            state,
+            passive,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum::default(),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            irs: SeqNum::default(),
+            rcv_nxt: SeqNum::default(),
+            rcv_adv: SeqNum::default(),
+            send_buf: SendBuffer::new(cfg.send_buffer),
+            recv_buf: RecvBuffer::new(cfg.recv_window_cap()),
+            fin_queued: false,
+            fin_seq: None,
+            ooo_fin: None,
+            // RFC 9293 §3.7.1: without the peer's MSS option, assume 536 (IPv4) / 1220 (IPv6).
+            mss: our_mss.min(default_peer_mss(&tuple)),
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
+            rtt_probe: None,
+            ack_now: false,
+            rto_at: None,
+            retries: 0,
+            persist_at: None,
+            persist_backoff: 0,
+            probe_now: false,
+            time_wait_at: None,
+            fin_wait_2_at: None,
+            error: None,
+            released: false,
+            accepted: !passive,
+            stats: ConnStats::default(),
+        }
+    }
+
+    /// Active OPEN (RFC 9293 §3.10.1): CLOSED -> SYN-SENT; the SYN goes out on the next poll.
+    pub(crate) fn connect(ctx: &mut Ctx<'_>, tuple: FourTuple, iss: SeqNum) -> Self {
+        let mut c = Connection::new(ctx.cfg, tuple, iss, State::Closed, false);
+        c.set_state(ctx, State::SynSent, Cause::Connect);
+        c
+    }
+
+    /// A passive connection whose handshake just completed: the listener's half-open entry
+    /// (SYN-RECEIVED, our SYN-ACK sent) has received an acceptable ACK. The caller feeds that
+    /// ACK segment to `handle_segment`, which moves it to ESTABLISHED.
+    pub(crate) fn from_half_open(
+        cfg: &StackConfig,
+        tuple: FourTuple,
+        iss: SeqNum,
+        syn: PeerSyn,
+    ) -> Self {
+        let mut c = Connection::new(cfg, tuple, iss, State::SynReceived, true);
+        c.on_peer_syn(cfg, syn);
+        c.snd_nxt = iss.add(1);
+        c.snd_max = iss.add(1);
+        c
+    }
+
+    /// Record the peer's SYN: IRS, RCV.NXT, its window and MSS (RFC 9293 §3.10.7.3, fourth).
+    fn on_peer_syn(&mut self, cfg: &StackConfig, syn: PeerSyn) {
+        self.irs = syn.irs;
+        self.rcv_nxt = syn.irs.add(1);
+        self.rcv_adv = self.rcv_nxt.add(self.recv_buf.window() as u32);
+        let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
+        self.mss = our_mss(cfg, &self.tuple).min(peer);
+        self.snd_wnd = u32::from(syn.window);
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = syn.irs;
+        // RFC 6928: initial window of ten segments.
+        self.cwnd = 10 * u32::from(self.mss);
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Why the connection ended, if abnormally.
+    pub fn error(&self) -> Option<ConnError> {
+        self.error
+    }
+
+    pub(crate) fn is_released(&self) -> bool {
+        self.released
+    }
+
+    /// Whether the slot can be freed: closed and no application handle left.
+    pub(crate) fn is_reapable(&self) -> bool {
+        self.state == State::Closed && self.released
+    }
+
+    pub(crate) fn set_state(&mut self, ctx: &mut Ctx<'_>, to: State, cause: Cause) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        ctx.trace.push(
+            ctx.now,
+            EventKind::State(StateEvent {
+                tuple: self.tuple,
+                conn: Some(ctx.id),
+                from,
+                to,
+                cause,
+                error: if to == State::Closed {
+                    self.error
+                } else {
+                    None
+                },
+            }),
+        );
+        if to == State::Closed {
+            self.rto_at = None;
+            self.persist_at = None;
+            self.time_wait_at = None;
+            self.fin_wait_2_at = None;
+            self.ack_now = false;
+            self.probe_now = false;
+        }
+    }
+
+    /// End the connection abnormally.
+    fn fail(&mut self, ctx: &mut Ctx<'_>, err: ConnError, cause: Cause) {
+        self.error = Some(err);
+        self.send_buf.consume(usize::MAX);
+        self.set_state(ctx, State::Closed, cause);
+    }
+
+    /// SEND (RFC 9293 §3.10.2): queue bytes; returns how many were taken.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        if !self.state.can_send() || self.fin_queued {
+            return Err(SendError::Closing);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.send_buf.push(data) {
+            0 => Err(SendError::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
+    pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<usize, RecvError> {
+        if self.recv_buf.readable() > 0 {
+            let before = self.recv_buf.window();
+            let n = self.recv_buf.read(out);
+            self.on_window_opened(before);
+            return Ok(n);
+        }
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        if self.state.has_received_fin() || self.state == State::Closed {
+            return Ok(0);
+        }
+        Err(RecvError::WouldBlock)
+    }
+
+    /// Send a window update when reading opened the window enough to matter: from zero, or by
+    /// at least min(half the buffer, two segments) past what was last advertised.
+    fn on_window_opened(&mut self, window_before: usize) {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            return;
+        }
+        let new_right = self.rcv_nxt.add(self.recv_buf.window() as u32);
+        let gain = new_right.since(self.rcv_adv) as usize;
+        let threshold = (self.recv_buf.window() + self.recv_buf.readable()) / 2;
+        let threshold = threshold.min(2 * usize::from(self.mss));
+        if new_right.after(self.rcv_adv) && (window_before == 0 || gain >= threshold) {
+            self.ack_now = true;
+        }
+    }
+
+    /// CLOSE of the write side (RFC 9293 §3.10.4), used by both shutdown and close.
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), CloseError> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        if self.fin_queued {
+            return Err(CloseError::Closing);
+        }
+        match self.state {
+            // "Delete the TCB": nothing was sent that needs closing.
+            State::SynSent => {
+                self.set_state(ctx, State::Closed, Cause::Close);
+            }
+            // Queue the FIN; FIN-WAIT-1 follows when the handshake completes.
+            State::SynReceived => self.fin_queued = true,
+            State::Established => {
+                self.fin_queued = true;
+                self.set_state(ctx, State::FinWait1, Cause::Close);
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(ctx, State::LastAck, Cause::Close);
+            }
+            _ => return Err(CloseError::Closing),
+        }
+        Ok(())
+    }
+
+    /// CLOSE (shutdown of writing) and release of the handle.
+    /// Deviation: RFC 9293 closes gracefully even with unread received data; like Linux (and
+    /// RFC 2525 §2.17) we answer with RST instead, so the peer learns the data was not read.
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
+        self.released = true;
+        if self.recv_buf.readable() > 0 && self.state.is_synchronized() {
+            return self.abort(ctx);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
+                let _ = self.shutdown(ctx);
+            }
+            State::FinWait2 => self.arm_fin_wait_2(ctx.now, ctx.cfg),
+            _ => {}
+        }
+        None
+    }
+
+    /// ABORT (RFC 9293 §3.10.5): RST in the states where the peer holds state, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
+        self.released = true;
+        let rst = match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => Some(RstReply {
+                seq: self.snd_nxt,
+                ack: None,
+            }),
+            _ => None,
+        };
+        if self.state != State::Closed {
+            self.recv_buf = RecvBuffer::new(0);
+            self.fail(ctx, ConnError::Aborted, Cause::Abort);
+        }
+        rst
+    }
+
+    /// A snapshot for `ss` and statistics.
+    pub fn info(&self) -> ConnInfo {
+        ConnInfo {
+            tuple: self.tuple,
+            state: self.state,
+            send_queue: self.send_buf.len(),
+            recv_queue: self.recv_buf.readable(),
+            ooo_bytes: self.recv_buf.ooo_bytes(),
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            cwnd: self.cwnd,
+            snd_wnd: self.snd_wnd,
+            mss: self.mss,
+            iss: self.iss,
+            irs: self.irs,
+            error: self.error,
+            stats: self.stats,
+        }
+    }
+
+    /// Whether `recv` would return data or end of stream without blocking.
+    pub fn is_readable(&self) -> bool {
+        self.recv_buf.readable() > 0 || self.state.has_received_fin() || self.state == State::Closed
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self) -> usize {
+        if self.state.can_send() && !self.fin_queued {
+            self.send_buf.free()
+        } else {
+            0
+        }
+    }
+
+    /// Whether all queued data has been sent and acknowledged.
+    pub fn is_send_drained(&self) -> bool {
+        self.send_buf.len() == 0 && self.snd_una == self.snd_max
+    }
+}
+
+fn our_mss(cfg: &StackConfig, tuple: &FourTuple) -> u16 {
+    if tuple.local.is_ipv4() {
+        cfg.mss_v4()
+    } else {
+        cfg.mss_v6()
+    }
+}
+
+fn default_peer_mss(tuple: &FourTuple) -> u16 {
+    if tuple.local.is_ipv4() {
+        536
+    } else {
+        1220
+    }
+}
+
+/// Flags helper for building segments.
+pub(crate) const ACK: TcpFlags = TcpFlags::ACK;
+
+/// Our SYN options: MSS only for now (window scale, SACK and timestamps arrive with RFC 7323).
+pub(crate) fn syn_options(cfg: &StackConfig, tuple: &FourTuple) -> TcpOptions {
+    TcpOptions {
+        mss: Some(our_mss(cfg, tuple)),
+        ..TcpOptions::default()
+    }
+}

@@ -1,0 +1,179 @@
+//! Building the next segment a connection sends: SYN or SYN-ACK, data within the send window
+//! and congestion window, FIN after the data, zero-window probes, and pure ACKs.
+
+use oxtcp_wire::{TcpFlags, TcpOptions};
+
+use super::{syn_options, Connection, Ctx, ACK};
+use crate::seq::SeqNum;
+use crate::state::State;
+
+/// A segment ready to be written: header fields, plus the payload as a range of the send buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TxSegment {
+    pub(crate) seq: SeqNum,
+    pub(crate) ack: SeqNum,
+    pub(crate) flags: TcpFlags,
+    pub(crate) window: u16,
+    pub(crate) options: TcpOptions,
+    /// Offset of the payload in the send buffer.
+    pub(crate) payload_off: usize,
+    pub(crate) payload_len: usize,
+    /// Repeats sequence space already sent.
+    pub(crate) retransmit: bool,
+}
+
+impl Connection {
+    /// The next segment to send, if any; at most `max_payload` bytes of data.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        max_payload: usize,
+    ) -> Option<TxSegment> {
+        let seg = self.next_segment(ctx, max_payload)?;
+        self.ack_now = false;
+        self.rcv_adv = self.rcv_nxt.add(u32::from(seg.window));
+        self.stats.segs_out += 1;
+        self.stats.bytes_sent += seg.payload_len as u64;
+        if seg.retransmit {
+            self.stats.retransmits += 1;
+        }
+        Some(seg)
+    }
+
+    fn next_segment(&mut self, ctx: &mut Ctx<'_>, max_payload: usize) -> Option<TxSegment> {
+        let now = ctx.now;
+        match self.state {
+            State::Listen => return None,
+            // A connection that just closed may still owe its final ACK (TIME-WAIT disabled).
+            State::Closed if !(self.ack_now && self.error.is_none()) => return None,
+            _ => {}
+        }
+        let window = self.advertised_window();
+
+        // SYN, or SYN-ACK in a simultaneous open, first or again after a timeout.
+        if self.snd_nxt == self.iss && matches!(self.state, State::SynSent | State::SynReceived) {
+            let mut flags = TcpFlags::SYN;
+            if self.state == State::SynReceived {
+                flags |= ACK;
+            }
+            let retransmit = self.snd_max != self.iss;
+            self.snd_nxt = self.iss.add(1);
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            if !retransmit {
+                self.rtt_probe = Some((self.snd_nxt, now));
+            }
+            self.rto_at.get_or_insert(now + self.rtt.rto());
+            return Some(TxSegment {
+                seq: self.iss,
+                ack: if flags.ack() {
+                    self.rcv_nxt
+                } else {
+                    SeqNum::new(0)
+                },
+                flags,
+                window,
+                options: syn_options(ctx.cfg, &self.tuple),
+                payload_off: 0,
+                payload_len: 0,
+                retransmit,
+            });
+        }
+        if self.state == State::SynSent {
+            return None;
+        }
+
+        // Data and FIN. After a timeout SND.NXT is back at SND.UNA, so the same code resends.
+        let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
+        if matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            let data_start = self.data_start();
+            off = self.snd_nxt.since(data_start) as usize;
+            let unsent = self.send_buf.len().saturating_sub(off);
+            let in_flight = self.snd_nxt.since(self.snd_una);
+            let usable = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
+            len = unsent
+                .min(usize::from(self.mss))
+                .min(max_payload)
+                .min(usable);
+            if len == 0 && unsent > 0 {
+                if self.probe_now {
+                    // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
+                    len = 1;
+                    probe = true;
+                } else if self.snd_wnd == 0 && self.persist_at.is_none() {
+                    // RFC 9293 §3.8.6.1: a zero window with data waiting starts the persist
+                    // timer; the retransmission timer yields to it.
+                    self.persist_at = Some(now + self.rtt.rto());
+                    self.rto_at = None;
+                }
+            }
+            let fin_seq = data_start.add(self.send_buf.len() as u32);
+            // The FIN is not held back by the window: it carries no data.
+            fin = self.fin_queued && self.snd_nxt.add(len as u32) == fin_seq;
+        }
+        self.probe_now = false;
+
+        if len == 0 && !fin {
+            if !self.ack_now {
+                return None;
+            }
+            return Some(TxSegment {
+                seq: self.snd_nxt,
+                ack: self.rcv_nxt,
+                flags: ACK,
+                window,
+                options: TcpOptions::default(),
+                payload_off: 0,
+                payload_len: 0,
+                retransmit: false,
+            });
+        }
+
+        let seq = self.snd_nxt;
+        let retransmit = seq.before(self.snd_max);
+        let mut flags = ACK;
+        if len > 0 && off + len == self.send_buf.len() {
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+            self.fin_seq = Some(seq.add(len as u32));
+        }
+        self.snd_nxt = seq.add(len as u32 + u32::from(fin));
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if probe {
+            self.stats.window_probes += 1;
+        } else {
+            self.rto_at.get_or_insert(now + self.rtt.rto());
+        }
+        if !retransmit && self.rtt_probe.is_none() {
+            self.rtt_probe = Some((self.snd_nxt, now));
+        }
+        Some(TxSegment {
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            options: TcpOptions::default(),
+            payload_off: off,
+            payload_len: len,
+            retransmit,
+        })
+    }
+
+    /// The window field: free receive buffer space (at most 65535 without window scaling).
+    fn advertised_window(&self) -> u16 {
+        u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX)
+    }
+
+    /// Payload bytes of a segment returned by `poll_transmit`, as at most two slices.
+    pub(crate) fn payload_slices(&self, off: usize, len: usize) -> (&[u8], &[u8]) {
+        self.send_buf.slices(off, len)
+    }
+}

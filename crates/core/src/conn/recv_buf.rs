@@ -1,0 +1,182 @@
+//! The receive buffer: a ring holding in-order bytes the application has not read, and
+//! out-of-order bytes placed where they belong, tracked as disjoint ranges (RFC 9293 §3.10.7.4,
+//! seventh step: segments beyond RCV.NXT are held for later processing).
+//!
+//! Reassembly is bounded by the window: bytes are only placed within the free space, so the
+//! buffer never grows past its capacity on peer input.
+
+/// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
+const MAX_RANGES: usize = 32;
+
+#[derive(Debug)]
+pub(crate) struct RecvBuffer {
+    ring: Vec<u8>,
+    capacity: usize,
+    head: usize,
+    readable: usize,
+    /// Out-of-order byte ranges `[start, end)`, as offsets from RCV.NXT (the end of the
+    /// readable bytes); sorted, disjoint, not touching, none starting at 0.
+    ooo: Vec<(usize, usize)>,
+}
+
+/// What `insert` did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Insert {
+    /// This many bytes became readable (RCV.NXT advances by it; 0 for a stored out-of-order piece).
+    Advanced(usize),
+    /// No room for another out-of-order range.
+    Full,
+}
+
+impl RecvBuffer {
+    pub(crate) fn new(capacity: usize) -> Self {
+        RecvBuffer {
+            ring: Vec::new(),
+            capacity,
+            head: 0,
+            readable: 0,
+            ooo: Vec::new(),
+        }
+    }
+
+    /// Bytes ready for the application.
+    pub(crate) fn readable(&self) -> usize {
+        self.readable
+    }
+
+    /// Free space: the receive window.
+    pub(crate) fn window(&self) -> usize {
+        self.capacity - self.readable
+    }
+
+    /// Bytes held out of order.
+    pub(crate) fn ooo_bytes(&self) -> usize {
+        self.ooo.iter().map(|(s, e)| e - s).sum()
+    }
+
+    /// Place `data` at `off` bytes past RCV.NXT. The caller has trimmed it to the window.
+    pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Insert {
+        let room = self.window();
+        if off >= room || data.is_empty() {
+            return Insert::Advanced(0);
+        }
+        let data = &data[..data.len().min(room - off)];
+        let (start, end) = (off, off + data.len());
+        // Merge [start, end) into the range list first, so a refusal changes nothing.
+        let first = self.ooo.partition_point(|&(_, e)| e < start);
+        let last = self.ooo.partition_point(|&(s, _)| s <= end);
+        if first == last && start != 0 && self.ooo.len() >= MAX_RANGES {
+            return Insert::Full;
+        }
+        let mut merged = (start, end);
+        if first < last {
+            merged.0 = merged.0.min(self.ooo[first].0);
+            merged.1 = merged.1.max(self.ooo[last - 1].1);
+        }
+        self.ooo.splice(first..last, std::iter::once(merged));
+        self.write(off, data);
+        if self.ooo[0].0 == 0 {
+            let advance = self.ooo.remove(0).1;
+            self.readable += advance;
+            for r in &mut self.ooo {
+                r.0 -= advance;
+                r.1 -= advance;
+            }
+            Insert::Advanced(advance)
+        } else {
+            Insert::Advanced(0)
+        }
+    }
+
+    fn write(&mut self, off: usize, data: &[u8]) {
+        if self.ring.is_empty() {
+            self.ring = vec![0; self.capacity];
+        }
+        let cap = self.capacity;
+        let mut pos = (self.head + self.readable + off) % cap;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = rest.len().min(cap - pos);
+            self.ring[pos..pos + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            pos = (pos + n) % cap;
+        }
+    }
+
+    /// Copy readable bytes into `out`; returns how many.
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.readable);
+        let cap = self.capacity;
+        let mut done = 0;
+        while done < n {
+            let chunk = (n - done).min(cap - self.head);
+            out[done..done + chunk].copy_from_slice(&self.ring[self.head..self.head + chunk]);
+            done += chunk;
+            self.head = (self.head + chunk) % cap;
+        }
+        self.readable -= n;
+        if self.readable == 0 && self.ooo.is_empty() {
+            // Buffers are held only while they hold data.
+            self.ring = Vec::new();
+            self.head = 0;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
+        let mut out = vec![0; b.readable()];
+        b.read(&mut out);
+        out
+    }
+
+    #[test]
+    fn out_of_order_pieces_become_readable_when_the_gap_fills() {
+        let mut b = RecvBuffer::new(16);
+        assert_eq!(b.insert(4, b"efgh"), Insert::Advanced(0));
+        assert_eq!(b.insert(10, b"kl"), Insert::Advanced(0));
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.ooo_bytes(), 6);
+        assert_eq!(b.insert(0, b"abcd"), Insert::Advanced(8));
+        assert_eq!(read_all(&mut b), b"abcdefgh");
+        assert_eq!(b.insert(0, b"ij"), Insert::Advanced(4));
+        assert_eq!(read_all(&mut b), b"ijkl");
+    }
+
+    #[test]
+    fn data_beyond_the_window_is_cut_and_overlaps_merge() {
+        let mut b = RecvBuffer::new(8);
+        assert_eq!(b.insert(2, b"cdefghij"), Insert::Advanced(0));
+        assert_eq!(b.ooo_bytes(), 6);
+        assert_eq!(b.insert(0, b"abcd"), Insert::Advanced(8));
+        assert_eq!(b.window(), 0);
+        assert_eq!(b.insert(0, b"x"), Insert::Advanced(0));
+        assert_eq!(read_all(&mut b), b"abcdefgh");
+    }
+
+    #[test]
+    fn ring_wraps_across_reads() {
+        let mut b = RecvBuffer::new(5);
+        for round in 0..10u8 {
+            let data = [round, round + 1, round + 2];
+            assert_eq!(b.insert(0, &data), Insert::Advanced(3));
+            assert_eq!(read_all(&mut b), data);
+        }
+    }
+
+    #[test]
+    fn too_many_holes_are_refused_without_change() {
+        let mut b = RecvBuffer::new(1000);
+        for i in 0..MAX_RANGES {
+            assert_eq!(b.insert(2 + 3 * i, b"x"), Insert::Advanced(0));
+        }
+        assert_eq!(b.insert(500, b"y"), Insert::Full);
+        assert_eq!(b.ooo_bytes(), MAX_RANGES);
+        // Filling an existing hole still works.
+        assert_eq!(b.insert(3, b"z"), Insert::Advanced(0));
+    }
+}

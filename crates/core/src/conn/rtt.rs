@@ -1,0 +1,116 @@
+//! The retransmission timer's estimator (RFC 6298): SRTT, RTTVAR, RTO with bounds and
+//! exponential backoff. Karn's rule lives with the caller: samples come only from segments
+//! that were never retransmitted.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub(crate) struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    /// Current RTO, including backoff.
+    rto: Duration,
+    min: Duration,
+    max: Duration,
+    granularity: Duration,
+}
+
+impl RttEstimator {
+    pub(crate) fn new(
+        initial: Duration,
+        min: Duration,
+        max: Duration,
+        granularity: Duration,
+    ) -> Self {
+        RttEstimator {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: initial.clamp(min, max.max(min)),
+            min,
+            max: max.max(min),
+            granularity,
+        }
+    }
+
+    pub(crate) fn rto(&self) -> Duration {
+        self.rto
+    }
+
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    pub(crate) fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
+    /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
+    pub(crate) fn on_sample(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                let delta = srtt.abs_diff(r);
+                // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'.
+                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.srtt = Some((srtt * 7 + r) / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(r);
+        let rto = srtt + self.granularity.max(self.rttvar * 4);
+        self.rto = rto.clamp(self.min, self.max);
+    }
+
+    /// Back the timer off after it expired (RFC 6298 §5.5).
+    pub(crate) fn back_off(&mut self) {
+        self.rto = (self.rto * 2).min(self.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> RttEstimator {
+        RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+            Duration::from_millis(1),
+        )
+    }
+
+    #[test]
+    fn first_sample_sets_srtt_and_half_rttvar() {
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
+        assert_eq!(e.rttvar(), Duration::from_millis(50));
+        // 100 + 4*50 = 300 ms.
+        assert_eq!(e.rto(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn later_samples_smooth_and_backoff_doubles_up_to_max() {
+        let mut e = est();
+        e.on_sample(Duration::from_millis(100));
+        e.on_sample(Duration::from_millis(200));
+        // rttvar = (3*50 + 100)/4 = 62.5; srtt = (700 + 200)/8 = 112.5.
+        assert_eq!(e.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(e.rto(), Duration::from_micros(362_500));
+        for _ in 0..20 {
+            e.back_off();
+        }
+        assert_eq!(e.rto(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn rto_never_below_minimum() {
+        let mut e = est();
+        e.on_sample(Duration::from_micros(10));
+        assert_eq!(e.rto(), Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,132 @@
+//! Connection timeouts (RFC 9293 §3.10.8): retransmission (RFC 6298 §5), zero-window persist
+//! (§3.8.6.1), TIME-WAIT's 2×MSL (§3.4.2), and the orphaned FIN-WAIT-2 limit.
+
+use crate::config::StackConfig;
+use crate::error::ConnError;
+use crate::event::{Cause, EventKind, TimerEvent, TimerKind};
+use crate::state::State;
+use crate::time::Instant;
+
+use super::{Connection, Ctx};
+
+impl Connection {
+    /// The earliest instant at which `handle_timeout` has work.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.rto_at,
+            self.persist_at,
+            self.time_wait_at,
+            self.fin_wait_2_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fire every timer due at `now`.
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        if self.time_wait_at.is_some_and(|t| t <= now) {
+            self.time_wait_at = None;
+            self.timer_event(ctx, TimerKind::TimeWait, 0);
+            self.set_state(ctx, State::Closed, Cause::TimeWaitExpired);
+            return;
+        }
+        if self.fin_wait_2_at.is_some_and(|t| t <= now) {
+            self.fin_wait_2_at = None;
+            if self.state == State::FinWait2 {
+                self.timer_event(ctx, TimerKind::FinWait2, 0);
+                self.set_state(ctx, State::Closed, Cause::FinWait2Timeout);
+                return;
+            }
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.on_retransmission_timeout(ctx);
+        }
+        if self.persist_at.is_some_and(|t| t <= now) {
+            self.on_persist_timeout(ctx);
+        }
+    }
+
+    /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA, back off, shrink cwnd.
+    fn on_retransmission_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.rto_at = None;
+        if self.snd_una == self.snd_max || self.state == State::Closed {
+            return;
+        }
+        self.retries += 1;
+        self.stats.rto_count += 1;
+        self.timer_event(ctx, TimerKind::Retransmit, self.retries);
+        let limit = match self.state {
+            State::SynSent | State::SynReceived => ctx.cfg.syn_retries,
+            _ => ctx.cfg.data_retries,
+        };
+        if self.retries > limit {
+            self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
+            return;
+        }
+        self.rtt.back_off();
+        let mss = u32::from(self.mss);
+        let flight = self.snd_max.since(self.snd_una);
+        self.ssthresh = (flight / 2).max(2 * mss);
+        self.cwnd = mss;
+        // Go back N: everything from SND.UNA is sent again as the window allows. Karn's rule:
+        // nothing sent before this point may be timed.
+        self.snd_nxt = self.snd_una;
+        self.rtt_probe = None;
+        self.rto_at = Some(ctx.now + self.rtt.rto());
+    }
+
+    /// RFC 9293 §3.8.6.1: probe a zero window, backing off exponentially. The connection is
+    /// kept as long as the peer answers; with no answer at all it times out like data.
+    fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.persist_at = None;
+        if self.snd_wnd != 0 {
+            return;
+        }
+        self.persist_backoff += 1;
+        self.timer_event(ctx, TimerKind::Persist, self.persist_backoff);
+        if self.persist_backoff > ctx.cfg.data_retries {
+            self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
+            return;
+        }
+        self.snd_nxt = self.snd_una;
+        self.probe_now = true;
+        let shift = self.persist_backoff.min(16);
+        let wait = (self.rtt.rto() * (1u32 << shift)).min(ctx.cfg.max_rto);
+        self.persist_at = Some(ctx.now + wait);
+    }
+
+    /// Enter TIME-WAIT, or go straight to CLOSED when TIME-WAIT is disabled.
+    pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: Cause) {
+        self.rto_at = None;
+        self.persist_at = None;
+        if ctx.cfg.time_wait {
+            self.set_state(ctx, State::TimeWait, cause);
+            self.arm_time_wait(ctx.now, ctx.cfg);
+        } else {
+            self.set_state(ctx, State::Closed, cause);
+        }
+    }
+
+    /// (Re)start the 2×MSL timer.
+    pub(crate) fn arm_time_wait(&mut self, now: Instant, cfg: &StackConfig) {
+        self.time_wait_at = Some(now + cfg.msl * 2);
+    }
+
+    /// Limit how long a released connection may wait in FIN-WAIT-2.
+    pub(crate) fn arm_fin_wait_2(&mut self, now: Instant, cfg: &StackConfig) {
+        self.fin_wait_2_at = Some(now + cfg.fin_wait_2_timeout);
+    }
+
+    fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {
+        ctx.trace.push(
+            ctx.now,
+            EventKind::Timer(TimerEvent {
+                tuple: self.tuple,
+                timer,
+                attempt,
+            }),
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Passive OPEN: the listener, its SYN queue of half-open entries, and its accept queue
+//! (RFC 9293 §3.10.7.2 for LISTEN, §3.10.7.4 for SYN-RECEIVED; lifecycle Q1–Q4).
+//!
+//! A half-open entry is deliberately small: it records only what the SYN told us and what our
+//! SYN-ACK said. It becomes a full connection when the handshake's final ACK arrives, and moves
+//! to the accept queue until the application calls accept().
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use oxtcp_wire::TcpFlags;
+
+use crate::config::{RstPolicy, StackConfig};
+use crate::conn::{Disposition, PeerSyn, RstReply, SegIn};
+use crate::event::DropReason;
+use crate::handle::ConnId;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::tuple::FourTuple;
+
+/// Counters of one listener.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    /// SYNs that created a half-open entry.
+    pub syns_received: u64,
+    /// SYNs dropped because the SYN queue was full.
+    pub syn_queue_overflows: u64,
+    /// SYNs or final ACKs dropped because the accept queue was full.
+    pub accept_queue_overflows: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// SYN-ACKs retransmitted.
+    pub synack_retransmits: u64,
+    /// Half-open entries dropped after the last SYN-ACK retry.
+    pub half_open_expired: u64,
+    /// Half-open entries removed by an RST.
+    pub half_open_reset: u64,
+}
+
+/// A listening endpoint with its two queues.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) local: SocketAddr,
+    /// Bound on each queue (lifecycle Q2).
+    pub(crate) backlog: usize,
+    /// Half-open entries currently in the stack's table for this listener.
+    pub(crate) syn_queue: usize,
+    /// Established connections waiting for accept().
+    pub(crate) accept_queue: VecDeque<ConnId>,
+    pub(crate) stats: ListenerStats,
+}
+
+/// A snapshot of a listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerInfo {
+    /// The listening endpoint.
+    pub local: SocketAddr,
+    /// The backlog.
+    pub backlog: usize,
+    /// Half-open entries (SYN-RECEIVED).
+    pub syn_queue: usize,
+    /// Established connections not yet accepted.
+    pub accept_queue: usize,
+    /// Counters.
+    pub stats: ListenerStats,
+}
+
+impl Listener {
+    pub(crate) fn new(local: SocketAddr, backlog: usize) -> Self {
+        Listener {
+            local,
+            backlog,
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+            stats: ListenerStats::default(),
+        }
+    }
+
+    pub(crate) fn info(&self) -> ListenerInfo {
+        ListenerInfo {
+            local: self.local,
+            backlog: self.backlog,
+            syn_queue: self.syn_queue,
+            accept_queue: self.accept_queue.len(),
+            stats: self.stats,
+        }
+    }
+
+    /// Whether a new SYN may be answered. Like Linux, a SYN is also dropped while the accept
+    /// queue is full: its handshake could not complete anyway.
+    pub(crate) fn admit_syn(&mut self) -> Result<(), DropReason> {
+        if self.accept_queue.len() >= self.backlog {
+            self.stats.accept_queue_overflows += 1;
+            return Err(DropReason::AcceptQueueFull);
+        }
+        if self.syn_queue >= self.backlog {
+            self.stats.syn_queue_overflows += 1;
+            return Err(DropReason::SynQueueFull);
+        }
+        Ok(())
+    }
+}
+
+/// A SYN-queue entry: SYN received, SYN-ACK sent, final ACK awaited.
+#[derive(Clone, Debug)]
+pub(crate) struct HalfOpen {
+    pub(crate) listener: u32,
+    pub(crate) tuple: FourTuple,
+    pub(crate) iss: SeqNum,
+    pub(crate) syn: PeerSyn,
+    /// SYN-ACK retransmissions so far.
+    pub(crate) retries: u32,
+    /// When the next SYN-ACK retransmission is due.
+    pub(crate) deadline: Instant,
+    /// A SYN-ACK (first, retransmitted, or repeated for a duplicate SYN) is to be sent.
+    pub(crate) synack_due: bool,
+    /// A challenge ACK is to be sent (RFC 5961).
+    pub(crate) ack_due: bool,
+}
+
+/// What a half-open entry did with a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HalfOpenOutcome {
+    /// The final ACK of the handshake: promote to a full connection.
+    Complete,
+    /// Stays half-open.
+    Stay(Disposition),
+    /// The entry is removed (the listener returns to LISTEN for this 4-tuple).
+    Remove(Disposition),
+}
+
+impl HalfOpen {
+    pub(crate) fn new(
+        listener: u32,
+        tuple: FourTuple,
+        iss: SeqNum,
+        syn: PeerSyn,
+        now: Instant,
+        cfg: &StackConfig,
+    ) -> Self {
+        HalfOpen {
+            listener,
+            tuple,
+            iss,
+            syn,
+            retries: 0,
+            deadline: now + cfg.initial_rto,
+            synack_due: true,
+            ack_due: false,
+        }
+    }
+
+    fn rcv_nxt(&self) -> SeqNum {
+        self.syn.irs.add(1)
+    }
+
+    /// RFC 9293 §3.10.7.4 in SYN-RECEIVED, for a connection that came from LISTEN.
+    pub(crate) fn on_segment(&mut self, cfg: &StackConfig, seg: &SegIn<'_>) -> HalfOpenOutcome {
+        let rcv_nxt = self.rcv_nxt();
+        let rcv_wnd = cfg.recv_window_cap() as u32;
+        let in_window = seg.seq.in_window(rcv_nxt, rcv_wnd);
+        if seg.flags.rst() {
+            if !in_window {
+                return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::OutOfWindow));
+            }
+            if cfg.rst_policy == RstPolicy::Rfc5961 && seg.seq != rcv_nxt {
+                self.ack_due = true;
+                return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::ChallengeAckRst));
+            }
+            // "If the RST bit is set: if this connection was initiated with a passive OPEN,
+            // then return this connection to the LISTEN state."
+            return HalfOpenOutcome::Remove(Disposition::Accepted);
+        }
+        if seg.flags.syn() {
+            if seg.seq == self.syn.irs && !seg.flags.ack() {
+                // Deviation (as Linux and FreeBSD's syncache): a retransmitted SYN means our
+                // SYN-ACK was probably lost; answer it again rather than with a bare ACK.
+                self.synack_due = true;
+                return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::ChallengeAckSyn));
+            }
+            if cfg.rst_policy == RstPolicy::Rfc5961 {
+                self.ack_due = true;
+                return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::ChallengeAckSyn));
+            }
+            if in_window {
+                return HalfOpenOutcome::Remove(Disposition::RstSent(
+                    DropReason::ChallengeAckSyn,
+                    RstReply {
+                        seq: self.iss.add(1),
+                        ack: None,
+                    },
+                ));
+            }
+            self.ack_due = true;
+            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
+        }
+        if !seg.flags.ack() {
+            return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::NoAck));
+        }
+        if seg.ack != self.iss.add(1) {
+            // "If the segment acknowledgment is not acceptable, form a reset segment."
+            return HalfOpenOutcome::Stay(Disposition::RstSent(
+                DropReason::BadAck,
+                RstReply {
+                    seq: seg.ack,
+                    ack: None,
+                },
+            ));
+        }
+        let seg_len = seg.seg_len();
+        let acceptable =
+            in_window || (seg_len > 0 && seg.seq.add(seg_len - 1).in_window(rcv_nxt, rcv_wnd));
+        if !acceptable {
+            self.ack_due = true;
+            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
+        }
+        HalfOpenOutcome::Complete
+    }
+
+    /// Whether a SYN-ACK retransmission is due; returns false when the retries are used up
+    /// and the entry must go (lifecycle Q3).
+    pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &StackConfig) -> bool {
+        if self.retries >= cfg.synack_retries {
+            return false;
+        }
+        self.retries += 1;
+        self.synack_due = true;
+        // Exponential backoff from the initial RTO: 1, 2, 4, 8, 16 s by default, so the
+        // half-open lifetime is their sum plus the last wait (63 s with 5 retries).
+        let shift = self.retries.min(16);
+        let wait = (cfg.initial_rto * (1u32 << shift)).min(cfg.max_rto.max(Duration::from_secs(1)));
+        self.deadline = now + wait;
+        true
+    }
+
+    /// The SYN-ACK (or challenge ACK) to send now, if any.
+    pub(crate) fn poll_transmit(&mut self) -> Option<(SeqNum, SeqNum, TcpFlags)> {
+        if self.synack_due {
+            self.synack_due = false;
+            self.ack_due = false;
+            return Some((self.iss, self.rcv_nxt(), TcpFlags::SYN | TcpFlags::ACK));
+        }
+        if self.ack_due {
+            self.ack_due = false;
+            return Some((self.iss.add(1), self.rcv_nxt(), TcpFlags::ACK));
+        }
+        None
+    }
+}

@@ -1,0 +1,277 @@
+//! Where segments enter: parse once, demultiplex once, hand to exactly one handler — a
+//! connection, a half-open entry, a listener, or the CLOSED-state rules (RFC 9293 §3.10.7.1).
+
+use oxtcp_wire::parse_packet;
+
+use super::{Entry, Reply, Stack};
+use crate::conn::{Connection, Ctx, Disposition, PeerSyn, RstReply, SegIn};
+use crate::event::{Cause, Dir, DropReason, EventKind, SegmentEvent, StateEvent};
+use crate::handle::ConnId;
+use crate::listener::{HalfOpen, HalfOpenOutcome};
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Instant;
+use crate::tuple::FourTuple;
+
+use std::net::SocketAddr;
+
+impl Stack {
+    /// An IP datagram arrives from the network.
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.advance(now);
+        self.stats.packets_in += 1;
+        let seg = match parse_packet(packet) {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = DropReason::Malformed(e);
+                self.stats.count_drop(reason);
+                self.trace.push(now, EventKind::Malformed(reason));
+                return;
+            }
+        };
+        let (src, dst) = (seg.ip.src(), seg.ip.dst());
+        let tcp = &seg.tcp;
+        let tuple = FourTuple {
+            local: SocketAddr::new(dst, tcp.dst_port),
+            remote: SocketAddr::new(src, tcp.src_port),
+        };
+        let pos = self.trace.push(
+            now,
+            EventKind::Segment(SegmentEvent {
+                dir: Dir::Rx,
+                tuple,
+                conn: None,
+                seq: tcp.seq,
+                ack: tcp.ack,
+                flags: tcp.flags,
+                len: seg.payload.len() as u32,
+                win: tcp.window,
+                options: tcp.options,
+                retransmit: false,
+                reason: None,
+            }),
+        );
+        let seg_in = SegIn {
+            seq: SeqNum::new(tcp.seq),
+            ack: SeqNum::new(tcp.ack),
+            flags: tcp.flags,
+            wnd: tcp.window,
+            options: tcp.options,
+            payload: seg.payload,
+        };
+        let verdict = if !self.addrs.contains(&dst) {
+            Err(DropReason::NotForUs)
+        } else if tcp.src_port == 0 || tcp.dst_port == 0 || !is_unicast(src) {
+            // RFC 9293 §3.9.2.2 / RFC 1122 §4.2.3.10: never answer broadcast or multicast.
+            Err(DropReason::BadAddress)
+        } else {
+            Ok(())
+        };
+        let disposition = match verdict {
+            Err(reason) => Disposition::Dropped(reason),
+            Ok(()) => self.demux(now, tuple, seg_in, pos),
+        };
+        match disposition {
+            Disposition::Accepted => {}
+            Disposition::Dropped(r) | Disposition::AckSent(r) => {
+                self.stats.count_drop(r);
+                self.trace.mark_dropped(pos, r);
+            }
+            Disposition::RstSent(r, rst) => {
+                self.stats.count_drop(r);
+                self.trace.mark_dropped(pos, r);
+                self.queue_reply(Reply {
+                    tuple,
+                    rst,
+                    reason: r,
+                });
+            }
+        }
+    }
+
+    /// One lookup by 4-tuple, then by listening port.
+    fn demux(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        seg: SegIn<'_>,
+        pos: Option<usize>,
+    ) -> Disposition {
+        if let Some(&index) = self.by_tuple.get(&tuple) {
+            self.trace.set_conn(pos, self.conn_id(index));
+            return match &self.slots[index as usize].entry {
+                Entry::Conn(_) => self.on_conn_segment(now, index, seg),
+                Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
+                Entry::Vacant => Disposition::Dropped(DropReason::Closed),
+            };
+        }
+        let listener = self
+            .listener_by_port
+            .get(&tuple.local.port())
+            .copied()
+            .filter(|&l| {
+                self.listeners[l as usize].1.as_ref().is_some_and(|l| {
+                    l.local.ip().is_unspecified() || l.local.ip() == tuple.local.ip()
+                })
+            });
+        match listener {
+            Some(l) => self.on_listen_segment(now, l, tuple, seg, pos),
+            None => closed_reply(&seg),
+        }
+    }
+
+    fn on_conn_segment(&mut self, now: Instant, index: u32, seg: SegIn<'_>) -> Disposition {
+        let id = self.conn_id(index);
+        let Entry::Conn(c) = &mut self.slots[index as usize].entry else {
+            return Disposition::Dropped(DropReason::Closed);
+        };
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            trace: &mut self.trace,
+            id,
+        };
+        let d = c.handle_segment(&mut ctx, seg);
+        self.after_activity(index);
+        d
+    }
+
+    /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
+    fn on_listen_segment(
+        &mut self,
+        now: Instant,
+        listener: u32,
+        tuple: FourTuple,
+        seg: SegIn<'_>,
+        pos: Option<usize>,
+    ) -> Disposition {
+        // First, an RST is ignored.
+        if seg.flags.rst() {
+            return Disposition::Dropped(DropReason::RstIgnored);
+        }
+        // Second, an ACK draws <SEQ=SEG.ACK><CTL=RST>.
+        if seg.flags.ack() {
+            return Disposition::RstSent(
+                DropReason::AckToListener,
+                RstReply {
+                    seq: seg.ack,
+                    ack: None,
+                },
+            );
+        }
+        // Third, a SYN opens a half-open entry.
+        if !seg.flags.syn() {
+            return Disposition::Dropped(DropReason::NoSyn);
+        }
+        if seg.flags.fin() {
+            // SYN+FIN is not a sensible opening; like FreeBSD's drop_synfin, drop it.
+            return Disposition::Dropped(DropReason::SynFin);
+        }
+        let Some(l) = self.listeners[listener as usize].1.as_mut() else {
+            return Disposition::Dropped(DropReason::Closed);
+        };
+        if let Err(reason) = l.admit_syn() {
+            return Disposition::Dropped(reason);
+        }
+        l.syn_queue += 1;
+        l.stats.syns_received += 1;
+        let iss = self.isn.isn(now, &tuple);
+        let syn = PeerSyn {
+            irs: seg.seq,
+            window: seg.wnd,
+            mss: seg.options.mss,
+        };
+        let index = self.alloc_slot();
+        let id = self.conn_id(index);
+        self.slots[index as usize].entry =
+            Entry::HalfOpen(HalfOpen::new(listener, tuple, iss, syn, now, &self.cfg));
+        self.by_tuple.insert(tuple, index);
+        self.trace.set_conn(pos, id);
+        self.trace.push(
+            now,
+            EventKind::State(StateEvent {
+                tuple,
+                conn: Some(id),
+                from: State::Listen,
+                to: State::SynReceived,
+                cause: Cause::RecvSyn,
+                error: None,
+            }),
+        );
+        self.after_activity(index);
+        Disposition::Accepted
+    }
+
+    /// SEGMENT ARRIVES for a half-open entry (SYN-RECEIVED from LISTEN).
+    fn on_half_open_segment(&mut self, now: Instant, index: u32, seg: SegIn<'_>) -> Disposition {
+        let Entry::HalfOpen(h) = &mut self.slots[index as usize].entry else {
+            return Disposition::Dropped(DropReason::Closed);
+        };
+        match h.on_segment(&self.cfg, &seg) {
+            HalfOpenOutcome::Stay(d) => {
+                self.after_activity(index);
+                d
+            }
+            HalfOpenOutcome::Remove(d) => {
+                self.remove_half_open(index, Cause::RecvRst, true);
+                d
+            }
+            HalfOpenOutcome::Complete => self.complete_handshake(now, index, seg),
+        }
+    }
+
+    /// The final ACK of a passive handshake: the entry becomes a full connection in the accept
+    /// queue (lifecycle O3, Q1, Q4), and the ACK (with any data or FIN) is processed by it.
+    fn complete_handshake(&mut self, now: Instant, index: u32, seg: SegIn<'_>) -> Disposition {
+        let Entry::HalfOpen(h) = &self.slots[index as usize].entry else {
+            return Disposition::Dropped(DropReason::Closed);
+        };
+        let (listener, tuple, iss, syn) = (h.listener, h.tuple, h.iss, h.syn);
+        let Some(l) = self.listeners[listener as usize].1.as_mut() else {
+            return Disposition::Dropped(DropReason::Closed);
+        };
+        if l.accept_queue.len() >= l.backlog {
+            // Deviation (as Linux): with the accept queue full the ACK is dropped and the entry
+            // stays; its SYN-ACK retransmission gives the application time to accept.
+            l.stats.accept_queue_overflows += 1;
+            return Disposition::Dropped(DropReason::AcceptQueueFull);
+        }
+        let id = ConnId {
+            index,
+            gen: self.slots[index as usize].gen,
+        };
+        l.syn_queue = l.syn_queue.saturating_sub(1);
+        l.stats.established += 1;
+        l.accept_queue.push_back(id);
+        let conn = Connection::from_half_open(&self.cfg, tuple, iss, syn);
+        self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
+        self.on_conn_segment(now, index, seg)
+    }
+}
+
+/// RFC 9293 §3.10.7.1: a segment for a CLOSED (non-existent) connection. An RST is ignored;
+/// otherwise an RST goes back, acknowledging the segment when it had no ACK.
+fn closed_reply(seg: &SegIn<'_>) -> Disposition {
+    if seg.flags.rst() {
+        return Disposition::Dropped(DropReason::RstIgnored);
+    }
+    let rst = if seg.flags.ack() {
+        RstReply {
+            seq: seg.ack,
+            ack: None,
+        }
+    } else {
+        RstReply {
+            seq: SeqNum::new(0),
+            ack: Some(seg.seq.add(seg.seg_len())),
+        }
+    };
+    Disposition::RstSent(DropReason::NoConnection, rst)
+}
+
+fn is_unicast(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => !(a.is_broadcast() || a.is_multicast() || a.is_unspecified()),
+        std::net::IpAddr::V6(a) => !(a.is_multicast() || a.is_unspecified()),
+    }
+}

@@ -1,0 +1,643 @@
+//! The stack: one owner for every connection, listener and timer of a host, and the user
+//! calls of RFC 9293 §3.10 over handles.
+//!
+//! Connections and half-open entries live in one slab of slots addressed by generational
+//! handles; a keyed hash map from 4-tuple to slot demultiplexes each segment once, and one
+//! timer wheel holds each slot's earliest deadline, so the cost of a segment or a timeout does
+//! not grow with the number of connections. `input` is where segments enter, `output` the one
+//! exit, `timers` the timeouts.
+
+mod input;
+mod output;
+mod timers;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::StackConfig;
+use crate::conn::{ConnInfo, Connection, Ctx, RstReply};
+use crate::error::{
+    AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
+};
+use crate::event::{DropReason, Event, EventKind, StateEvent, Trace};
+use crate::handle::{ConnId, ListenerId};
+use crate::isn::{IsnGenerator, KeyedState};
+use crate::listener::{HalfOpen, Listener, ListenerInfo};
+use crate::state::State;
+use crate::time::Instant;
+use crate::timer::TimerWheel;
+use crate::tuple::FourTuple;
+
+/// Stack-wide counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackStats {
+    /// Datagrams handed to `handle_packet`.
+    pub packets_in: u64,
+    /// Datagrams produced by `poll_transmit`.
+    pub packets_out: u64,
+    /// RSTs sent for segments that matched no connection or listener.
+    pub rst_sent: u64,
+    /// Dropped segments by cause (`DropReason::as_str`).
+    pub drops: BTreeMap<&'static str, u64>,
+    /// Stateless replies discarded because the reply queue was full.
+    pub replies_discarded: u64,
+    /// Trace events discarded because nobody polled them.
+    pub trace_overflow: u64,
+}
+
+impl StackStats {
+    /// Dropped segments counted under `reason`.
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
+        self.drops.get(reason.as_str()).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        *self.drops.entry(reason.as_str()).or_insert(0) += 1;
+    }
+}
+
+/// What the stack holds; all zero after every connection has ended and been released.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Full connections (any state, including CLOSED ones the application still holds).
+    pub connections: usize,
+    /// Half-open entries in SYN queues.
+    pub half_open: usize,
+    /// Entries in the 4-tuple table.
+    pub tuples: usize,
+    /// Armed timers.
+    pub timers: usize,
+    /// Slots queued for transmission.
+    pub tx_queue: usize,
+    /// Stateless replies waiting to be sent.
+    pub replies: usize,
+    /// Listeners.
+    pub listeners: usize,
+}
+
+#[derive(Debug)]
+pub(crate) enum Entry {
+    Vacant,
+    HalfOpen(HalfOpen),
+    Conn(Box<Connection>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    gen: u32,
+    /// In the transmit queue already.
+    tx_queued: bool,
+    entry: Entry,
+}
+
+/// A stateless reply: an RST for a segment no connection wants.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reply {
+    tuple: FourTuple,
+    rst: RstReply,
+    reason: DropReason,
+}
+
+/// Most stateless replies queued before further ones are discarded.
+const MAX_REPLIES: usize = 1024;
+
+/// A TCP/IP host: connections, listeners, timers and the trace, driven by `handle_*` and
+/// drained by `poll_*`.
+pub struct Stack {
+    cfg: StackConfig,
+    addrs: Vec<IpAddr>,
+    rng: ChaCha8Rng,
+    isn: IsnGenerator,
+    port_key: KeyedState,
+    next_port: u32,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_tuple: HashMap<FourTuple, u32, KeyedState>,
+    listeners: Vec<(u32, Option<Listener>)>,
+    listener_by_port: HashMap<u16, u32, KeyedState>,
+    timers: TimerWheel,
+    expired: Vec<u32>,
+    tx_queue: VecDeque<u32>,
+    replies: VecDeque<Reply>,
+    trace: Trace,
+    stats: StackStats,
+    now: Instant,
+}
+
+impl Stack {
+    /// A stack with no addresses yet; its randomness comes from `cfg.seed`.
+    pub fn new(cfg: StackConfig) -> Stack {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let isn = IsnGenerator::new(&mut rng);
+        let port_key = KeyedState::new(&mut rng);
+        let next_port = rng.next_u32();
+        let map_key = KeyedState::new(&mut rng);
+        Stack {
+            trace: Trace::new(cfg.trace, cfg.trace_capacity),
+            timers: TimerWheel::new(Instant::ZERO, cfg.timer_tick),
+            cfg,
+            addrs: Vec::new(),
+            rng,
+            isn,
+            port_key,
+            next_port,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_tuple: HashMap::with_hasher(map_key.clone()),
+            listeners: Vec::new(),
+            listener_by_port: HashMap::with_hasher(map_key),
+            expired: Vec::new(),
+            tx_queue: VecDeque::new(),
+            replies: VecDeque::new(),
+            stats: StackStats::default(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// A stack owning `addrs`.
+    pub fn with_addresses(cfg: StackConfig, addrs: &[IpAddr]) -> Stack {
+        let mut s = Stack::new(cfg);
+        for a in addrs {
+            s.add_address(*a);
+        }
+        s
+    }
+
+    /// Make `addr` one of this host's addresses.
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// This host's addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    /// Stack-wide counters.
+    pub fn stats(&self) -> &StackStats {
+        &self.stats
+    }
+
+    /// Next trace event, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.trace.pop()
+    }
+
+    /// Draw from the stack's RNG (for applications in simulations that want seeded choices).
+    pub fn random_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// What the stack holds right now.
+    pub fn resources(&self) -> Resources {
+        let mut r = Resources {
+            tuples: self.by_tuple.len(),
+            timers: self.timers.len(),
+            tx_queue: self.tx_queue.len(),
+            replies: self.replies.len(),
+            listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
+            ..Resources::default()
+        };
+        for s in &self.slots {
+            match s.entry {
+                Entry::Vacant => {}
+                Entry::HalfOpen(_) => r.half_open += 1,
+                Entry::Conn(_) => r.connections += 1,
+            }
+        }
+        r
+    }
+
+    // ----- passive OPEN -----
+
+    /// Passive OPEN: listen on `local` (port must be non-zero; the address may be unspecified)
+    /// with `backlog` bounding both the SYN queue and the accept queue.
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, ListenError> {
+        if local.port() == 0 || backlog == 0 {
+            return Err(ListenError::InvalidArgument);
+        }
+        if !local.ip().is_unspecified() && !self.addrs.contains(&local.ip()) {
+            return Err(ListenError::AddrNotAvailable);
+        }
+        if self.listener_by_port.contains_key(&local.port()) {
+            return Err(ListenError::AddrInUse);
+        }
+        let index = match self.listeners.iter().position(|l| l.1.is_none()) {
+            Some(i) => i,
+            None => {
+                self.listeners.push((0, None));
+                self.listeners.len() - 1
+            }
+        };
+        let slot = &mut self.listeners[index];
+        slot.0 = slot.0.wrapping_add(1);
+        slot.1 = Some(Listener::new(local, backlog));
+        self.listener_by_port.insert(local.port(), index as u32);
+        Ok(ListenerId {
+            index: index as u32,
+            gen: slot.0,
+        })
+    }
+
+    fn listener_mut(&mut self, id: ListenerId) -> Result<&mut Listener, InvalidHandle> {
+        match self.listeners.get_mut(id.index as usize) {
+            Some((gen, Some(l))) if *gen == id.gen => Ok(l),
+            _ => Err(InvalidHandle),
+        }
+    }
+
+    /// A snapshot of a listener and its queues.
+    pub fn listener_info(&self, id: ListenerId) -> Option<ListenerInfo> {
+        match self.listeners.get(id.index as usize) {
+            Some((gen, Some(l))) if *gen == id.gen => Some(l.info()),
+            _ => None,
+        }
+    }
+
+    /// Take the oldest established connection from the accept queue (lifecycle Q4, S1).
+    pub fn accept(&mut self, id: ListenerId) -> Result<ConnId, AcceptError> {
+        let l = self.listener_mut(id)?;
+        let conn = l.accept_queue.pop_front().ok_or(AcceptError::WouldBlock)?;
+        if let Some(c) = self.conn_mut(conn) {
+            c.accepted = true;
+        }
+        Ok(conn)
+    }
+
+    /// Stop listening. Half-open entries are dropped; connections never accepted are reset,
+    /// as Linux does, since no application will ever read them.
+    pub fn close_listener(&mut self, now: Instant, id: ListenerId) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        let l = self.listener_mut(id)?;
+        let port = l.local.port();
+        let queued: Vec<ConnId> = l.accept_queue.drain(..).collect();
+        self.listeners[id.index as usize].1 = None;
+        self.listener_by_port.remove(&port);
+        for c in queued {
+            let _ = self.abort(now, c);
+        }
+        let half_open: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(&s.entry, Entry::HalfOpen(h) if h.listener == id.index))
+            .map(|(i, _)| i as u32)
+            .collect();
+        for i in half_open {
+            self.remove_half_open(i, crate::event::Cause::ListenerClosed, false);
+        }
+        Ok(())
+    }
+
+    // ----- active OPEN -----
+
+    /// Active OPEN to `remote` from this host's first address of the same family and an
+    /// ephemeral port (lifecycle S2).
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) -> Result<ConnId, ConnectError> {
+        let local_ip = self
+            .addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == remote.is_ipv4())
+            .ok_or(ConnectError::AddrNotAvailable)?;
+        self.connect_from(now, SocketAddr::new(local_ip, 0), remote)
+    }
+
+    /// Active OPEN from `local` (port 0 picks an ephemeral port) to `remote`.
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnId, ConnectError> {
+        self.advance(now);
+        if remote.port() == 0 || remote.ip().is_unspecified() {
+            return Err(ConnectError::InvalidArgument);
+        }
+        if !self.addrs.contains(&local.ip()) || local.is_ipv4() != remote.is_ipv4() {
+            return Err(ConnectError::AddrNotAvailable);
+        }
+        let tuple = if local.port() == 0 {
+            self.ephemeral_tuple(local.ip(), remote)?
+        } else {
+            let t = FourTuple { local, remote };
+            if self.by_tuple.contains_key(&t) {
+                return Err(ConnectError::AddrInUse);
+            }
+            t
+        };
+        let iss = self.isn.isn(now, &tuple);
+        let index = self.alloc_slot();
+        let id = self.conn_id(index);
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            trace: &mut self.trace,
+            id,
+        };
+        let conn = Connection::connect(&mut ctx, tuple, iss);
+        self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
+        self.by_tuple.insert(tuple, index);
+        self.after_activity(index);
+        Ok(id)
+    }
+
+    /// RFC 6056 §3.3.3 (Algorithm 3): a keyed hash of the destination picks where the search
+    /// through the ephemeral range starts, so ports are hard to predict but reuse is spread.
+    fn ephemeral_tuple(
+        &mut self,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<FourTuple, ConnectError> {
+        let lo = u32::from(*self.cfg.ephemeral_ports.start());
+        let hi = u32::from(*self.cfg.ephemeral_ports.end());
+        if hi < lo || lo == 0 {
+            return Err(ConnectError::NoPortAvailable);
+        }
+        let count = hi - lo + 1;
+        let offset = self.port_key.hash_one_u64((local_ip, remote)) as u32;
+        for i in 0..count {
+            let port = lo + (offset.wrapping_add(self.next_port).wrapping_add(i)) % count;
+            let tuple = FourTuple {
+                local: SocketAddr::new(local_ip, port as u16),
+                remote,
+            };
+            if !self.by_tuple.contains_key(&tuple)
+                && !self.listener_by_port.contains_key(&(port as u16))
+            {
+                self.next_port = self.next_port.wrapping_add(i + 1);
+                return Ok(tuple);
+            }
+        }
+        Err(ConnectError::NoPortAvailable)
+    }
+
+    // ----- calls on a connection -----
+
+    fn conn_id(&self, index: u32) -> ConnId {
+        ConnId {
+            index,
+            gen: self.slots[index as usize].gen,
+        }
+    }
+
+    fn slot_of(&self, id: ConnId) -> Option<&Slot> {
+        self.slots
+            .get(id.index as usize)
+            .filter(|s| s.gen == id.gen)
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+        match self.slots.get_mut(id.index as usize) {
+            Some(Slot {
+                gen,
+                entry: Entry::Conn(c),
+                ..
+            }) if *gen == id.gen && !c.is_released() => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The connection behind a handle the application holds.
+    pub fn conn(&self, id: ConnId) -> Option<&Connection> {
+        match self.slot_of(id).map(|s| &s.entry) {
+            Some(Entry::Conn(c)) if !c.is_released() => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Current state of a connection the application holds.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        self.conn(id).map(|c| c.state())
+    }
+
+    /// A snapshot of a connection the application holds.
+    pub fn info(&self, id: ConnId) -> Option<ConnInfo> {
+        self.conn(id).map(|c| c.info())
+    }
+
+    /// Every connection in the stack, including released ones still closing and half-open
+    /// entries (shown in SYN-RECEIVED), for `ss`.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, State, FourTuple)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let id = ConnId {
+                index: i as u32,
+                gen: s.gen,
+            };
+            match &s.entry {
+                Entry::Vacant => None,
+                Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple)),
+                Entry::Conn(c) => Some((id, c.state(), c.tuple)),
+            }
+        })
+    }
+
+    /// A snapshot of any connection in the stack, held or released.
+    pub fn info_any(&self, id: ConnId) -> Option<ConnInfo> {
+        match self.slot_of(id).map(|s| &s.entry) {
+            Some(Entry::Conn(c)) => Some(c.info()),
+            _ => None,
+        }
+    }
+
+    /// SEND: queue bytes; returns how many the send buffer took.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        let n = self.conn_mut(id).ok_or(InvalidHandle)?.send(data)?;
+        self.after_activity(id.index);
+        Ok(n)
+    }
+
+    /// RECEIVE: copy readable bytes; `Ok(0)` is end of stream.
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let r = self.conn_mut(id).ok_or(InvalidHandle)?.recv(buf);
+        self.after_activity(id.index);
+        r
+    }
+
+    /// CLOSE of the write side only (shutdown(SHUT_WR)): a FIN follows the queued data; the
+    /// connection can still receive.
+    pub fn shutdown(&mut self, now: Instant, id: ConnId) -> Result<(), CloseError> {
+        self.advance(now);
+        let r = self.with_conn(now, id, |c, ctx| c.shutdown(ctx))?;
+        self.after_activity(id.index);
+        r
+    }
+
+    /// CLOSE and release the handle: the closing handshake goes on without the application.
+    pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        let rst = self.with_conn(now, id, |c, ctx| c.close(ctx))?;
+        self.finish_user_call(id, rst);
+        Ok(())
+    }
+
+    /// ABORT: reset the connection and release the handle (lifecycle C10).
+    pub fn abort(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        let rst = self.with_conn(now, id, |c, ctx| c.abort(ctx))?;
+        self.finish_user_call(id, rst);
+        Ok(())
+    }
+
+    fn finish_user_call(&mut self, id: ConnId, rst: Option<RstReply>) {
+        if let (Some(rst), Some(Entry::Conn(c))) =
+            (rst, self.slots.get(id.index as usize).map(|s| &s.entry))
+        {
+            let tuple = c.tuple;
+            self.queue_reply(Reply {
+                tuple,
+                rst,
+                reason: DropReason::Closed,
+            });
+        }
+        self.after_activity(id.index);
+    }
+
+    fn with_conn<R>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
+    ) -> Result<R, InvalidHandle> {
+        let slot = match self.slots.get_mut(id.index as usize) {
+            Some(s) if s.gen == id.gen => s,
+            _ => return Err(InvalidHandle),
+        };
+        let Entry::Conn(c) = &mut slot.entry else {
+            return Err(InvalidHandle);
+        };
+        if c.is_released() {
+            return Err(InvalidHandle);
+        }
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            trace: &mut self.trace,
+            id,
+        };
+        Ok(f(c, &mut ctx))
+    }
+
+    // ----- slots -----
+
+    fn alloc_slot(&mut self) -> u32 {
+        if let Some(i) = self.free.pop() {
+            let s = &mut self.slots[i as usize];
+            s.gen = s.gen.wrapping_add(1);
+            return i;
+        }
+        self.slots.push(Slot {
+            gen: 1,
+            tx_queued: false,
+            entry: Entry::Vacant,
+        });
+        (self.slots.len() - 1) as u32
+    }
+
+    fn free_slot(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let tuple = match &slot.entry {
+            Entry::Vacant => return,
+            Entry::HalfOpen(h) => h.tuple,
+            Entry::Conn(c) => c.tuple,
+        };
+        slot.entry = Entry::Vacant;
+        if self.by_tuple.get(&tuple) == Some(&index) {
+            self.by_tuple.remove(&tuple);
+        }
+        self.timers.cancel(index);
+        if !slot.tx_queued {
+            self.free.push(index);
+        }
+        // A slot still in the transmit queue is put on the free list when the queue drops it.
+    }
+
+    /// Bookkeeping after anything touched a slot: its timer, the transmit queue, and cleanup
+    /// of a connection that has reached CLOSED.
+    fn after_activity(&mut self, index: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let (deadline, closed) = match &slot.entry {
+            Entry::Vacant => return,
+            Entry::HalfOpen(h) => (Some(h.deadline), false),
+            Entry::Conn(c) => (c.next_deadline(), c.state() == State::Closed),
+        };
+        // Every touched slot is offered the transmit queue; that is also where a finished
+        // connection is reaped, after it has sent its last segment.
+        if !slot.tx_queued {
+            slot.tx_queued = true;
+            self.tx_queue.push_back(index);
+        }
+        match deadline {
+            Some(d) if self.timers.deadline(index) != Some(d) => self.timers.schedule(index, d),
+            Some(_) => {}
+            None => self.timers.cancel(index),
+        }
+        if closed {
+            // A CLOSED connection no longer owns its 4-tuple: later segments get RST.
+            if let Entry::Conn(c) = &self.slots[index as usize].entry {
+                let tuple = c.tuple;
+                if self.by_tuple.get(&tuple) == Some(&index) {
+                    self.by_tuple.remove(&tuple);
+                }
+            }
+        }
+    }
+
+    fn remove_half_open(&mut self, index: u32, cause: crate::event::Cause, reset: bool) {
+        let Entry::HalfOpen(h) = &self.slots[index as usize].entry else {
+            return;
+        };
+        let (listener, tuple) = (h.listener, h.tuple);
+        if let Some((_, Some(l))) = self.listeners.get_mut(listener as usize) {
+            l.syn_queue = l.syn_queue.saturating_sub(1);
+            if reset {
+                l.stats.half_open_reset += 1;
+            } else if cause == crate::event::Cause::RetriesExhausted {
+                l.stats.half_open_expired += 1;
+            }
+        }
+        let id = self.conn_id(index);
+        // Back to LISTEN for an RST (RFC 9293 §3.10.7.4); otherwise the entry is gone.
+        let to = if reset { State::Listen } else { State::Closed };
+        self.trace.push(
+            self.now,
+            EventKind::State(StateEvent {
+                tuple,
+                conn: Some(id),
+                from: State::SynReceived,
+                to,
+                cause,
+                error: None,
+            }),
+        );
+        self.free_slot(index);
+    }
+
+    fn queue_reply(&mut self, reply: Reply) {
+        if self.replies.len() >= MAX_REPLIES {
+            self.stats.replies_discarded += 1;
+            return;
+        }
+        self.replies.push_back(reply);
+    }
+
+    /// Move the stack's notion of now forward (never back).
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The one exit: every segment the stack sends leaves through `poll_transmit`, is written once
+//! into the caller's buffer, and is recorded in the trace.
+
+use oxtcp_wire::{emit_packet, TcpFlags, TcpOptions, TcpRepr};
+
+use super::{Entry, Stack};
+use crate::conn::Ctx;
+use crate::event::{Dir, DropReason, EventKind, SegmentEvent};
+use crate::handle::ConnId;
+use crate::time::Instant;
+use crate::tuple::FourTuple;
+
+/// Room for the largest IP header plus the largest TCP header.
+const HEADER_ROOM: usize = 40 + 60;
+
+impl Stack {
+    /// Write the next datagram to send into `buf` and return its length. Call until `None`.
+    /// `buf` should hold at least the MTU.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.advance(now);
+        while let Some(reply) = self.replies.pop_front() {
+            let mut flags = TcpFlags::RST;
+            if reply.rst.ack.is_some() {
+                flags |= TcpFlags::ACK;
+            }
+            let header = Header {
+                seq: reply.rst.seq.get(),
+                ack: reply.rst.ack.map_or(0, |a| a.get()),
+                flags,
+                window: 0,
+                options: TcpOptions::default(),
+            };
+            if let Some(n) = self.emit(
+                buf,
+                reply.tuple,
+                None,
+                header,
+                (&[], &[]),
+                false,
+                Some(reply.reason),
+            ) {
+                self.stats.rst_sent += 1;
+                return Some(n);
+            }
+        }
+        let max_payload = buf.len().saturating_sub(HEADER_ROOM);
+        while let Some(&index) = self.tx_queue.front() {
+            let id = self.conn_id(index);
+            let slot = &mut self.slots[index as usize];
+            let produced = match &mut slot.entry {
+                Entry::Vacant => None,
+                Entry::HalfOpen(h) => h.poll_transmit().map(|(seq, ack, flags)| {
+                    let options = if flags.syn() {
+                        crate::conn::syn_options(&self.cfg, &h.tuple)
+                    } else {
+                        TcpOptions::default()
+                    };
+                    let window = u16::try_from(self.cfg.recv_window_cap()).unwrap_or(u16::MAX);
+                    let retransmit = h.retries > 0 && flags.syn();
+                    let header = Header {
+                        seq: seq.get(),
+                        ack: ack.get(),
+                        flags,
+                        window,
+                        options,
+                    };
+                    (h.tuple, header, 0, 0, retransmit)
+                }),
+                Entry::Conn(c) => {
+                    let mut ctx = Ctx {
+                        now,
+                        cfg: &self.cfg,
+                        trace: &mut self.trace,
+                        id,
+                    };
+                    c.poll_transmit(&mut ctx, max_payload).map(|seg| {
+                        let header = Header {
+                            seq: seg.seq.get(),
+                            ack: seg.ack.get(),
+                            flags: seg.flags,
+                            window: seg.window,
+                            options: seg.options,
+                        };
+                        (
+                            c.tuple,
+                            header,
+                            seg.payload_off,
+                            seg.payload_len,
+                            seg.retransmit,
+                        )
+                    })
+                }
+            };
+            match produced {
+                Some((tuple, header, off, len, retransmit)) => {
+                    // Round robin: a slot with more to send goes to the back of the queue.
+                    self.tx_queue.pop_front();
+                    self.tx_queue.push_back(index);
+                    let n =
+                        self.emit_from_slot(buf, index, id, tuple, header, off, len, retransmit);
+                    self.after_activity(index);
+                    if n.is_some() {
+                        return n;
+                    }
+                }
+                None => {
+                    self.tx_queue.pop_front();
+                    let slot = &mut self.slots[index as usize];
+                    slot.tx_queued = false;
+                    match &slot.entry {
+                        Entry::Vacant => self.free.push(index),
+                        // A released connection that has reached CLOSED and sent its last
+                        // segment is gone.
+                        Entry::Conn(c) if c.is_reapable() => self.free_slot(index),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_from_slot(
+        &mut self,
+        buf: &mut [u8],
+        index: u32,
+        id: ConnId,
+        tuple: FourTuple,
+        header: Header,
+        off: usize,
+        len: usize,
+        retransmit: bool,
+    ) -> Option<usize> {
+        // Split borrows: the payload is read from the connection's send buffer in place.
+        let slot = &self.slots[index as usize];
+        let (a, b): (&[u8], &[u8]) = match &slot.entry {
+            Entry::Conn(c) if len > 0 => c.payload_slices(off, len),
+            _ => (&[], &[]),
+        };
+        let repr = header.repr(tuple);
+        let n = emit_packet(
+            buf,
+            tuple.local.ip(),
+            tuple.remote.ip(),
+            self.cfg.ttl,
+            &repr,
+            &[a, b],
+        )
+        .ok()?;
+        let payload_len = (a.len() + b.len()) as u32;
+        self.record_tx(tuple, Some(id), &repr, payload_len, retransmit, None);
+        Some(n)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        buf: &mut [u8],
+        tuple: FourTuple,
+        id: Option<ConnId>,
+        header: Header,
+        payload: (&[u8], &[u8]),
+        retransmit: bool,
+        reason: Option<DropReason>,
+    ) -> Option<usize> {
+        let repr = header.repr(tuple);
+        let n = emit_packet(
+            buf,
+            tuple.local.ip(),
+            tuple.remote.ip(),
+            self.cfg.ttl,
+            &repr,
+            &[payload.0, payload.1],
+        )
+        .ok()?;
+        let payload_len = (payload.0.len() + payload.1.len()) as u32;
+        self.record_tx(tuple, id, &repr, payload_len, retransmit, reason);
+        Some(n)
+    }
+
+    fn record_tx(
+        &mut self,
+        tuple: FourTuple,
+        conn: Option<ConnId>,
+        repr: &TcpRepr,
+        len: u32,
+        retransmit: bool,
+        reason: Option<DropReason>,
+    ) {
+        self.stats.packets_out += 1;
+        let now = self.now;
+        self.trace.push(
+            now,
+            EventKind::Segment(SegmentEvent {
+                dir: Dir::Tx,
+                tuple,
+                conn,
+                seq: repr.seq,
+                ack: repr.ack,
+                flags: repr.flags,
+                len,
+                win: repr.window,
+                options: repr.options,
+                retransmit,
+                reason,
+            }),
+        );
+    }
+}
+
+/// Header fields of a segment about to be written.
+#[derive(Clone, Copy, Debug)]
+struct Header {
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    options: TcpOptions,
+}
+
+impl Header {
+    fn repr(self, tuple: FourTuple) -> TcpRepr {
+        TcpRepr {
+            src_port: tuple.local.port(),
+            dst_port: tuple.remote.port(),
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: 0,
+            options: self.options,
+        }
+    }
+}
