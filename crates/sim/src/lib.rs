@@ -1,1 +1,23 @@
-//! A deterministic network simulator: virtual clock, hosts, seeded links, pcap output.
+//! A deterministic network simulator: virtual clock, hosts, seeded faulty links, pcap output.
+//!
+//! A [`World`] holds hosts, each a [`Node`] (a stack plus its applications), joined by
+//! one-way links with latency, jitter, bandwidth, a drop-tail queue, and random loss,
+//! duplication, reordering and corruption ([`LinkConfig`]). Time is virtual: the world jumps
+//! from one event to the next and never sleeps. All randomness comes from one ChaCha RNG
+//! seeded in [`World::new`], so a seed replays a run exactly.
+
+mod config;
+mod error;
+mod filter;
+mod node;
+mod queue;
+mod route;
+mod trace;
+
+pub use config::LinkConfig;
+pub use error::SimError;
+pub use filter::{PacketInfo, Verdict};
+pub use node::{HostId, Node};
+pub use oxtcp_core::Instant;
+pub use route::{destination, RouteError};
+pub use trace::{LinkStats, NetEvent, NetEventKind, WorldStats};
