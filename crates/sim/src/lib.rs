@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod filter;
+mod link;
 mod node;
 mod queue;
 mod route;
