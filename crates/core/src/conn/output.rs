@@ -123,8 +123,11 @@ impl Connection {
             if !self.ack_now {
                 return None;
             }
+            // A pure ACK carries SND.MAX, as BSD does: after a timeout SND.NXT is back at
+            // SND.UNA, possibly behind the peer's RCV.NXT, where the peer would find the ACK
+            // unacceptable and answer with an ACK of its own, and so on forever.
             return Some(TxSegment {
-                seq: self.snd_nxt,
+                seq: self.snd_max,
                 ack: self.rcv_nxt,
                 flags: ACK,
                 window,
