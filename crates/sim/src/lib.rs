@@ -41,9 +41,11 @@
 //! assert_eq!(world.now(), Instant::from_millis(1));
 //! ```
 
+pub mod apps;
 mod config;
 mod error;
 mod filter;
+pub mod host;
 mod link;
 mod node;
 mod pcap;
@@ -53,9 +55,11 @@ mod seeds;
 mod trace;
 mod world;
 
+pub use apps::{ClosePolicy, Endpoint, Role};
 pub use config::LinkConfig;
 pub use error::SimError;
 pub use filter::{PacketInfo, Verdict};
+pub use host::{App, StackHost};
 pub use node::{HostId, Node};
 pub use oxtcp_core::Instant;
 pub use route::{destination, RouteError};
