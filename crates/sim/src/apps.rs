@@ -51,6 +51,11 @@ pub struct Endpoint {
     pub close: ClosePolicy,
     /// Whether the application reads (a receiver that stops reading shows the zero window).
     pub reading: bool,
+    /// How long the application waits after the peer's FIN before closing (lifecycle C3: the
+    /// passive closer's FIN waits for its application).
+    pub close_delay: std::time::Duration,
+    /// When a delayed close is due.
+    close_at: Option<Instant>,
     /// Bytes sent so far.
     pub sent: usize,
     /// Bytes received so far.
@@ -87,6 +92,8 @@ impl Endpoint {
             send_after: 0,
             close,
             reading: true,
+            close_delay: std::time::Duration::ZERO,
+            close_at: None,
             sent: 0,
             received: Vec::new(),
             listener: None,
@@ -185,13 +192,17 @@ impl App for Endpoint {
                 ClosePolicy::AfterSend | ClosePolicy::AfterPeerCloses
             )
         {
-            self.closed = stack.close(now, c).is_ok();
+            let due = *self.close_at.get_or_insert(now + self.close_delay);
+            if now >= due {
+                self.closed = stack.close(now, c).is_ok();
+            }
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         match self.role {
             Role::Client { at, .. } if self.conn.is_none() && !self.closed => Some(at),
+            _ if !self.closed => self.close_at,
             _ => None,
         }
     }

@@ -1,0 +1,232 @@
+//! `oxtcp demo`: the whole TCP lifecycle between two simulated hosts — three-way handshake,
+//! data both ways, four-way close, TIME-WAIT expiry — drawn as a ladder diagram and checked.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use oxtcp_core::{Dir, Event, EventKind, Stack, StackConfig, State};
+use oxtcp_sim::{
+    ClosePolicy, Endpoint, HostId, Instant, LinkConfig, NetEvent, NetEventKind, StackHost, World,
+};
+
+use crate::jsonl;
+use crate::ladder::{self, Arrivals, Side};
+
+/// Options of `oxtcp demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Seed for the simulator and both stacks; the same seed replays the same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Probability that a packet is lost, in each direction (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    loss: f64,
+    /// One-way latency in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    latency_ms: u64,
+    /// Maximum segment lifetime in seconds; TIME-WAIT lasts twice this.
+    #[arg(long, default_value_t = 30)]
+    msl: u64,
+    /// Write every packet to this pcap file (opens in Wireshark and tshark).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Write the event trace to this file as JSON Lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability between 0 and 1"))
+    }
+}
+
+const REQUEST: &[u8] = b"GET /lifecycle HTTP/1.1\r\nHost: b.example\r\n\r\n";
+const RESPONSE_LEN: usize = 3000;
+
+fn response() -> Vec<u8> {
+    let mut body = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+    body.extend((0..RESPONSE_LEN - body.len()).map(|i| b'a' + (i % 26) as u8));
+    body
+}
+
+/// Run the demo and print its ladder; errors if the lifecycle did not complete as it must.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let a_ip: IpAddr = "10.0.0.1".parse()?;
+    let b_ip: IpAddr = "10.0.0.2".parse()?;
+    let server = SocketAddr::new(b_ip, 80);
+    let cfg = |seed: u64| StackConfig {
+        seed,
+        trace: true,
+        msl: Duration::from_secs(args.msl),
+        // Loss in the demo should end in a completed lifecycle, not a give-up.
+        syn_retries: 10,
+        synack_retries: 10,
+        ..StackConfig::default()
+    };
+    let mut world = World::new(args.seed);
+    let client = Endpoint::client(
+        server,
+        Instant::ZERO,
+        REQUEST.to_vec(),
+        ClosePolicy::AfterReceiving(RESPONSE_LEN),
+    );
+    let mut srv = Endpoint::server(server, response(), ClosePolicy::AfterPeerCloses);
+    srv.send_after = REQUEST.len();
+    // B's application closes a moment after reading A's FIN: B's ACK and B's FIN travel apart,
+    // the four-way close (lifecycle C2, C3).
+    srv.close_delay = Duration::from_millis(50);
+    let a = world.add_host(
+        "A",
+        &[a_ip],
+        StackHost::new(
+            Stack::with_addresses(cfg(args.seed.wrapping_mul(2) + 1), &[a_ip]),
+            client,
+        ),
+    );
+    let b = world.add_host(
+        "B",
+        &[b_ip],
+        StackHost::new(
+            Stack::with_addresses(cfg(args.seed.wrapping_mul(2) + 2), &[b_ip]),
+            srv,
+        ),
+    );
+    world.link(
+        a,
+        b,
+        LinkConfig::default()
+            .with_latency(Duration::from_millis(args.latency_ms))
+            .with_loss(args.loss),
+    );
+    world.record_net_events(true);
+    if let Some(path) = &args.pcap {
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        world.record_pcap(BufWriter::new(f))?;
+    }
+    world
+        .run_until_idle(1_000_000)
+        .context("the simulation did not settle")?;
+    if args.pcap.is_some() {
+        world.finish_pcap()?;
+    }
+
+    let net = world.take_net_events();
+    let (ha, hb) = (world.node(a), world.node(b));
+    let side_a = Side {
+        name: "A",
+        events: &ha.events,
+        initial: State::Closed,
+    };
+    let side_b = Side {
+        name: "B",
+        events: &hb.events,
+        initial: State::Listen,
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "oxtcp demo: handshake, data both ways, four-way close, TIME-WAIT \
+         (seed {}, loss {}, one-way latency {} ms, MSL {} s)",
+        args.seed, args.loss, args.latency_ms, args.msl
+    )?;
+    writeln!(
+        out,
+        "A = {a_ip} (client)   B = {server} (server, listening)\n"
+    )?;
+    let arrivals = packet_arrivals(&net, [a, b], [&ha.events, &hb.events]);
+    write!(out, "{}", ladder::render(&side_a, &side_b, Some(&arrivals)))?;
+    let seq_a = ladder::state_sequence(&side_a);
+    let seq_b = ladder::state_sequence(&side_b);
+    let show = |s: &[State]| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ");
+    writeln!(out, "\nA: {}", show(&seq_a))?;
+    writeln!(out, "B: {}", show(&seq_b))?;
+    let a_ok = ha.app.received == response();
+    let b_ok = hb.app.received == REQUEST;
+    writeln!(
+        out,
+        "data: A→B {} bytes {}, B→A {} bytes {}",
+        hb.app.received.len(),
+        if b_ok { "intact" } else { "DAMAGED" },
+        ha.app.received.len(),
+        if a_ok { "intact" } else { "DAMAGED" },
+    )?;
+
+    if let Some(path) = &args.trace {
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = BufWriter::new(f);
+        jsonl::write_merged(&mut w, &[("A", &ha.events), ("B", &hb.events)])?;
+        w.flush()?;
+    }
+
+    if !(a_ok && b_ok) {
+        bail!("the data did not arrive intact");
+    }
+    if seq_a.last() != Some(&State::Closed) || seq_b.last() != Some(&State::Closed) {
+        bail!("the connection did not end CLOSED on both sides");
+    }
+    // Without loss the run must take the textbook paths. With loss, timers may legitimately
+    // end a side another way (A's orphaned FIN-WAIT-2 limit when every copy of B's FIN is lost).
+    let closing_a = [
+        State::FinWait1,
+        State::FinWait2,
+        State::TimeWait,
+        State::Closed,
+    ];
+    let closing_b = [State::CloseWait, State::LastAck, State::Closed];
+    if args.loss == 0.0
+        && (!is_subsequence(&closing_a, &seq_a) || !is_subsequence(&closing_b, &seq_b))
+    {
+        bail!("the closing paths are not the ones TCP prescribes");
+    }
+    Ok(())
+}
+
+/// Pair each transmitted segment with its own arrival, by the simulator's packet ids: a host's
+/// k-th transmitted segment is its k-th packet sent, and its m-th received datagram (segment or
+/// malformed) is its m-th delivery.
+fn packet_arrivals(net: &[NetEvent], hosts: [HostId; 2], events: [&[Event]; 2]) -> Arrivals {
+    let side_of = |h: HostId| hosts.iter().position(|&x| x == h);
+    let mut sent: [Vec<u64>; 2] = Default::default();
+    let mut delivered: [Vec<u64>; 2] = Default::default();
+    for e in net {
+        match (e.kind, side_of(e.from), side_of(e.to)) {
+            (NetEventKind::Sent, Some(f), Some(_)) => sent[f].push(e.packet_id),
+            (NetEventKind::Delivered, Some(_), Some(t)) => delivered[t].push(e.packet_id),
+            _ => {}
+        }
+    }
+    let is_tx = |e: &Event| matches!(&e.kind, EventKind::Segment(s) if s.dir == Dir::Tx);
+    let is_arrival = |e: &Event| match &e.kind {
+        EventKind::Segment(s) => s.dir != Dir::Tx,
+        EventKind::Malformed(_) => true,
+        _ => false,
+    };
+    let mut out: Arrivals = [vec![None; events[0].len()], vec![None; events[1].len()]];
+    for side in 0..2 {
+        let other = 1 - side;
+        let arrivals: Vec<usize> = (0..events[other].len())
+            .filter(|&j| is_arrival(&events[other][j]))
+            .collect();
+        let txs = (0..events[side].len()).filter(|&i| is_tx(&events[side][i]));
+        for (i, id) in txs.zip(&sent[side]) {
+            out[side][i] = delivered[other]
+                .iter()
+                .position(|d| d == id)
+                .and_then(|k| arrivals.get(k).copied());
+        }
+    }
+    out
+}
+
+fn is_subsequence(needle: &[State], hay: &[State]) -> bool {
+    let mut it = hay.iter();
+    needle.iter().all(|n| it.any(|h| h == n))
+}
