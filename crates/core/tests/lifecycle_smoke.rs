@@ -107,14 +107,19 @@ fn handshake_data_and_four_way_close_reach_closed_on_both_sides() {
     let ra = a.resources();
     assert_eq!((ra.connections, ra.tuples, ra.timers), (0, 0, 0));
     let rb = b.resources();
-    assert_eq!((rb.connections, rb.tuples, rb.timers, rb.half_open), (0, 0, 0, 0));
+    assert_eq!(
+        (rb.connections, rb.tuples, rb.timers, rb.half_open),
+        (0, 0, 0, 0)
+    );
 }
 
 #[test]
 fn syn_to_a_closed_port_is_refused() {
     let mut a = stack(1, "10.0.0.1");
     let mut b = stack(2, "10.0.0.2");
-    let c = a.connect(Instant::ZERO, "10.0.0.2:81".parse().unwrap()).unwrap();
+    let c = a
+        .connect(Instant::ZERO, "10.0.0.2:81".parse().unwrap())
+        .unwrap();
     exchange(&mut a, &mut b, Instant::ZERO);
     assert_eq!(a.state(c), Some(State::Closed));
     assert_eq!(
