@@ -105,7 +105,11 @@ impl Connection {
             self.set_state(ctx, State::TimeWait, cause);
             self.arm_time_wait(ctx.now, ctx.cfg);
         } else {
+            // RFC 9293 §3.10.7.4, eighth step: the peer's FIN is acknowledged even though we
+            // skip TIME-WAIT; entering CLOSED clears `ack_now`, so keep the debt across it.
+            let owe_ack = self.ack_now;
             self.set_state(ctx, State::Closed, cause);
+            self.ack_now = owe_ack;
         }
     }
 
