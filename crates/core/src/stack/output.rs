@@ -31,15 +31,7 @@ impl Stack {
                 window: 0,
                 options: TcpOptions::default(),
             };
-            if let Some(n) = self.emit(
-                buf,
-                reply.tuple,
-                None,
-                header,
-                (&[], &[]),
-                false,
-                Some(reply.reason),
-            ) {
+            if let Some(n) = self.emit_reply(buf, reply.tuple, header, reply.reason) {
                 self.stats.rst_sent += 1;
                 return Some(n);
             }
@@ -133,50 +125,26 @@ impl Stack {
         len: usize,
         retransmit: bool,
     ) -> Option<usize> {
-        // Split borrows: the payload is read from the connection's send buffer in place.
-        let slot = &self.slots[index as usize];
-        let (a, b): (&[u8], &[u8]) = match &slot.entry {
+        // The payload is read from the connection's send buffer in place.
+        let (a, b): (&[u8], &[u8]) = match &self.slots[index as usize].entry {
             Entry::Conn(c) if len > 0 => c.payload_slices(off, len),
             _ => (&[], &[]),
         };
-        let repr = header.repr(tuple);
-        let n = emit_packet(
-            buf,
-            tuple.local.ip(),
-            tuple.remote.ip(),
-            self.cfg.ttl,
-            &repr,
-            &[a, b],
-        )
-        .ok()?;
-        let payload_len = (a.len() + b.len()) as u32;
+        let (n, repr, payload_len) = write_segment(buf, self.cfg.ttl, tuple, header, [a, b])?;
         self.record_tx(tuple, Some(id), &repr, payload_len, retransmit, None);
         Some(n)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
+    /// Write a stateless reply (an RST) that belongs to no connection.
+    fn emit_reply(
         &mut self,
         buf: &mut [u8],
         tuple: FourTuple,
-        id: Option<ConnId>,
         header: Header,
-        payload: (&[u8], &[u8]),
-        retransmit: bool,
-        reason: Option<DropReason>,
+        reason: DropReason,
     ) -> Option<usize> {
-        let repr = header.repr(tuple);
-        let n = emit_packet(
-            buf,
-            tuple.local.ip(),
-            tuple.remote.ip(),
-            self.cfg.ttl,
-            &repr,
-            &[payload.0, payload.1],
-        )
-        .ok()?;
-        let payload_len = (payload.0.len() + payload.1.len()) as u32;
-        self.record_tx(tuple, id, &repr, payload_len, retransmit, reason);
+        let (n, repr, _) = write_segment(buf, self.cfg.ttl, tuple, header, [&[], &[]])?;
+        self.record_tx(tuple, None, &repr, 0, false, Some(reason));
         Some(n)
     }
 
@@ -208,6 +176,27 @@ impl Stack {
             }),
         );
     }
+}
+
+/// Write one datagram; returns its length, the TCP header written, and the payload length.
+fn write_segment(
+    buf: &mut [u8],
+    ttl: u8,
+    tuple: FourTuple,
+    header: Header,
+    payload: [&[u8]; 2],
+) -> Option<(usize, TcpRepr, u32)> {
+    let repr = header.repr(tuple);
+    let n = emit_packet(
+        buf,
+        tuple.local.ip(),
+        tuple.remote.ip(),
+        ttl,
+        &repr,
+        &payload,
+    )
+    .ok()?;
+    Some((n, repr, (payload[0].len() + payload[1].len()) as u32))
 }
 
 /// Header fields of a segment about to be written.
