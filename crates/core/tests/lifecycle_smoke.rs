@@ -127,3 +127,43 @@ fn syn_to_a_closed_port_is_refused() {
         Some(oxtcp_core::ConnError::Refused)
     );
 }
+
+#[test]
+fn the_same_lifecycle_runs_over_ipv6() {
+    let mut a = stack(1, "fd00::1");
+    let mut b = stack(2, "fd00::2");
+    let server: SocketAddr = "[fd00::2]:443".parse().unwrap();
+    let l = b.listen(server, 4).unwrap();
+    let now = Instant::ZERO;
+    let c = a.connect(now, server).unwrap();
+    exchange(&mut a, &mut b, now);
+    let s = b.accept(l).unwrap();
+    // IPv6 headers are 40 bytes, so the MSS is the MTU less 60.
+    assert_eq!(a.info(c).unwrap().mss, 1440);
+    let data = vec![7u8; 10_000];
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        if sent < data.len() {
+            sent += a.send(c, &data[sent..]).unwrap_or(0);
+        }
+        exchange(&mut a, &mut b, now);
+        while let Ok(n) = b.recv(s, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert_eq!(got, data);
+    a.close(now, c).unwrap();
+    exchange(&mut a, &mut b, now);
+    b.close(now, s).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(b.resources().connections, 0);
+    assert_eq!(a.resources().connections, 1, "A is in TIME-WAIT");
+}
