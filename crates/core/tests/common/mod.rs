@@ -503,6 +503,17 @@ impl Harness {
         })
     }
 
+    /// The peer's next relative sequence number on the default port (oxtcp's RCV.NXT when
+    /// everything sent was in order).
+    pub fn peer_nxt(&self) -> u32 {
+        self.peers.get(&PEER_PORT).map_or(0, |p| p.nxt)
+    }
+
+    /// The end of what oxtcp has sent on the default port, relative (its SND.MAX).
+    pub fn ox_nxt(&self) -> u32 {
+        self.peers.get(&PEER_PORT).map_or(0, |p| p.ox_nxt)
+    }
+
     /// oxtcp's ISN on the default port, once seen.
     pub fn ox_iss(&self) -> Option<u32> {
         self.peers.get(&PEER_PORT).and_then(|p| p.ox_iss)
@@ -553,7 +564,8 @@ impl Harness {
         };
         let mut buf = vec![0u8; 100 + payload.len()];
         let n = emit_packet(&mut buf, peer_ip(), ox_ip(), 64, &repr, &[&payload]).unwrap();
-        if s.seq_abs.is_none() {
+        let seg_len = payload.len() + usize::from(s.flags.syn()) + usize::from(s.flags.fin());
+        if s.seq_abs.is_none() && seg_len > 0 && !s.flags.rst() {
             let end = seq_rel
                 .wrapping_add(payload.len() as u32)
                 .wrapping_add(u32::from(s.flags.syn()) + u32::from(s.flags.fin()));
