@@ -580,11 +580,7 @@ impl Stack {
             slot.tx_queued = true;
             self.tx_queue.push_back(index);
         }
-        match deadline {
-            Some(d) if self.timers.deadline(index) != Some(d) => self.timers.schedule(index, d),
-            Some(_) => {}
-            None => self.timers.cancel(index),
-        }
+        self.sync_timer(index, deadline);
         if closed {
             // A CLOSED connection no longer owns its 4-tuple: later segments get RST.
             if let Entry::Conn(c) = &self.slots[index as usize].entry {
@@ -593,6 +589,15 @@ impl Stack {
                     self.by_tuple.remove(&tuple);
                 }
             }
+        }
+    }
+
+    /// Make the wheel hold `deadline` for the slot.
+    fn sync_timer(&mut self, index: u32, deadline: Option<Instant>) {
+        match deadline {
+            Some(d) if self.timers.deadline(index) != Some(d) => self.timers.schedule(index, d),
+            Some(_) => {}
+            None => self.timers.cancel(index),
         }
     }
 

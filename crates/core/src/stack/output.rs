@@ -105,6 +105,12 @@ impl Stack {
                         // A released connection that has reached CLOSED and sent its last
                         // segment is gone.
                         Entry::Conn(c) if c.is_reapable() => self.free_slot(index),
+                        // Finding nothing to send can still arm a timer: the persist timer of
+                        // a zero window (RFC 9293 §3.8.6.1), which takes over from the RTO.
+                        Entry::Conn(c) => {
+                            let deadline = c.next_deadline();
+                            self.sync_timer(index, deadline);
+                        }
                         _ => {}
                     }
                 }
