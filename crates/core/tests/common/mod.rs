@@ -319,6 +319,20 @@ impl Harness {
         t
     }
 
+    /// oxtcp having called connect at a moment chosen so that its ISN is `iss`. The ISN is
+    /// RFC 6528's keyed hash of the 4-tuple plus a 4 µs clock, so one probe connect on a twin
+    /// stack reveals the hash, and the clock does the rest (in virtual time).
+    pub fn client_with_iss(iss: u32, f: impl Fn(&mut StackConfig)) -> Harness {
+        let mut probe = Harness::with_config(&f);
+        probe.connect();
+        let iss0 = probe.expect(seg().syn().seq(0)).seq_raw;
+        probe.stack.abort(probe.now, probe.conn.unwrap()).unwrap();
+        let mut t = Harness::with_config(&f);
+        t.now = Instant::from_micros(u64::from(iss.wrapping_sub(iss0)) * 4);
+        t.connect();
+        t
+    }
+
     pub fn listen(&mut self, backlog: usize) -> ListenerId {
         let l = self.stack.listen(ox_addr(), backlog).expect("listen");
         self.listener = Some(l);
