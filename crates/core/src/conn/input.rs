@@ -254,7 +254,8 @@ impl Connection {
             self.on_ack_advance(ctx, seg.ack);
         }
         // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
-        self.persist_backoff = 0;
+        // The probe interval keeps backing off until the window opens (below).
+        self.persist_probes = 0;
         // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
         if self.snd_wl1.before(seg.seq)
             || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
@@ -263,6 +264,9 @@ impl Connection {
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
+        }
+        if self.snd_wnd > 0 {
+            self.persist_backoff = 0;
         }
         if self.snd_wnd > 0 && self.persist_at.take().is_some() && self.snd_una != self.snd_max {
             // The window opened: leave persist mode; what is in flight is timed again.

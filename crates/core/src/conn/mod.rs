@@ -147,7 +147,11 @@ pub struct Connection {
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
     persist_at: Option<Instant>,
+    /// Exponent of the probe interval; reset only when the peer's window opens.
     persist_backoff: u32,
+    /// Probes sent since the peer last sent any ACK; the connection times out past
+    /// `data_retries` of them.
+    persist_probes: u32,
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
     time_wait_at: Option<Instant>,
@@ -203,6 +207,7 @@ impl Connection {
             retries: 0,
             persist_at: None,
             persist_backoff: 0,
+            persist_probes: 0,
             probe_now: false,
             time_wait_at: None,
             fin_wait_2_at: None,

@@ -85,8 +85,9 @@ impl Connection {
             return;
         }
         self.persist_backoff += 1;
+        self.persist_probes += 1;
         self.timer_event(ctx, TimerKind::Persist, self.persist_backoff);
-        if self.persist_backoff > ctx.cfg.data_retries {
+        if self.persist_probes > ctx.cfg.data_retries {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
