@@ -314,6 +314,24 @@ fn zero_window_peer() -> Harness {
 }
 
 #[test]
+fn zero_window_probes_back_off_exponentially_while_the_peer_answers() {
+    let mut t = zero_window_peer();
+    t.app_send(&pattern(0, 100));
+    t.expect_none();
+    // The first probe after one RTO, then 2, 4, 8 s apart, each answered with window 0.
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        times.push(t.wait_for_tx(secs(100)));
+        t.expect(seg().ack().seq(1).ack_no(1).data(&pattern(0, 1)));
+        t.send(seg().ack().seq(1).ack_no(1).win(0));
+        t.expect_none();
+    }
+    assert_eq!(times, [secs(1), secs(3), secs(7), secs(15)]);
+    t.assert_state(State::Established);
+    assert_eq!(t.info().stats.window_probes, 4);
+}
+
+#[test]
 fn zero_window_probes_back_off_exponentially_without_answers() {
     let mut t = zero_window_peer();
     t.app_send(&pattern(0, 100));
