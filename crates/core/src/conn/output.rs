@@ -148,15 +148,20 @@ impl Connection {
             flags |= TcpFlags::FIN;
             self.fin_seq = Some(seq.add(len as u32));
         }
-        self.snd_nxt = seq.add(len as u32 + u32::from(fin));
-        self.snd_max = self.snd_max.max(self.snd_nxt);
+        let end = seq.add(len as u32 + u32::from(fin));
+        self.snd_max = self.snd_max.max(end);
         if probe {
+            // As 4.4BSD's forced output, a zero-window probe does not advance SND.NXT: the
+            // peer most likely dropped its byte, so when the window opens sending resumes at
+            // SND.UNA instead of leaving a hole until the retransmission timer fires. Nor is
+            // the probe timed: its byte is sent again.
             self.stats.window_probes += 1;
         } else {
+            self.snd_nxt = end;
             self.rto_at.get_or_insert(now + self.rtt.rto());
-        }
-        if !retransmit && self.rtt_probe.is_none() {
-            self.rtt_probe = Some((self.snd_nxt, now));
+            if !retransmit && self.rtt_probe.is_none() {
+                self.rtt_probe = Some((end, now));
+            }
         }
         Some(TxSegment {
             seq,
