@@ -227,5 +227,8 @@ fn two_stacks_abort_makes_the_peer_see_connection_reset() {
     p.exchange();
     assert_eq!(p.a.state(c), Some(State::Closed));
     let mut buf = [0u8; 4];
-    assert_eq!(p.a.recv(c, &mut buf), Err(RecvError::Conn(ConnError::Reset)));
+    assert_eq!(
+        p.a.recv(c, &mut buf),
+        Err(RecvError::Conn(ConnError::Reset))
+    );
 }

@@ -765,6 +765,13 @@ impl Harness {
         }
     }
 
+    /// Take whatever oxtcp has to send as raw datagrams, whatever their addresses (for
+    /// corrupted input, which may name any port).
+    pub fn drain_raw(&mut self) -> Vec<Vec<u8>> {
+        self.collect_tx();
+        self.outbox.drain(..).map(|(_, p)| p).collect()
+    }
+
     /// Throw away whatever oxtcp has to send.
     pub fn drain(&mut self) -> Vec<Out> {
         let mut v = Vec::new();
