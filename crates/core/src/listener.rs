@@ -195,6 +195,15 @@ impl HalfOpen {
             self.ack_due = true;
             return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
         }
+        // RFC 9293 §3.10.7.4: the sequence number is checked first; an unacceptable segment
+        // draws an ACK whatever its acknowledgment field says.
+        let seg_len = seg.seg_len();
+        let acceptable =
+            in_window || (seg_len > 0 && seg.seq.add(seg_len - 1).in_window(rcv_nxt, rcv_wnd));
+        if !acceptable {
+            self.ack_due = true;
+            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
+        }
         if !seg.flags.ack() {
             return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::NoAck));
         }
@@ -207,13 +216,6 @@ impl HalfOpen {
                     ack: None,
                 },
             ));
-        }
-        let seg_len = seg.seg_len();
-        let acceptable =
-            in_window || (seg_len > 0 && seg.seq.add(seg_len - 1).in_window(rcv_nxt, rcv_wnd));
-        if !acceptable {
-            self.ack_due = true;
-            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
         }
         HalfOpenOutcome::Complete
     }
