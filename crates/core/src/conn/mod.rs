@@ -377,7 +377,9 @@ impl Connection {
             State::SynSent => {
                 self.set_state(ctx, State::Closed, Cause::Close);
             }
-            // Queue the FIN; FIN-WAIT-1 follows when the handshake completes.
+            // Deviation: RFC 9293 §3.10.4 sends the FIN at once when nothing is queued; we
+            // always take its other branch, "queue for processing after entering ESTABLISHED",
+            // so a FIN never rides ahead of the ACK of our SYN. FIN-WAIT-1 follows then.
             State::SynReceived => self.fin_queued = true,
             State::Established => {
                 self.fin_queued = true;
