@@ -1006,6 +1006,11 @@ pub struct Pair {
 
 impl Pair {
     pub fn new() -> Pair {
+        Pair::with_addresses(PEER_IP, OX_IP)
+    }
+
+    /// Two stacks (seeds 1 and 2) owning `a_ip` and `b_ip`.
+    pub fn with_addresses(a_ip: &str, b_ip: &str) -> Pair {
         let mk = |seed, ip: &str| {
             let cfg = StackConfig {
                 seed,
@@ -1015,8 +1020,8 @@ impl Pair {
             Stack::with_addresses(cfg, &[ip.parse().unwrap()])
         };
         Pair {
-            a: mk(1, PEER_IP),
-            b: mk(2, OX_IP),
+            a: mk(1, a_ip),
+            b: mk(2, b_ip),
             now: Instant::ZERO,
         }
     }
