@@ -275,6 +275,9 @@ pub(crate) struct Trace {
     events: VecDeque<Event>,
     /// Events discarded because nobody polled.
     pub(crate) overflowed: u64,
+    /// Events ever removed from the front (polled or discarded): positions handed out by
+    /// `push` are counted from the start of the trace, so they stay valid when the front moves.
+    removed: usize,
 }
 
 impl Trace {
@@ -284,6 +287,7 @@ impl Trace {
             capacity: capacity.max(1),
             events: VecDeque::new(),
             overflowed: 0,
+            removed: 0,
         }
     }
 
@@ -295,18 +299,27 @@ impl Trace {
         if self.events.len() >= self.capacity {
             self.events.pop_front();
             self.overflowed += 1;
+            self.removed += 1;
         }
         self.events.push_back(Event { time, kind });
-        Some(self.events.len() - 1)
+        Some(self.removed + self.events.len() - 1)
+    }
+
+    /// The segment event recorded at `pos`, if it is still queued.
+    fn segment_at(&mut self, pos: Option<usize>) -> Option<&mut SegmentEvent> {
+        let index = pos?.checked_sub(self.removed)?;
+        match self.events.get_mut(index) {
+            Some(Event {
+                kind: EventKind::Segment(s),
+                ..
+            }) => Some(s),
+            _ => None,
+        }
     }
 
     /// Turn a recorded `rx` segment into a `drop` with its reason.
     pub(crate) fn mark_dropped(&mut self, pos: Option<usize>, reason: DropReason) {
-        if let Some(Event {
-            kind: EventKind::Segment(s),
-            ..
-        }) = pos.and_then(|p| self.events.get_mut(p))
-        {
+        if let Some(s) = self.segment_at(pos) {
             s.dir = Dir::Drop;
             s.reason = Some(reason);
         }
@@ -314,16 +327,63 @@ impl Trace {
 
     /// Name the connection a recorded `rx` segment belongs to, once demultiplexing knows it.
     pub(crate) fn set_conn(&mut self, pos: Option<usize>, conn: ConnId) {
-        if let Some(Event {
-            kind: EventKind::Segment(s),
-            ..
-        }) = pos.and_then(|p| self.events.get_mut(p))
-        {
+        if let Some(s) = self.segment_at(pos) {
             s.conn = Some(conn);
         }
     }
 
     pub(crate) fn pop(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front()?;
+        self.removed += 1;
+        Some(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(seq: u32) -> EventKind {
+        let tuple = FourTuple {
+            local: "10.0.0.1:1".parse().unwrap(),
+            remote: "10.0.0.2:2".parse().unwrap(),
+        };
+        EventKind::Segment(SegmentEvent {
+            dir: Dir::Rx,
+            tuple,
+            conn: None,
+            seq,
+            ack: 0,
+            flags: oxtcp_wire::TcpFlags::ACK,
+            len: 0,
+            win: 0,
+            options: TcpOptions::default(),
+            retransmit: false,
+            reason: None,
+        })
+    }
+
+    #[test]
+    fn positions_survive_polls_and_overflow_of_the_front() {
+        let mut t = Trace::new(true, 2);
+        t.push(Instant::ZERO, segment(1));
+        let _ = t.pop();
+        let pos = t.push(Instant::ZERO, segment(2));
+        t.push(Instant::ZERO, segment(3));
+        t.mark_dropped(pos, DropReason::OutOfWindow);
+        // The queue is full: this push discards segment 2 from the front.
+        let pos4 = t.push(Instant::ZERO, segment(4));
+        t.mark_dropped(pos, DropReason::NoAck);
+        t.mark_dropped(pos4, DropReason::BadAck);
+        let rest: Vec<_> = std::iter::from_fn(|| t.pop()).collect();
+        let fates: Vec<_> = rest
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Segment(s) => (s.seq, s.reason),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(fates, [(3, None), (4, Some(DropReason::BadAck))]);
+        assert_eq!(t.overflowed, 1);
     }
 }

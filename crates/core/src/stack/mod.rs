@@ -184,8 +184,11 @@ impl Stack {
     }
 
     /// Stack-wide counters.
-    pub fn stats(&self) -> &StackStats {
-        &self.stats
+    pub fn stats(&self) -> StackStats {
+        StackStats {
+            trace_overflow: self.trace.overflowed,
+            ..self.stats.clone()
+        }
     }
 
     /// Next trace event, oldest first.
