@@ -3,14 +3,23 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-/// How RST and SYN segments in synchronized states are validated.
+/// How RST segments in synchronized states are validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RstPolicy {
-    /// RFC 793 / RFC 9293 §3.10.7.4 base rules: any RST in the window resets; a SYN in the
-    /// window resets.
+    /// RFC 793 / RFC 9293 §3.10.7.4 base rules: any RST in the window resets.
     Rfc793,
-    /// RFC 5961 §3 and §4: only an RST at exactly RCV.NXT resets; one elsewhere in the window,
-    /// and any SYN, draws a challenge ACK.
+    /// RFC 5961 §3: only an RST at exactly RCV.NXT resets; one elsewhere in the window draws a
+    /// challenge ACK.
+    Rfc5961,
+}
+
+/// How SYN segments in synchronized states are handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynPolicy {
+    /// RFC 793: a SYN in the window resets the connection; one outside draws an ACK.
+    Rfc793,
+    /// RFC 5961 §4: any SYN draws a challenge ACK; a peer that really restarted answers it
+    /// with an RST at RCV.NXT.
     Rfc5961,
 }
 
@@ -45,8 +54,13 @@ pub struct StackConfig {
     /// Receive buffer size per connection, bytes; the advertised window. At most 65535 until
     /// window scaling is negotiated.
     pub recv_buffer: usize,
-    /// RST/SYN validation rules in synchronized states.
+    /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
+    /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
+    pub syn_policy: SynPolicy,
+    /// Drop any segment carrying both SYN and FIN (FreeBSD's `drop_synfin`). When off, the FIN
+    /// of a SYN+FIN is ignored and the SYN handled as usual.
+    pub drop_syn_fin: bool,
     /// How long a connection the application has released may sit in FIN-WAIT-2.
     /// Deviation: RFC 9293 has no such timer; Linux's tcp_fin_timeout (60 s) keeps orphans
     /// from living forever when the peer never closes.
@@ -78,6 +92,8 @@ impl Default for StackConfig {
             send_buffer: 64 * 1024,
             recv_buffer: 65535,
             rst_policy: RstPolicy::Rfc5961,
+            syn_policy: SynPolicy::Rfc5961,
+            drop_syn_fin: true,
             fin_wait_2_timeout: Duration::from_secs(60),
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use oxtcp_wire::TcpFlags;
 
-use crate::config::{RstPolicy, StackConfig};
+use crate::config::{RstPolicy, StackConfig, SynPolicy};
 use crate::conn::{Disposition, PeerSyn, RstReply, SegIn};
 use crate::event::DropReason;
 use crate::handle::ConnId;
@@ -179,7 +179,7 @@ impl HalfOpen {
                 self.synack_due = true;
                 return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::ChallengeAckSyn));
             }
-            if cfg.rst_policy == RstPolicy::Rfc5961 {
+            if cfg.syn_policy == SynPolicy::Rfc5961 {
                 self.ack_due = true;
                 return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::ChallengeAckSyn));
             }

@@ -232,3 +232,80 @@ fn two_stacks_abort_makes_the_peer_see_connection_reset() {
         Err(RecvError::Conn(ConnError::Reset))
     );
 }
+
+// ----- kill (tcpdrop) -----
+
+#[test]
+fn kill_in_time_wait_ends_it_silently_and_the_holder_sees_closed() {
+    let mut t = in_state(State::TimeWait);
+    let id = t.conn.unwrap();
+    t.stack.kill(t.now, id).unwrap();
+    t.expect_none();
+    t.assert_state(State::Closed);
+    t.assert_last_transition(State::TimeWait, State::Closed, Cause::Abort);
+    // The tuple is free: a new SYN from the peer is a new connection attempt, not TIME-WAIT's.
+    assert_eq!(t.stack.resources().tuples, 0);
+}
+
+#[test]
+fn kill_in_established_sends_rst_and_reports_aborted_to_the_holder() {
+    let mut t = Harness::established_server();
+    let id = t.conn.unwrap();
+    t.stack.kill(t.now, id).unwrap();
+    t.expect(seg().rst().seq(1));
+    t.assert_state(State::Closed);
+    assert_eq!(t.info().error, Some(ConnError::Aborted));
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        t.stack.recv(id, &mut buf),
+        Err(RecvError::Conn(ConnError::Aborted))
+    );
+}
+
+#[test]
+fn kill_reaches_a_released_connection() {
+    let mut t = in_state(State::FinWait2);
+    let id = t.conn.unwrap();
+    t.app_close();
+    assert!(t.stack.state(id).is_none(), "released after close");
+    t.stack.kill(t.now, id).unwrap();
+    t.expect(seg().rst().seq(2));
+    assert_eq!(t.stack.resources().connections, 0);
+}
+
+#[test]
+fn kill_of_a_half_open_entry_frees_it() {
+    let mut t = Harness::server();
+    t.send(seg().syn().seq(0));
+    t.expect(seg().syn().ack().seq(0).ack_no(1));
+    let (id, state, _) = t.stack.connections().next().unwrap();
+    assert_eq!(state, State::SynReceived);
+    t.stack.kill(t.now, id).unwrap();
+    let r = t.stack.resources();
+    assert_eq!((r.half_open, r.tuples, r.timers), (0, 0, 0));
+    assert_eq!(
+        t.stack
+            .listener_info(t.listener.unwrap())
+            .unwrap()
+            .syn_queue,
+        0
+    );
+}
+
+// ----- set_config (sysctl -w) -----
+
+#[test]
+fn set_config_changes_policy_for_later_segments() {
+    let mut t = Harness::established_server();
+    t.send(seg().rst().seq(10));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    let seed = t.stack.config().seed;
+    let mut cfg = t.stack.config().clone();
+    cfg.rst_policy = oxtcp_core::RstPolicy::Rfc793;
+    cfg.seed = 12345;
+    t.stack.set_config(cfg);
+    assert_eq!(t.stack.config().seed, seed, "the seed is fixed at creation");
+    t.send(seg().rst().seq(10));
+    t.expect_none();
+    t.assert_state(State::Closed);
+}

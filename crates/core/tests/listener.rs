@@ -249,6 +249,15 @@ fn syn_fin_to_a_listener_is_dropped() {
 }
 
 #[test]
+fn syn_fin_to_a_listener_opens_like_a_syn_when_dropping_is_off() {
+    let mut t = Harness::server_with(8, |c| c.drop_syn_fin = false);
+    t.send(seg().syn().fin().seq(0).data(b"abc"));
+    // Only the SYN is acknowledged: the FIN and the data are not kept by the half-open entry.
+    t.expect(seg().syn().ack().seq(0).ack_no(1));
+    t.assert_state(State::SynReceived);
+}
+
+#[test]
 fn closing_the_listener_drops_half_open_entries_and_resets_unaccepted_connections() {
     let mut t = Harness::server();
     syn_from(&mut t, 5000);

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use oxtcp_core::{Cause, ConnError, DropReason, RecvError, RstPolicy, SendError, State};
+use oxtcp_core::{Cause, ConnError, DropReason, RecvError, RstPolicy, SendError, State, SynPolicy};
 
 /// Beyond any window oxtcp can advertise without scaling.
 const OUT_OF_WINDOW: u32 = 70_000;
@@ -225,12 +225,26 @@ fn established_syn_draws_challenge_ack() {
 
 #[test]
 fn established_syn_in_window_resets_under_rfc793() {
-    let mut t = Harness::established_server_with(|c| c.rst_policy = RstPolicy::Rfc793);
+    let mut t = Harness::established_server_with(|c| c.syn_policy = SynPolicy::Rfc793);
     t.send(seg().syn().seq(10));
     t.expect(seg().rst().seq(1));
     t.assert_state(State::Closed);
     t.assert_last_transition(State::Established, State::Closed, Cause::RecvSynInWindow);
     assert_eq!(t.info().error, Some(ConnError::Reset));
+}
+
+#[test]
+fn rst_and_syn_policies_are_independent() {
+    // RFC 793 RSTs with RFC 5961 SYNs: an in-window SYN still draws a challenge ACK.
+    let mut t = Harness::established_server_with(|c| c.rst_policy = RstPolicy::Rfc793);
+    t.send(seg().syn().seq(10));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    t.assert_state(State::Established);
+    // RFC 793 SYNs with RFC 5961 RSTs: an in-window RST off RCV.NXT draws a challenge ACK.
+    let mut t = Harness::established_server_with(|c| c.syn_policy = SynPolicy::Rfc793);
+    t.send(seg().rst().seq(10));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    t.assert_state(State::Established);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
 use super::{Connection, Ctx, PeerSyn};
-use crate::config::RstPolicy;
+use crate::config::{RstPolicy, SynPolicy};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
 use crate::seq::SeqNum;
@@ -199,7 +199,7 @@ impl Connection {
 
         // Fourth, check the SYN bit (the third, security, does not apply).
         if seg.flags.syn() {
-            if ctx.cfg.rst_policy == RstPolicy::Rfc5961 {
+            if ctx.cfg.syn_policy == SynPolicy::Rfc5961 {
                 // RFC 5961 §4.2: challenge ACK; a peer that really restarted answers with an
                 // RST at RCV.NXT.
                 self.ack_now = true;

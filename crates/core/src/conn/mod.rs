@@ -415,6 +415,13 @@ impl Connection {
     /// ABORT (RFC 9293 §3.10.5): RST in the states where the peer holds state, then CLOSED.
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
         self.released = true;
+        self.kill(ctx)
+    }
+
+    /// ABORT without releasing the handle: the connection ends (with an RST where RFC 9293
+    /// §3.10.5 sends one) but an application that still holds it sees it CLOSED, with the
+    /// error `Aborted`.
+    pub(crate) fn kill(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
         let rst = match self.state {
             State::SynReceived
             | State::Established

@@ -163,8 +163,10 @@ impl Stack {
         if !seg.flags.syn() {
             return Disposition::Dropped(DropReason::NoSyn);
         }
-        if seg.flags.fin() {
-            // SYN+FIN is not a sensible opening; like FreeBSD's drop_synfin, drop it.
+        if seg.flags.fin() && self.cfg.drop_syn_fin {
+            // SYN+FIN is not a sensible opening; like FreeBSD's drop_synfin, drop it. With the
+            // option off the FIN is ignored, like any data on a SYN to a listener: the
+            // half-open entry keeps no segment text (RFC 9293 §3.10.7.2 allows either).
             return Disposition::Dropped(DropReason::SynFin);
         }
         let Some(l) = self.listeners[listener as usize].1.as_mut() else {

@@ -183,6 +183,17 @@ impl Stack {
         &self.cfg
     }
 
+    /// Change the configuration of a running stack (a `sysctl -w`). Policies, buffer sizes
+    /// and timeouts apply to segments and connections from now on; `seed`, `timer_tick`,
+    /// `trace` and `trace_capacity` are fixed at creation and keep their old values.
+    pub fn set_config(&mut self, mut cfg: StackConfig) {
+        cfg.seed = self.cfg.seed;
+        cfg.timer_tick = self.cfg.timer_tick;
+        cfg.trace = self.cfg.trace;
+        cfg.trace_capacity = self.cfg.trace_capacity;
+        self.cfg = cfg;
+    }
+
     /// Stack-wide counters.
     pub fn stats(&self) -> StackStats {
         StackStats {
@@ -489,6 +500,35 @@ impl Stack {
     pub fn abort(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
         self.advance(now);
         let rst = self.with_conn(now, id, |c, ctx| c.abort(ctx))?;
+        self.finish_user_call(id, rst);
+        Ok(())
+    }
+
+    /// End any connection in the stack, held or released, as an administrator would
+    /// (`tcpdrop`, `ss -K`): ABORT semantics, so synchronized states send an RST and
+    /// TIME-WAIT ends silently. A handle the application holds stays valid and reads CLOSED
+    /// with the error `Aborted`.
+    pub fn kill(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        let slot = match self.slots.get_mut(id.index as usize) {
+            Some(s) if s.gen == id.gen => s,
+            _ => return Err(InvalidHandle),
+        };
+        let c = match &mut slot.entry {
+            Entry::Conn(c) => c,
+            Entry::HalfOpen(_) => {
+                self.remove_half_open(id.index, crate::event::Cause::Abort, false);
+                return Ok(());
+            }
+            Entry::Vacant => return Err(InvalidHandle),
+        };
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            trace: &mut self.trace,
+            id,
+        };
+        let rst = c.kill(&mut ctx);
         self.finish_user_call(id, rst);
         Ok(())
     }
