@@ -1,18 +1,23 @@
 //! Parsing packetdrill scripts into the `ast` form.
 //!
-//! The work is done in three steps, one file each:
+//! The work is done in three steps:
 //!
 //! - `preproc`: removes comments, applies `#ifdef`/`#ifndef`/`#else`/`#endif`, and cuts the
 //!   source into logical lines (one per flag or event; a `%{ }%` block or a `/* */` comment
 //!   may make one logical line span several physical ones).
 //! - `lexer`: splits one logical line into tokens on demand.
-//! - `event`: the grammar of an event line (time column, packet, syscall, shell, code).
+//! - `event`: an event line (dispatching on its kind; shell and code lines), with
+//!   `time` (the time column), `packet` (`<`/`>` lines) and `syscall` (calls and their
+//!   argument expressions) for the larger parts.
 //!
 //! This module ties them together: header flags, then events.
 
 mod event;
 mod lexer;
+mod packet;
 mod preproc;
+mod syscall;
+mod time;
 
 use crate::ast::{Flag, Script};
 

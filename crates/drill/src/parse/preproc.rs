@@ -96,7 +96,10 @@ fn directive(
                     if args.is_empty() {
                         format!("'#{name}' needs a name")
                     } else {
-                        format!("'#{name}' takes one name, found '{}'", args.join(" "))
+                        format!(
+                            "'#{name}' takes one name, found extra '{}'",
+                            args[1..].join(" ")
+                        )
                     },
                 ));
             };
