@@ -581,6 +581,8 @@ fn errno_and_note() {
     let s = syscall("+0 close(3) = -1 E2BIG (  can't: \"x\", [y] {z} <w>  )");
     assert_eq!(s.note.as_deref(), Some("can't: \"x\", [y] {z} <w>"));
     assert_eq!(syscall("+0 close(3) = 0 ()").note.as_deref(), Some(""));
+    let s = syscall("+0 close(3) = -1 EIO (a lone \" or ` is fine)");
+    assert_eq!(s.note.as_deref(), Some("a lone \" or ` is fine"));
 }
 
 #[test]
@@ -762,6 +764,11 @@ x = {1: 2}
 #[test]
 fn shell_and_code_errors() {
     assert_err("+0 `ls", 1, &["unterminated shell command"]);
+    assert_err(
+        "+0 close(3) = 0\n+0 `ls\n+0 `ls`",
+        2,
+        &["unterminated shell command"],
+    );
     assert_err(
         "+0 close(3) = 0\n+0 %{ x = 1\n\n",
         2,
@@ -964,7 +971,7 @@ this is { not ` a script /* at all
 #endif
 ";
     assert_eq!(shape(&ok(src)), "c");
-    assert_err_with(src, &["NOPE"], 2, &["unterminated shell command"]);
+    assert_err_with(src, &["NOPE"], 2, &["expected a time", "'this'"]);
 }
 
 #[test]
@@ -1013,6 +1020,9 @@ fn directive_errors() {
     );
     // Directives are checked in inactive branches too, so nesting stays right.
     assert_err_with("#ifdef A\n#pragma x\n#endif", &[], 2, &["'#pragma'"]);
+    // Errors are reported in source order, whichever step finds them.
+    assert_err("+0 bad\n#ifdef A\n", 1, &["'bad'"]);
+    assert_err("+0 bad\n+0 %{\n", 1, &["'bad'"]);
 }
 
 #[test]

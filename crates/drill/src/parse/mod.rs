@@ -49,7 +49,7 @@ pub fn parse(src: &str, defines: &[&str]) -> Result<Script, ParseError> {
         flags: Vec::new(),
         events: Vec::new(),
     };
-    for chunk in preproc::logical_lines(src, defines)? {
+    preproc::for_each_line(src, defines, |chunk| {
         if let Some(rest) = chunk.text.strip_prefix("--") {
             if let Some(first) = script.events.first() {
                 return Err(ParseError::new(
@@ -68,7 +68,8 @@ pub fn parse(src: &str, defines: &[&str]) -> Result<Script, ParseError> {
                 .events
                 .push(event::parse_event(chunk.line, &chunk.text)?);
         }
-    }
+        Ok(())
+    })?;
     Ok(script)
 }
 

@@ -42,14 +42,18 @@ impl Cond {
     }
 }
 
-/// Cuts `src` into logical lines of the active branches.
-pub(crate) fn logical_lines(src: &str, defines: &[&str]) -> Result<Vec<Chunk>, ParseError> {
+/// Cuts `src` into logical lines of the active branches and hands each to `each`, in order,
+/// so the first error in the source is the one reported.
+pub(crate) fn for_each_line(
+    src: &str,
+    defines: &[&str],
+    mut each: impl FnMut(Chunk) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let lines: Vec<&str> = src
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
     let mut conds: Vec<Cond> = Vec::new();
-    let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let active = conds.iter().all(Cond::active);
@@ -60,7 +64,9 @@ pub(crate) fn logical_lines(src: &str, defines: &[&str]) -> Result<Vec<Chunk>, P
             i += 1;
         } else {
             let (chunk, next) = scan(&lines, i)?;
-            out.extend(chunk);
+            if let Some(chunk) = chunk {
+                each(chunk)?;
+            }
             i = next;
         }
     }
@@ -70,7 +76,7 @@ pub(crate) fn logical_lines(src: &str, defines: &[&str]) -> Result<Vec<Chunk>, P
             format!("'{}' is never closed by '#endif'", open.opener),
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Applies one directive line.
@@ -170,13 +176,14 @@ fn strip_directive_comment(line: usize, text: &str) -> Result<&str, ParseError> 
     Ok(&text[..cut])
 }
 
-/// Where the scanner is within a logical line; each carries the line it started on.
+/// Where the scanner is within a logical line; a multi-line construct carries the line it
+/// started on.
 #[derive(Clone, Copy)]
 enum State {
     Normal,
     BlockComment(usize),
-    Backquote(usize),
-    Str(usize),
+    Backquote,
+    Str,
     Code(usize),
 }
 
@@ -203,11 +210,11 @@ fn scan(lines: &[&str], start: usize) -> Result<(Option<Chunk>, usize), ParseErr
                     }
                     ('`', _) => {
                         out.push(c);
-                        state = State::Backquote(i + 1);
+                        state = State::Backquote;
                     }
                     ('"', _) => {
                         out.push(c);
-                        state = State::Str(i + 1);
+                        state = State::Str;
                     }
                     ('%', Some('{')) => {
                         k += 1;
@@ -222,13 +229,13 @@ fn scan(lines: &[&str], start: usize) -> Result<(Option<Chunk>, usize), ParseErr
                         state = State::Normal;
                     }
                 }
-                State::Backquote(_) => {
+                State::Backquote => {
                     out.push(c);
                     if c == '`' {
                         state = State::Normal;
                     }
                 }
-                State::Str(_) => {
+                State::Str => {
                     out.push(c);
                     if c == '\\' {
                         if let Some(n) = next {
@@ -252,18 +259,10 @@ fn scan(lines: &[&str], start: usize) -> Result<(Option<Chunk>, usize), ParseErr
         }
         i += 1;
         let open_line = match state {
-            State::Normal => return Ok((chunk(start + 1, &out), i)),
-            State::Backquote(l) => {
-                return Err(ParseError::new(
-                    l,
-                    "unterminated shell command: missing closing '`' on the same line",
-                ))
-            }
-            State::Str(l) => {
-                return Err(ParseError::new(
-                    l,
-                    "unterminated string literal: missing closing '\"' on the same line",
-                ))
+            // An unclosed quote or backquote ends with its line; the event parser reports
+            // it if it is in a place where it matters (a note may hold a lone `"`).
+            State::Normal | State::Backquote | State::Str => {
+                return Ok((chunk(start + 1, &out), i))
             }
             State::BlockComment(l) | State::Code(l) => l,
         };
