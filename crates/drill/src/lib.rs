@@ -6,3 +6,4 @@
 //! layer that maps oxtcp's user calls onto file descriptors and errno names.
 
 pub mod ast;
+pub mod parse;
