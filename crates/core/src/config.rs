@@ -51,9 +51,13 @@ pub struct StackConfig {
     pub data_retries: u32,
     /// Send buffer size per connection, bytes.
     pub send_buffer: usize,
-    /// Receive buffer size per connection, bytes; the advertised window. At most 65535 until
+    /// Receive buffer size per connection, bytes. Its free space is RCV.WND, against which
+    /// arriving segments are checked; the window field can show at most 65535 of it until
     /// window scaling is negotiated.
     pub recv_buffer: usize,
+    /// Round the receive buffer up to a whole number of segments once the MSS is known
+    /// (FreeBSD does; Linux does not).
+    pub recv_buffer_whole_segments: bool,
     /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
@@ -91,6 +95,7 @@ impl Default for StackConfig {
             data_retries: 15,
             send_buffer: 64 * 1024,
             recv_buffer: 65535,
+            recv_buffer_whole_segments: false,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

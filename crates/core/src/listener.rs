@@ -188,7 +188,7 @@ impl HalfOpen {
                     DropReason::ChallengeAckSyn,
                     RstReply {
                         seq: self.iss.add(1),
-                        ack: None,
+                        ack: Some(rcv_nxt),
                     },
                 ));
             }

@@ -471,3 +471,56 @@ fn our_sequence_numbers_wrap_past_two_to_the_32() {
     t.expect(seg().ack().seq(3002).ack_no(2));
     t.assert_state(State::TimeWait);
 }
+
+// ----- receive buffer larger than the 16-bit window field -----
+
+#[test]
+fn receive_buffer_beyond_65535_is_rcv_wnd_while_the_window_field_shows_65535() {
+    let mut t = Harness::established_client_with(|c| c.recv_buffer = 65536);
+    assert_eq!(t.info().recv_buffer, 65536);
+    t.send(seg().ack().seq(1).ack_no(1).data(b"x"));
+    let ack = t.expect(seg().ack().seq(1).ack_no(2));
+    assert_eq!(ack.win, 65535);
+    // The last octet of RCV.WND (RCV.NXT 2 + 65535 free bytes - 1) is in the window even
+    // though the advertised edge is one short of it: under RFC 793 rules an RST there resets.
+    let mut t = Harness::established_client_with(|c| {
+        c.recv_buffer = 65536;
+        c.rst_policy = oxtcp_core::RstPolicy::Rfc793;
+    });
+    t.send(seg().rst().seq(65536));
+    t.assert_state(State::Closed);
+}
+
+#[test]
+fn receive_buffer_rounds_up_to_whole_segments_once_the_mss_is_known() {
+    let mut t = Harness::client_with(|c| {
+        c.recv_buffer = 65536;
+        c.recv_buffer_whole_segments = true;
+    });
+    assert_eq!(t.info().recv_buffer, 65536, "no MSS yet in SYN-SENT");
+    t.handshake_active();
+    // 65536 / 1460 = 44.9 segments: rounded up to 45 × 1460.
+    assert_eq!(t.info().recv_buffer, 65700);
+    let mut rst = Harness::client_with(|c| {
+        c.recv_buffer = 65536;
+        c.recv_buffer_whole_segments = true;
+        c.rst_policy = oxtcp_core::RstPolicy::Rfc793;
+    });
+    rst.handshake_active();
+    // RCV.NXT 1 + 65700 - 1: the right edge of the rounded window.
+    rst.send(seg().rst().seq(65701));
+    rst.expect_none();
+    rst.assert_state(State::Established);
+    rst.send(seg().rst().seq(65700));
+    rst.assert_state(State::Closed);
+}
+
+#[test]
+fn passive_connection_rounds_its_buffer_from_the_peers_syn() {
+    let mut t = Harness::server_with(8, |c| {
+        c.recv_buffer = 65536;
+        c.recv_buffer_whole_segments = true;
+    });
+    t.handshake_passive();
+    assert_eq!(t.info().recv_buffer, 65700);
+}

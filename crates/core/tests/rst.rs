@@ -227,7 +227,7 @@ fn established_syn_draws_challenge_ack() {
 fn established_syn_in_window_resets_under_rfc793() {
     let mut t = Harness::established_server_with(|c| c.syn_policy = SynPolicy::Rfc793);
     t.send(seg().syn().seq(10));
-    t.expect(seg().rst().seq(1));
+    t.expect(seg().rst().ack().seq(1).ack_no(1));
     t.assert_state(State::Closed);
     t.assert_last_transition(State::Established, State::Closed, Cause::RecvSynInWindow);
     assert_eq!(t.info().error, Some(ConnError::Reset));

@@ -205,10 +205,12 @@ impl Connection {
                 self.ack_now = true;
                 return Disposition::AckSent(DropReason::ChallengeAckSyn);
             }
-            // RFC 793: a SYN in the window is an error: reset the connection.
+            // RFC 793: a SYN in the window is an error: reset the connection. The RST carries
+            // our position in both directions (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>), as
+            // FreeBSD's does, so the peer can check it against its own.
             let rst = RstReply {
                 seq: self.snd_nxt,
-                ack: None,
+                ack: Some(self.rcv_nxt),
             };
             self.fail(ctx, ConnError::Reset, Cause::RecvSynInWindow);
             return Disposition::RstSent(DropReason::ChallengeAckSyn, rst);

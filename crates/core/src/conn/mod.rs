@@ -73,6 +73,8 @@ pub struct ConnInfo {
     pub send_queue: usize,
     /// Bytes readable by the application.
     pub recv_queue: usize,
+    /// Size of the receive buffer (SO_RCVBUF).
+    pub recv_buffer: usize,
     /// Bytes held out of order.
     pub ooo_bytes: usize,
     /// Smoothed RTT, once measured.
@@ -192,7 +194,7 @@ impl Connection {
             rcv_nxt: SeqNum::default(),
             rcv_adv: SeqNum::default(),
             send_buf: SendBuffer::new(cfg.send_buffer),
-            recv_buf: RecvBuffer::new(cfg.recv_window_cap()),
+            recv_buf: RecvBuffer::new(cfg.recv_buffer),
             fin_queued: false,
             fin_seq: None,
             ooo_fin: None,
@@ -245,9 +247,16 @@ impl Connection {
     fn on_peer_syn(&mut self, cfg: &StackConfig, syn: PeerSyn) {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
-        self.rcv_adv = self.rcv_nxt.add(self.recv_buf.window() as u32);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
         self.mss = our_mss(cfg, &self.tuple).min(peer);
+        if cfg.recv_buffer_whole_segments {
+            // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
+            // in a sliver the peer cannot fill with a full-sized segment.
+            let mss = usize::from(self.mss);
+            self.recv_buf
+                .grow_to(self.recv_buf.capacity().div_ceil(mss) * mss);
+        }
+        self.rcv_adv = self.rcv_nxt.add(u32::from(self.advertised_window()));
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.irs;
@@ -447,6 +456,7 @@ impl Connection {
             state: self.state,
             send_queue: self.send_buf.len(),
             recv_queue: self.recv_buf.readable(),
+            recv_buffer: self.recv_buf.capacity(),
             ooo_bytes: self.recv_buf.ooo_bytes(),
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),

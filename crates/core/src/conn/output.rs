@@ -176,7 +176,7 @@ impl Connection {
     }
 
     /// The window field: free receive buffer space (at most 65535 without window scaling).
-    fn advertised_window(&self) -> u16 {
+    pub(crate) fn advertised_window(&self) -> u16 {
         u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX)
     }
 

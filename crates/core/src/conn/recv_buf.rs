@@ -39,6 +39,28 @@ impl RecvBuffer {
         }
     }
 
+    /// Total size: readable bytes plus the window.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Enlarge the buffer to `capacity` bytes (never shrinks: the window offered stays good).
+    pub(crate) fn grow_to(&mut self, capacity: usize) {
+        if capacity <= self.capacity {
+            return;
+        }
+        if !self.ring.is_empty() {
+            // Unwrap the ring into a larger one, keeping the readable bytes in order.
+            let mut ring = vec![0; capacity];
+            let first = (self.capacity - self.head).min(self.readable);
+            ring[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
+            ring[first..self.readable].copy_from_slice(&self.ring[..self.readable - first]);
+            self.ring = ring;
+            self.head = 0;
+        }
+        self.capacity = capacity;
+    }
+
     /// Bytes ready for the application.
     pub(crate) fn readable(&self) -> usize {
         self.readable
