@@ -1,6 +1,8 @@
-//! The `oxtcp` command: `demo` runs TCP's whole lifecycle on the simulator and draws it.
+//! The `oxtcp` command: `demo` runs TCP's whole lifecycle on the simulator and draws it;
+//! `drill` runs packetdrill scripts against the stack.
 
 mod demo;
+mod drill;
 mod jsonl;
 mod ladder;
 
@@ -20,12 +22,15 @@ struct Cli {
 enum Cmd {
     /// Run the TCP lifecycle between two simulated hosts and print a ladder diagram.
     Demo(demo::DemoArgs),
+    /// Run packetdrill scripts against oxtcp's stack in virtual time (no kernel involved).
+    Drill(drill::DrillArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Demo(args) => demo::run(&args),
+        Cmd::Drill(args) => drill::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
