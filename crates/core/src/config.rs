@@ -62,6 +62,10 @@ pub struct StackConfig {
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
     pub syn_policy: SynPolicy,
+    /// Ignore RSTs in TIME-WAIT (RFC 1337 §3, fix F1), so a stray or forged RST cannot end
+    /// TIME-WAIT early and let old duplicates into a new incarnation. FreeBSD does this;
+    /// Linux does not by default (tcp_rfc1337 = 0).
+    pub time_wait_ignores_rst: bool,
     /// Drop any segment carrying both SYN and FIN (FreeBSD's `drop_synfin`). When off, the FIN
     /// of a SYN+FIN is ignored and the SYN handled as usual.
     pub drop_syn_fin: bool,
@@ -99,6 +103,7 @@ impl Default for StackConfig {
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,
+            time_wait_ignores_rst: true,
             fin_wait_2_timeout: Duration::from_secs(60),
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),

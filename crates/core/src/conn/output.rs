@@ -175,6 +175,21 @@ impl Connection {
         })
     }
 
+    /// RCV.WND for the acceptability test: the free receive buffer, which may exceed what the
+    /// window field can show. In TIME-WAIT there is no buffer to speak of; the window is the
+    /// one last advertised, as a TIME-WAIT entry would keep it.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        if self.state == State::TimeWait {
+            if self.rcv_adv.after(self.rcv_nxt) {
+                self.rcv_adv.since(self.rcv_nxt)
+            } else {
+                0
+            }
+        } else {
+            self.recv_buf.window() as u32
+        }
+    }
+
     /// The window field: free receive buffer space (at most 65535 without window scaling).
     pub(crate) fn advertised_window(&self) -> u16 {
         u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX)
