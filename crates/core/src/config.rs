@@ -113,6 +113,35 @@ impl Default for StackConfig {
     }
 }
 
+/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG), given at connect or listen time;
+/// what is `None` comes from the stack's configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Receive buffer size, bytes.
+    pub recv_buffer: Option<usize>,
+    /// Send buffer size, bytes.
+    pub send_buffer: Option<usize>,
+    /// Largest segment we announce and send (TCP_MAXSEG); can only lower the MSS.
+    pub max_segment: Option<u16>,
+}
+
+impl SocketOptions {
+    /// The receive buffer size in effect.
+    pub fn recv_buffer(&self, cfg: &StackConfig) -> usize {
+        self.recv_buffer.unwrap_or(cfg.recv_buffer)
+    }
+
+    /// The send buffer size in effect.
+    pub fn send_buffer(&self, cfg: &StackConfig) -> usize {
+        self.send_buffer.unwrap_or(cfg.send_buffer)
+    }
+
+    /// The window a half-open entry offers: the receive buffer, as far as 16 bits can show.
+    pub(crate) fn recv_window_cap(&self, cfg: &StackConfig) -> usize {
+        self.recv_buffer(cfg).min(65535)
+    }
+}
+
 impl StackConfig {
     /// The MSS we advertise for an IPv4 path: MTU minus 40 bytes of headers (RFC 9293 §3.7.1).
     pub fn mss_v4(&self) -> u16 {
@@ -122,10 +151,5 @@ impl StackConfig {
     /// The MSS we advertise for an IPv6 path: MTU minus 60 bytes of headers.
     pub fn mss_v6(&self) -> u16 {
         u16::try_from(self.mtu.saturating_sub(60).max(1220)).unwrap_or(u16::MAX)
-    }
-
-    /// The receive window we can advertise without window scaling.
-    pub(crate) fn recv_window_cap(&self) -> usize {
-        self.recv_buffer.min(65535)
     }
 }

@@ -72,7 +72,7 @@ impl Connection {
                 },
                 flags,
                 window,
-                options: syn_options(ctx.cfg, &self.tuple),
+                options: syn_options(ctx.cfg, &self.opts, &self.tuple),
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,
