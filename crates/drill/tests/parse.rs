@@ -1118,7 +1118,7 @@ fn empty_scripts() {
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/conformance/freebsd/state-event-engine")
+        .join("../../conformance/freebsd/state-event-engine")
 }
 
 fn pkt_files(dir: &Path, out: &mut Vec<PathBuf>) {
