@@ -62,6 +62,10 @@ pub struct StackConfig {
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
     pub syn_policy: SynPolicy,
+    /// Ignore RSTs in TIME-WAIT (RFC 1337 §3, fix F1), so a stray or forged RST cannot end
+    /// TIME-WAIT early and let old duplicates into a new incarnation. FreeBSD does this;
+    /// Linux does not by default (tcp_rfc1337 = 0).
+    pub time_wait_ignores_rst: bool,
     /// Drop any segment carrying both SYN and FIN (FreeBSD's `drop_synfin`). When off, the FIN
     /// of a SYN+FIN is ignored and the SYN handled as usual.
     pub drop_syn_fin: bool,
@@ -99,12 +103,42 @@ impl Default for StackConfig {
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,
+            time_wait_ignores_rst: true,
             fin_wait_2_timeout: Duration::from_secs(60),
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),
             trace: false,
             trace_capacity: 1 << 20,
         }
+    }
+}
+
+/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG), given at connect or listen time;
+/// what is `None` comes from the stack's configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Receive buffer size, bytes.
+    pub recv_buffer: Option<usize>,
+    /// Send buffer size, bytes.
+    pub send_buffer: Option<usize>,
+    /// Largest segment we announce and send (TCP_MAXSEG); can only lower the MSS.
+    pub max_segment: Option<u16>,
+}
+
+impl SocketOptions {
+    /// The receive buffer size in effect.
+    pub fn recv_buffer(&self, cfg: &StackConfig) -> usize {
+        self.recv_buffer.unwrap_or(cfg.recv_buffer)
+    }
+
+    /// The send buffer size in effect.
+    pub fn send_buffer(&self, cfg: &StackConfig) -> usize {
+        self.send_buffer.unwrap_or(cfg.send_buffer)
+    }
+
+    /// The window a half-open entry offers: the receive buffer, as far as 16 bits can show.
+    pub(crate) fn recv_window_cap(&self, cfg: &StackConfig) -> usize {
+        self.recv_buffer(cfg).min(65535)
     }
 }
 
@@ -117,10 +151,5 @@ impl StackConfig {
     /// The MSS we advertise for an IPv6 path: MTU minus 60 bytes of headers.
     pub fn mss_v6(&self) -> u16 {
         u16::try_from(self.mtu.saturating_sub(60).max(1220)).unwrap_or(u16::MAX)
-    }
-
-    /// The receive window we can advertise without window scaling.
-    pub(crate) fn recv_window_cap(&self) -> usize {
-        self.recv_buffer.min(65535)
     }
 }

@@ -221,6 +221,8 @@ pub enum DropReason {
     OutOfWindow,
     /// An RST not at RCV.NXT but in the window: challenge ACK sent (RFC 5961 §3.2).
     ChallengeAckRst,
+    /// An RST in TIME-WAIT, ignored against TIME-WAIT assassination (RFC 1337 §3, fix F1).
+    TimeWaitRst,
     /// A SYN in a synchronized state: challenge ACK sent (RFC 5961 §4.2).
     ChallengeAckSyn,
     /// An ACK for something never sent.
@@ -254,6 +256,7 @@ impl DropReason {
             DropReason::SynQueueFull => "syn_queue_full",
             DropReason::AcceptQueueFull => "accept_queue_full",
             DropReason::OutOfWindow => "out_of_window",
+            DropReason::TimeWaitRst => "time_wait_rst",
             DropReason::ChallengeAckRst => "challenge_ack_rst",
             DropReason::ChallengeAckSyn => "challenge_ack_syn",
             DropReason::AckTooNew => "ack_too_new",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use oxtcp_wire::TcpFlags;
 
-use crate::config::{RstPolicy, StackConfig, SynPolicy};
+use crate::config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
 use crate::conn::{Disposition, PeerSyn, RstReply, SegIn};
 use crate::event::DropReason;
 use crate::handle::ConnId;
@@ -44,6 +44,8 @@ pub(crate) struct Listener {
     pub(crate) local: SocketAddr,
     /// Bound on each queue (lifecycle Q2).
     pub(crate) backlog: usize,
+    /// Socket options its connections inherit.
+    pub(crate) opts: SocketOptions,
     /// Half-open entries currently in the stack's table for this listener.
     pub(crate) syn_queue: usize,
     /// Established connections waiting for accept().
@@ -67,10 +69,11 @@ pub struct ListenerInfo {
 }
 
 impl Listener {
-    pub(crate) fn new(local: SocketAddr, backlog: usize) -> Self {
+    pub(crate) fn new(local: SocketAddr, backlog: usize, opts: SocketOptions) -> Self {
         Listener {
             local,
             backlog,
+            opts,
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             stats: ListenerStats::default(),
@@ -156,9 +159,14 @@ impl HalfOpen {
     }
 
     /// RFC 9293 §3.10.7.4 in SYN-RECEIVED, for a connection that came from LISTEN.
-    pub(crate) fn on_segment(&mut self, cfg: &StackConfig, seg: &SegIn<'_>) -> HalfOpenOutcome {
+    pub(crate) fn on_segment(
+        &mut self,
+        cfg: &StackConfig,
+        opts: &SocketOptions,
+        seg: &SegIn<'_>,
+    ) -> HalfOpenOutcome {
         let rcv_nxt = self.rcv_nxt();
-        let rcv_wnd = cfg.recv_window_cap() as u32;
+        let rcv_wnd = opts.recv_window_cap(cfg) as u32;
         let in_window = seg.seq.in_window(rcv_nxt, rcv_wnd);
         if seg.flags.rst() {
             if !in_window {

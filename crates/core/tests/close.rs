@@ -301,9 +301,14 @@ fn last_ack_retransmits_the_fin_after_rto() {
 fn fin_wait_1_fin_enters_closing() {
     let mut t = in_state(State::FinWait1);
     t.send(seg().ack().fin().seq(1).ack_no(1));
-    t.expect(seg().ack().seq(2).ack_no(2));
+    // Simultaneous close: the peer's FIN did not acknowledge ours, so the ACK of its FIN
+    // carries our FIN again (as BSD) in case it was lost.
+    t.expect(seg().ack().fin().seq(1).ack_no(2));
     t.assert_state(State::Closing);
     t.assert_last_transition(State::FinWait1, State::Closing, Cause::RecvFin);
+    // Once, not on every segment: a challenge ACK in CLOSING is bare.
+    t.send(seg().syn().seq(2));
+    t.expect(seg().ack().seq(2).ack_no(2));
 }
 
 #[test]
@@ -412,4 +417,45 @@ fn two_stacks_half_close_lets_the_other_side_keep_sending() {
     p.exchange();
     assert_eq!(p.a.state(ca), Some(State::TimeWait));
     assert_eq!(p.b.resources().connections, 0);
+}
+
+// ----- what TIME-WAIT answers -----
+
+#[test]
+fn time_wait_acknowledges_an_in_window_ack_that_is_not_a_duplicate() {
+    let mut t = in_state(State::TimeWait);
+    let (rcv_nxt, snd_nxt) = (t.peer_nxt(), t.ox_nxt());
+    // A bare duplicate ACK (at RCV.NXT, acknowledging SND.NXT) draws nothing: no ACK loop.
+    t.send(seg().ack().seq(rcv_nxt).ack_no(snd_nxt));
+    t.expect_none();
+    // Anything else acceptable is acknowledged (RFC 9293 §3.10.7.4, TIME-WAIT).
+    t.send(seg().ack().seq(rcv_nxt + 1).ack_no(snd_nxt));
+    t.expect(seg().ack().seq(snd_nxt).ack_no(rcv_nxt));
+    t.assert_state(State::TimeWait);
+}
+
+#[test]
+fn time_wait_window_is_the_last_one_advertised() {
+    let mut t = in_state_with(State::TimeWait, |c| c.recv_buffer = 100_000);
+    let (rcv_nxt, snd_nxt) = (t.peer_nxt(), t.ox_nxt());
+    // The buffer is larger, but the last ACK showed 65535: one past that is outside.
+    t.send(seg().ack().seq(rcv_nxt + 65535).ack_no(snd_nxt));
+    t.expect(seg().ack().seq(snd_nxt).ack_no(rcv_nxt));
+    assert_eq!(
+        t.stack
+            .stats()
+            .drops_for(oxtcp_core::DropReason::OutOfWindow),
+        1
+    );
+}
+
+#[test]
+fn syn_before_rcv_nxt_is_old_even_when_its_fin_reaches_the_window() {
+    // SYN at RCV.NXT-1 with a FIN at RCV.NXT: the SYN is old, so the segment is answered as
+    // unacceptable (an ACK), not trimmed to a bare FIN and dropped for lacking ACK.
+    let mut t = in_state(State::TimeWait);
+    let (rcv_nxt, snd_nxt) = (t.peer_nxt(), t.ox_nxt());
+    t.send(seg().syn().fin().seq(rcv_nxt - 1));
+    t.expect(seg().ack().seq(snd_nxt).ack_no(rcv_nxt));
+    t.assert_state(State::TimeWait);
 }

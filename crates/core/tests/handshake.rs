@@ -429,3 +429,17 @@ fn passive_syn_received_out_of_window_segment_with_bad_ack_draws_ack() {
     t.expect(seg().ack().seq(1).ack_no(1));
     t.assert_state(State::SynReceived);
 }
+
+#[test]
+fn syn_fin_in_syn_sent_is_dropped_when_drop_syn_fin_is_on() {
+    let mut t = in_state(State::SynSent);
+    t.send(seg().syn().fin().seq(0));
+    t.expect_none();
+    t.assert_state(State::SynSent);
+    assert_eq!(t.stack.stats().drops_for(DropReason::SynFin), 1);
+    // Switched off, the same segment is a simultaneous open; the FIN waits for ESTABLISHED.
+    let mut t = in_state_with(State::SynSent, |c| c.drop_syn_fin = false);
+    t.send(seg().syn().fin().seq(0));
+    t.expect(seg().syn().ack().seq(0).ack_no(1));
+    t.assert_state(State::SynReceived);
+}

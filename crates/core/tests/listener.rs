@@ -310,3 +310,46 @@ fn wildcard_listener_answers_on_any_local_address() {
     t.expect(seg().syn().ack().seq(0).ack_no(1));
     t.assert_state(State::SynReceived);
 }
+
+// ----- socket options -----
+
+#[test]
+fn listener_socket_options_shape_the_syn_ack_and_the_accepted_connection() {
+    let mut t = Harness::with_config(|_| {});
+    let opts = oxtcp_core::SocketOptions {
+        recv_buffer: Some(4000),
+        send_buffer: Some(3000),
+        max_segment: Some(1000),
+    };
+    t.listener = Some(t.stack.listen_with(ox_addr(), 8, opts).unwrap());
+    t.send(seg().syn().seq(0).mss(1460));
+    let synack = t.expect(seg().syn().ack().seq(0).ack_no(1).win(4000));
+    assert_eq!(synack.options.mss, Some(1000));
+    t.send(seg().ack().seq(1).ack_no(1));
+    let c = t.accept();
+    let info = t.stack.info(c).unwrap();
+    assert_eq!(
+        (info.recv_buffer, info.send_buffer, info.mss),
+        (4000, 3000, 1000)
+    );
+}
+
+#[test]
+fn connect_with_options_clamps_the_mss_and_sizes_the_buffers() {
+    let mut t = Harness::with_config(|_| {});
+    let opts = oxtcp_core::SocketOptions {
+        recv_buffer: Some(2000),
+        send_buffer: None,
+        max_segment: Some(500),
+    };
+    let c = t
+        .stack
+        .connect_with(t.now, ox_addr(), peer_addr(PEER_PORT), opts)
+        .unwrap();
+    t.conn = Some(c);
+    let syn = t.expect(seg().syn().seq(0).win(2000));
+    assert_eq!(syn.options.mss, Some(500));
+    let info = t.info();
+    assert_eq!(info.recv_buffer, 2000);
+    assert_eq!(info.send_buffer, t.stack.config().send_buffer);
+}

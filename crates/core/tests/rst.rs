@@ -8,7 +8,9 @@
 mod common;
 
 use common::*;
-use oxtcp_core::{Cause, ConnError, DropReason, RecvError, RstPolicy, SendError, State, SynPolicy};
+use oxtcp_core::{
+    Cause, ConnError, DropReason, RecvError, RstPolicy, SendError, StackConfig, State, SynPolicy,
+};
 
 /// Beyond any window oxtcp can advertise without scaling.
 const OUT_OF_WINDOW: u32 = 70_000;
@@ -24,12 +26,18 @@ fn check_reset(t: &mut Harness, error: Option<ConnError>) {
             assert_eq!(t.stack.recv(id, &mut buf), Err(RecvError::Conn(e)));
             assert_eq!(t.stack.send(id, b"x"), Err(SendError::Conn(e)));
         }
-        // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB, and return";
-        // the application has already seen the peer's FIN.
+        // TIME-WAIT: "enter the CLOSED state, delete the TCB, and return"; the close had
+        // completed, so there is nothing to report.
         None => assert_eq!(t.stack.recv(id, &mut buf), Ok(0)),
     }
     assert_eq!(t.stack.resources().timers, 0);
     assert_eq!(t.stack.resources().tuples, 0);
+}
+
+/// The RST rules of RFC 9293 §3.10.7.4 in every state: TIME-WAIT's RFC 1337 protection,
+/// on by default, is tested on its own below.
+fn rfc9293_rules(c: &mut StackConfig) {
+    c.time_wait_ignores_rst = false;
 }
 
 macro_rules! rst_in_state {
@@ -39,7 +47,7 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_at_rcv_nxt_resets() {
-                let mut t = in_state($state);
+                let mut t = in_state_with($state, rfc9293_rules);
                 let rcv_nxt = t.peer_nxt();
                 t.send(seg().rst().seq(rcv_nxt));
                 t.expect_none();
@@ -49,7 +57,7 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_with_ack_at_rcv_nxt_resets() {
-                let mut t = in_state($state);
+                let mut t = in_state_with($state, rfc9293_rules);
                 let (rcv_nxt, snd_nxt) = (t.peer_nxt(), t.ox_nxt());
                 t.send(seg().rst().ack().seq(rcv_nxt).ack_no(snd_nxt));
                 t.expect_none();
@@ -58,7 +66,7 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_in_window_not_at_rcv_nxt_draws_challenge_ack() {
-                let mut t = in_state($state);
+                let mut t = in_state_with($state, rfc9293_rules);
                 let (rcv_nxt, snd_nxt) = (t.peer_nxt(), t.ox_nxt());
                 t.send(seg().rst().seq(rcv_nxt + 1000));
                 t.expect(seg().ack().seq(snd_nxt).ack_no(rcv_nxt));
@@ -71,7 +79,10 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_in_window_not_at_rcv_nxt_resets_under_rfc793() {
-                let mut t = in_state_with($state, |c| c.rst_policy = RstPolicy::Rfc793);
+                let mut t = in_state_with($state, |c| {
+                    rfc9293_rules(c);
+                    c.rst_policy = RstPolicy::Rfc793;
+                });
                 let rcv_nxt = t.peer_nxt();
                 t.send(seg().rst().seq(rcv_nxt + 1000));
                 t.expect_none();
@@ -80,7 +91,7 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_beyond_the_window_is_dropped_silently() {
-                let mut t = in_state($state);
+                let mut t = in_state_with($state, rfc9293_rules);
                 let rcv_nxt = t.peer_nxt();
                 t.send(seg().rst().seq(rcv_nxt + OUT_OF_WINDOW));
                 t.expect_none();
@@ -90,7 +101,10 @@ macro_rules! rst_in_state {
 
             #[test]
             fn rst_before_the_window_is_dropped_silently() {
-                let mut t = in_state_with($state, |c| c.rst_policy = RstPolicy::Rfc793);
+                let mut t = in_state_with($state, |c| {
+                    rfc9293_rules(c);
+                    c.rst_policy = RstPolicy::Rfc793;
+                });
                 let rcv_nxt = t.peer_nxt();
                 t.send(seg().rst().seq(rcv_nxt.wrapping_sub(1)));
                 t.expect_none();
@@ -105,9 +119,23 @@ rst_in_state!(established, State::Established, Some(ConnError::Reset));
 rst_in_state!(fin_wait_1, State::FinWait1, Some(ConnError::Reset));
 rst_in_state!(fin_wait_2, State::FinWait2, Some(ConnError::Reset));
 rst_in_state!(close_wait, State::CloseWait, Some(ConnError::Reset));
-rst_in_state!(closing, State::Closing, None);
-rst_in_state!(last_ack, State::LastAck, None);
+rst_in_state!(closing, State::Closing, Some(ConnError::Reset));
+rst_in_state!(last_ack, State::LastAck, Some(ConnError::Reset));
 rst_in_state!(time_wait, State::TimeWait, None);
+
+#[test]
+fn time_wait_ignores_every_rst_by_default_rfc1337() {
+    for rel in [0u32, 1000, OUT_OF_WINDOW] {
+        let mut t = in_state(State::TimeWait);
+        let rcv_nxt = t.peer_nxt();
+        t.send(seg().rst().seq(rcv_nxt + rel));
+        t.send(seg().rst().ack().seq(rcv_nxt + rel).ack_no(2));
+        // No challenge ACK either: nothing may cut TIME-WAIT short or be provoked from it.
+        t.expect_none();
+        t.assert_state(State::TimeWait);
+        assert_eq!(t.stack.stats().drops_for(DropReason::TimeWaitRst), 2);
+    }
+}
 
 // ----- SYN-RECEIVED from LISTEN (a half-open entry): back to LISTEN -----
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use oxtcp_core::{
     AcceptError, CloseError, ConnError, ConnId, ConnectError, ListenError, ListenerId, RecvError,
-    SendError, State,
+    SendError, SocketOptions, State,
 };
 
 use crate::ast::{Event, Expr, Syscall};
@@ -35,6 +35,8 @@ pub(crate) struct Socket {
     bound: Option<SocketAddr>,
     reuseaddr: bool,
     nodelay: bool,
+    /// SO_RCVBUF, SO_SNDBUF and TCP_MAXSEG, applied at connect or listen.
+    opts: SocketOptions,
     /// The pending error (SO_ERROR) has been read, or reported by a call.
     error_taken: bool,
     /// shutdown(SHUT_RD) was called: reads return end of stream.
@@ -49,6 +51,7 @@ impl Socket {
             bound: None,
             reuseaddr: false,
             nodelay: false,
+            opts: SocketOptions::default(),
             error_taken: false,
             read_shut: false,
         }
@@ -296,16 +299,16 @@ impl Runner<'_> {
                 let fd = int_arg(call, 0)?;
                 let backlog = int_arg(call, 1)?;
                 let local = SocketAddr::new(self.local_ip, self.bind_port);
-                match self.sockets.get(&fd).map(|s| (s.kind, s.bound)) {
+                match self.sockets.get(&fd).map(|s| (s.kind, s.bound, s.opts)) {
                     None => Ret::err("EBADF"),
-                    Some((SockKind::Listener(_), _)) => Ret::ok(0),
-                    Some((SockKind::Conn(_), _)) => Ret::err("EINVAL"),
-                    Some((SockKind::Fresh, bound)) => {
+                    Some((SockKind::Listener(_), _, _)) => Ret::ok(0),
+                    Some((SockKind::Conn(_), _, _)) => Ret::err("EINVAL"),
+                    Some((SockKind::Fresh, bound, opts)) => {
                         let local = bound.unwrap_or(local);
                         // A backlog of zero or less still admits one connection, as on BSD
                         // and Linux.
                         let backlog = usize::try_from(backlog.max(1)).unwrap_or(1);
-                        match self.stack.listen(local, backlog) {
+                        match self.stack.listen_with(local, backlog, opts) {
                             Ok(id) => {
                                 let s = self.socket_mut(fd).expect("checked above");
                                 s.kind = SockKind::Listener(id);
@@ -451,7 +454,7 @@ impl Runner<'_> {
             SockKind::Fresh => {
                 let local = s.bound.unwrap_or_else(|| SocketAddr::new(self.local_ip, 0));
                 let remote = SocketAddr::new(self.remote_ip, self.connect_port);
-                match self.stack.connect_from(now, local, remote) {
+                match self.stack.connect_with(now, local, remote, s.opts) {
                     Ok(id) => {
                         self.socket_mut(fd).expect("checked").kind = SockKind::Conn(id);
                         if let Some(info) = self.stack.info(id) {
@@ -573,11 +576,15 @@ impl Runner<'_> {
                     SockKind::Conn(id) => self.stack.info(id).map(|i| i.recv_buffer),
                     _ => None,
                 };
-                let size = size.unwrap_or(self.stack.config().recv_buffer);
+                let size = size.unwrap_or(s.opts.recv_buffer(self.stack.config()));
                 Value::Int(self.opts.profile.reported_rcvbuf(size) as i64)
             }
             ("SOL_SOCKET", "SO_SNDBUF") => {
-                let size = self.stack.config().send_buffer;
+                let size = match s.kind {
+                    SockKind::Conn(id) => self.stack.info(id).map(|i| i.send_buffer),
+                    _ => None,
+                };
+                let size = size.unwrap_or(s.opts.send_buffer(self.stack.config()));
                 Value::Int(self.opts.profile.reported_sndbuf(size) as i64)
             }
             ("SOL_SOCKET", "SO_REUSEADDR") => Value::Int(i64::from(s.reuseaddr)),
@@ -587,11 +594,13 @@ impl Runner<'_> {
                     SockKind::Conn(id) => self.stack.info(id).map(|i| i.mss),
                     _ => None,
                 };
-                Value::Int(i64::from(mss.unwrap_or(if self.local_ip.is_ipv4() {
+                let ours = if self.local_ip.is_ipv4() {
                     self.stack.config().mss_v4()
                 } else {
                     self.stack.config().mss_v6()
-                })))
+                };
+                let ours = s.opts.max_segment.map_or(ours, |m| ours.min(m));
+                Value::Int(i64::from(mss.unwrap_or(ours)))
             }
             _ => return Err(Stop::unsupported(format!("getsockopt {level} {opt}"))),
         };
@@ -618,9 +627,30 @@ impl Runner<'_> {
         let Some(s) = self.socket_mut(fd) else {
             return Ok(Ret::err("EBADF"));
         };
+        let fresh = s.kind == SockKind::Fresh;
+        let size = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
         match (level, opt) {
             ("SOL_SOCKET", "SO_REUSEADDR") => s.reuseaddr = value != 0,
+            // Nagle's algorithm is not implemented yet (every write goes out at once), so the
+            // option is recorded and read back but changes nothing.
             ("IPPROTO_TCP", "TCP_NODELAY") => s.nodelay = value != 0,
+            ("SOL_SOCKET", "SO_RCVBUF" | "SO_SNDBUF") | ("IPPROTO_TCP", "TCP_MAXSEG") if !fresh => {
+                return Err(Stop::unsupported(format!(
+                    "setsockopt {opt} after connect or listen"
+                )))
+            }
+            ("SOL_SOCKET", "SO_RCVBUF") => match size(value) {
+                Some(v) => s.opts.recv_buffer = Some(v),
+                None => return Ok(Ret::err("EINVAL")),
+            },
+            ("SOL_SOCKET", "SO_SNDBUF") => match size(value) {
+                Some(v) => s.opts.send_buffer = Some(v),
+                None => return Ok(Ret::err("EINVAL")),
+            },
+            ("IPPROTO_TCP", "TCP_MAXSEG") => match u16::try_from(value) {
+                Ok(v) if v >= 64 => s.opts.max_segment = Some(v),
+                _ => return Ok(Ret::err("EINVAL")),
+            },
             _ => return Err(Stop::unsupported(format!("setsockopt {level} {opt}"))),
         }
         Ok(Ret::ok(0))

@@ -67,6 +67,10 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT.
     fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
+        if seg.flags.syn() && seg.flags.fin() && ctx.cfg.drop_syn_fin {
+            // As at a listener: SYN+FIN is no way to open a connection (FreeBSD's drop_synfin).
+            return Disposition::Dropped(DropReason::SynFin);
+        }
         // First, check the ACK bit: it must acknowledge our SYN and nothing beyond it.
         if seg.flags.ack() && (seg.ack.before_eq(self.iss) || seg.ack.after(self.snd_max)) {
             if seg.flags.rst() {
@@ -137,22 +141,30 @@ impl Connection {
             seg.seq = seg.seq.add(1);
         }
 
-        // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of the
-        // remote FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293 §3.10.7.4)
-        if self.state == State::TimeWait
-            && seg.flags.fin()
-            && !seg.flags.rst()
-            && !seg.flags.syn()
-            && seg.seq.add(seg.payload.len() as u32).add(1) == self.rcv_nxt
-        {
-            self.ack_now = true;
-            self.arm_time_wait(ctx.now, ctx.cfg);
-            return Disposition::Accepted;
+        if self.state == State::TimeWait {
+            if seg.flags.rst() && ctx.cfg.time_wait_ignores_rst {
+                // RFC 1337 §3 (F1): an RST must not cut TIME-WAIT short.
+                return Disposition::Dropped(DropReason::TimeWaitRst);
+            }
+            // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of
+            // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293
+            // §3.10.7.4, fifth step, which also drops anything without ACK.)
+            if seg.flags.fin()
+                && seg.flags.ack()
+                && !seg.flags.rst()
+                && !seg.flags.syn()
+                && seg.seq.add(seg.payload.len() as u32).add(1) == self.rcv_nxt
+            {
+                self.ack_now = true;
+                self.arm_time_wait(ctx.now, ctx.cfg);
+                return Disposition::Accepted;
+            }
         }
 
         // First, check the sequence number.
-        let rcv_wnd = self.recv_buf.window() as u32;
+        let rcv_wnd = self.rcv_wnd();
         let seg_len = seg.seg_len();
+        let mut old_duplicate = false;
         let acceptable = match (seg_len, rcv_wnd) {
             (0, 0) => seg.seq == self.rcv_nxt,
             (0, _) => seg.seq.in_window(self.rcv_nxt, rcv_wnd),
@@ -162,6 +174,11 @@ impl Connection {
                     || seg.seq.add(seg_len - 1).in_window(self.rcv_nxt, rcv_wnd)
             }
         };
+        // A SYN is judged by its own position: one before RCV.NXT is old even when a FIN or
+        // text after it reaches into the window, and must not be trimmed away unnoticed (the
+        // RFC's fourth step assumes the first one caught it).
+        let acceptable =
+            acceptable && !(seg.flags.syn() && !seg.flags.rst() && seg.seq.before(self.rcv_nxt));
         if !acceptable {
             // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
             // should be made to accept valid ACKs, URGs, and RSTs": a zero-window probe at
@@ -172,6 +189,19 @@ impl Connection {
                 self.ack_now = true;
             } else if seg.flags.rst() {
                 return Disposition::Dropped(DropReason::OutOfWindow);
+            } else if seg.flags.ack()
+                && !seg.flags.syn()
+                && seg.seq.add(seg_len).before_eq(self.rcv_nxt)
+                && self.state != State::TimeWait
+            {
+                // An old duplicate: its text and FIN are dropped and an ACK goes back, but its
+                // ACK field is still processed, as in BSD ("keep on processing for RST or
+                // ACK"). A peer that numbers a bare ACK from before its own FIN still gets its
+                // acknowledgment of our FIN through. The RFC 5961 ACK checks below still apply.
+                self.ack_now = true;
+                seg.payload = &[];
+                seg.flags = seg.flags.without_fin();
+                old_duplicate = true;
             } else {
                 self.ack_now = true;
                 return Disposition::AckSent(DropReason::OutOfWindow);
@@ -189,9 +219,15 @@ impl Connection {
             }
             match self.state {
                 State::SynReceived => self.fail(ctx, ConnError::Refused, Cause::RecvRst),
-                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                    self.fail(ctx, ConnError::Reset, Cause::RecvRst)
-                }
+                // Deviation: RFC 9293 reports "connection reset" only up to CLOSE-WAIT. In
+                // CLOSING and LAST-ACK our FIN, and maybe data before it, is still unacknowledged,
+                // so the close did not complete; Linux and FreeBSD report ECONNRESET there too.
+                State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+                | State::Closing
+                | State::LastAck => self.fail(ctx, ConnError::Reset, Cause::RecvRst),
                 _ => self.set_state(ctx, State::Closed, Cause::RecvRst),
             }
             return Disposition::Accepted;
@@ -219,6 +255,19 @@ impl Connection {
         // Fifth, check the ACK field.
         if !seg.flags.ack() {
             return Disposition::Dropped(DropReason::NoAck);
+        }
+        if self.state == State::TimeWait {
+            // Anything acceptable is acknowledged (the FIN case above restarts the timer too),
+            // except a bare duplicate ACK, which must not start an ACK loop with a peer that
+            // does the same.
+            let duplicate_ack = seg.payload.is_empty()
+                && !seg.flags.fin()
+                && seg.seq == self.rcv_nxt
+                && seg.ack == self.snd_nxt;
+            if !duplicate_ack {
+                self.ack_now = true;
+            }
+            return Disposition::Accepted;
         }
         if self.state == State::SynReceived {
             if !(seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max)) {
@@ -259,7 +308,7 @@ impl Connection {
         // The probe interval keeps backing off until the window opens (below).
         self.persist_probes = 0;
         // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
-        if self.snd_wl1.before(seg.seq)
+        if !old_duplicate && self.snd_wl1.before(seg.seq)
             || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
         {
             self.snd_wnd = u32::from(seg.wnd);
@@ -377,7 +426,22 @@ impl Connection {
                 self.set_state(ctx, State::CloseWait, Cause::RecvFin)
             }
             State::FinWait1 if self.is_fin_acked() => self.enter_time_wait(ctx, Cause::RecvFin),
-            State::FinWait1 => self.set_state(ctx, State::Closing, Cause::RecvFin),
+            State::FinWait1 => {
+                self.set_state(ctx, State::Closing, Cause::RecvFin);
+                // Deviation (as BSD): in a simultaneous close the peer's FIN did not acknowledge
+                // ours, which may have been lost; the ACK of its FIN carries our FIN again
+                // (<SEQ=FIN><CTL=FIN,ACK>) rather than a bare ACK, costing nothing and saving a
+                // retransmission timeout if it was.
+                if let Some(fin) = self.fin_seq {
+                    if self.snd_nxt == fin.add(1) {
+                        self.snd_nxt = fin;
+                        // Karn's rule: a resent FIN cannot be timed.
+                        if self.rtt_probe.is_some_and(|(end, _)| end.after(fin)) {
+                            self.rtt_probe = None;
+                        }
+                    }
+                }
+            }
             State::FinWait2 => self.enter_time_wait(ctx, Cause::RecvFin),
             _ => {}
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
-use crate::config::StackConfig;
+use crate::config::{SocketOptions, StackConfig};
 use crate::error::{CloseError, ConnError, RecvError, SendError};
 use crate::event::{Cause, EventKind, StateEvent, Trace};
 use crate::handle::ConnId;
@@ -75,6 +75,8 @@ pub struct ConnInfo {
     pub recv_queue: usize,
     /// Size of the receive buffer (SO_RCVBUF).
     pub recv_buffer: usize,
+    /// Size of the send buffer (SO_SNDBUF).
+    pub send_buffer: usize,
     /// Bytes held out of order.
     pub ooo_bytes: usize,
     /// Smoothed RTT, once measured.
@@ -157,6 +159,8 @@ pub struct Connection {
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
     time_wait_at: Option<Instant>,
+    /// Per-socket settings given at connect or listen.
+    opts: SocketOptions,
     fin_wait_2_at: Option<Instant>,
 
     error: Option<ConnError>,
@@ -176,8 +180,15 @@ pub(crate) struct PeerSyn {
 }
 
 impl Connection {
-    fn new(cfg: &StackConfig, tuple: FourTuple, iss: SeqNum, state: State, passive: bool) -> Self {
-        let our_mss = our_mss(cfg, &tuple);
+    fn new(
+        cfg: &StackConfig,
+        opts: SocketOptions,
+        tuple: FourTuple,
+        iss: SeqNum,
+        state: State,
+        passive: bool,
+    ) -> Self {
+        let our_mss = our_mss(cfg, &opts, &tuple);
         Connection {
             tuple,
             state,
@@ -193,8 +204,9 @@ impl Connection {
             irs: SeqNum::default(),
             rcv_nxt: SeqNum::default(),
             rcv_adv: SeqNum::default(),
-            send_buf: SendBuffer::new(cfg.send_buffer),
-            recv_buf: RecvBuffer::new(cfg.recv_buffer),
+            send_buf: SendBuffer::new(opts.send_buffer(cfg)),
+            recv_buf: RecvBuffer::new(opts.recv_buffer(cfg)),
+            opts,
             fin_queued: false,
             fin_seq: None,
             ooo_fin: None,
@@ -221,8 +233,13 @@ impl Connection {
     }
 
     /// Active OPEN (RFC 9293 §3.10.1): CLOSED -> SYN-SENT; the SYN goes out on the next poll.
-    pub(crate) fn connect(ctx: &mut Ctx<'_>, tuple: FourTuple, iss: SeqNum) -> Self {
-        let mut c = Connection::new(ctx.cfg, tuple, iss, State::Closed, false);
+    pub(crate) fn connect(
+        ctx: &mut Ctx<'_>,
+        opts: SocketOptions,
+        tuple: FourTuple,
+        iss: SeqNum,
+    ) -> Self {
+        let mut c = Connection::new(ctx.cfg, opts, tuple, iss, State::Closed, false);
         c.set_state(ctx, State::SynSent, Cause::Connect);
         c
     }
@@ -232,11 +249,12 @@ impl Connection {
     /// ACK segment to `handle_segment`, which moves it to ESTABLISHED.
     pub(crate) fn from_half_open(
         cfg: &StackConfig,
+        opts: SocketOptions,
         tuple: FourTuple,
         iss: SeqNum,
         syn: PeerSyn,
     ) -> Self {
-        let mut c = Connection::new(cfg, tuple, iss, State::SynReceived, true);
+        let mut c = Connection::new(cfg, opts, tuple, iss, State::SynReceived, true);
         c.on_peer_syn(cfg, syn);
         c.snd_nxt = iss.add(1);
         c.snd_max = iss.add(1);
@@ -248,7 +266,7 @@ impl Connection {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
-        self.mss = our_mss(cfg, &self.tuple).min(peer);
+        self.mss = our_mss(cfg, &self.opts, &self.tuple).min(peer);
         if cfg.recv_buffer_whole_segments {
             // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
             // in a sliver the peer cannot fill with a full-sized segment.
@@ -457,6 +475,7 @@ impl Connection {
             send_queue: self.send_buf.len(),
             recv_queue: self.recv_buf.readable(),
             recv_buffer: self.recv_buf.capacity(),
+            send_buffer: self.send_buf.capacity(),
             ooo_bytes: self.recv_buf.ooo_bytes(),
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
@@ -491,12 +510,14 @@ impl Connection {
     }
 }
 
-fn our_mss(cfg: &StackConfig, tuple: &FourTuple) -> u16 {
-    if tuple.local.is_ipv4() {
+fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
+    let mss = if tuple.local.is_ipv4() {
         cfg.mss_v4()
     } else {
         cfg.mss_v6()
-    }
+    };
+    // TCP_MAXSEG only lowers it, and never below the smallest a peer must accept.
+    opts.max_segment.map_or(mss, |m| mss.min(m.max(64)))
 }
 
 fn default_peer_mss(tuple: &FourTuple) -> u16 {
@@ -511,9 +532,13 @@ fn default_peer_mss(tuple: &FourTuple) -> u16 {
 pub(crate) const ACK: TcpFlags = TcpFlags::ACK;
 
 /// Our SYN options: MSS only for now (window scale, SACK and timestamps arrive with RFC 7323).
-pub(crate) fn syn_options(cfg: &StackConfig, tuple: &FourTuple) -> TcpOptions {
+pub(crate) fn syn_options(
+    cfg: &StackConfig,
+    opts: &SocketOptions,
+    tuple: &FourTuple,
+) -> TcpOptions {
     TcpOptions {
-        mss: Some(our_mss(cfg, tuple)),
+        mss: Some(our_mss(cfg, opts, tuple)),
         ..TcpOptions::default()
     }
 }

@@ -72,7 +72,7 @@ impl Connection {
                 },
                 flags,
                 window,
-                options: syn_options(ctx.cfg, &self.tuple),
+                options: syn_options(ctx.cfg, &self.opts, &self.tuple),
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,
@@ -173,6 +173,21 @@ impl Connection {
             payload_len: len,
             retransmit,
         })
+    }
+
+    /// RCV.WND for the acceptability test: the free receive buffer, which may exceed what the
+    /// window field can show. In TIME-WAIT there is no buffer to speak of; the window is the
+    /// one last advertised, as a TIME-WAIT entry would keep it.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        if self.state == State::TimeWait {
+            if self.rcv_adv.after(self.rcv_nxt) {
+                self.rcv_adv.since(self.rcv_nxt)
+            } else {
+                0
+            }
+        } else {
+            self.recv_buf.window() as u32
+        }
     }
 
     /// The window field: free receive buffer space (at most 65535 without window scaling).

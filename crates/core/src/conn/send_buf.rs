@@ -19,6 +19,10 @@ impl SendBuffer {
         }
     }
 
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }

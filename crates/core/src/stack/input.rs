@@ -206,10 +206,15 @@ impl Stack {
 
     /// SEGMENT ARRIVES for a half-open entry (SYN-RECEIVED from LISTEN).
     fn on_half_open_segment(&mut self, now: Instant, index: u32, seg: SegIn<'_>) -> Disposition {
+        let listener = match &self.slots[index as usize].entry {
+            Entry::HalfOpen(h) => h.listener,
+            _ => return Disposition::Dropped(DropReason::Closed),
+        };
+        let opts = self.listener_opts(listener);
         let Entry::HalfOpen(h) = &mut self.slots[index as usize].entry else {
             return Disposition::Dropped(DropReason::Closed);
         };
-        match h.on_segment(&self.cfg, &seg) {
+        match h.on_segment(&self.cfg, &opts, &seg) {
             HalfOpenOutcome::Stay(d) => {
                 self.after_activity(index);
                 d
@@ -245,7 +250,7 @@ impl Stack {
         l.syn_queue = l.syn_queue.saturating_sub(1);
         l.stats.established += 1;
         l.accept_queue.push_back(id);
-        let conn = Connection::from_half_open(&self.cfg, tuple, iss, syn);
+        let conn = Connection::from_half_open(&self.cfg, l.opts, tuple, iss, syn);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.on_conn_segment(now, index, seg)
     }

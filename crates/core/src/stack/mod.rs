@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::StackConfig;
+use crate::config::{SocketOptions, StackConfig};
 use crate::conn::{ConnInfo, Connection, Ctx, RstReply};
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -238,6 +238,16 @@ impl Stack {
     /// Passive OPEN: listen on `local` (port must be non-zero; the address may be unspecified)
     /// with `backlog` bounding both the SYN queue and the accept queue.
     pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerId, ListenError> {
+        self.listen_with(local, backlog, SocketOptions::default())
+    }
+
+    /// Passive OPEN with per-socket options, which the listener's connections inherit.
+    pub fn listen_with(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+        opts: SocketOptions,
+    ) -> Result<ListenerId, ListenError> {
         if local.port() == 0 || backlog == 0 {
             return Err(ListenError::InvalidArgument);
         }
@@ -256,12 +266,20 @@ impl Stack {
         };
         let slot = &mut self.listeners[index];
         slot.0 = slot.0.wrapping_add(1);
-        slot.1 = Some(Listener::new(local, backlog));
+        slot.1 = Some(Listener::new(local, backlog, opts));
         self.listener_by_port.insert(local.port(), index as u32);
         Ok(ListenerId {
             index: index as u32,
             gen: slot.0,
         })
+    }
+
+    /// The socket options of the listener in slot `index` (defaults if it is gone).
+    pub(crate) fn listener_opts(&self, index: u32) -> SocketOptions {
+        match self.listeners.get(index as usize) {
+            Some((_, Some(l))) => l.opts,
+            _ => SocketOptions::default(),
+        }
     }
 
     fn listener_mut(&mut self, id: ListenerId) -> Result<&mut Listener, InvalidHandle> {
@@ -335,6 +353,17 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<ConnId, ConnectError> {
+        self.connect_with(now, local, remote, SocketOptions::default())
+    }
+
+    /// Active OPEN with per-socket options (buffer sizes, MSS clamp).
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opts: SocketOptions,
+    ) -> Result<ConnId, ConnectError> {
         self.advance(now);
         if remote.port() == 0 || remote.ip().is_unspecified() {
             return Err(ConnectError::InvalidArgument);
@@ -360,7 +389,7 @@ impl Stack {
             trace: &mut self.trace,
             id,
         };
-        let conn = Connection::connect(&mut ctx, tuple, iss);
+        let conn = Connection::connect(&mut ctx, opts, tuple, iss);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.by_tuple.insert(tuple, index);
         self.after_activity(index);

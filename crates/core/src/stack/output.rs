@@ -4,6 +4,7 @@
 use oxtcp_wire::{emit_packet, TcpFlags, TcpOptions, TcpRepr};
 
 use super::{Entry, Stack};
+use crate::config::SocketOptions;
 use crate::conn::Ctx;
 use crate::event::{Dir, DropReason, EventKind, SegmentEvent};
 use crate::handle::ConnId;
@@ -43,12 +44,16 @@ impl Stack {
             let produced = match &mut slot.entry {
                 Entry::Vacant => None,
                 Entry::HalfOpen(h) => h.poll_transmit().map(|(seq, ack, flags)| {
+                    let opts = match self.listeners.get(h.listener as usize) {
+                        Some((_, Some(l))) => l.opts,
+                        _ => SocketOptions::default(),
+                    };
                     let options = if flags.syn() {
-                        crate::conn::syn_options(&self.cfg, &h.tuple)
+                        crate::conn::syn_options(&self.cfg, &opts, &h.tuple)
                     } else {
                         TcpOptions::default()
                     };
-                    let window = u16::try_from(self.cfg.recv_window_cap()).unwrap_or(u16::MAX);
+                    let window = u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX);
                     let retransmit = h.retries > 0 && flags.syn();
                     let header = Header {
                         seq: seq.get(),

@@ -959,7 +959,8 @@ pub fn in_state_with(state: State, f: impl FnOnce(&mut StackConfig)) -> Harness 
                 State::FinWait2 => t.send(seg().ack().seq(1).ack_no(2)),
                 State::Closing => {
                     t.send(seg().ack().fin().seq(1).ack_no(1));
-                    t.expect(seg().ack().seq(2).ack_no(2));
+                    // The ACK of the peer's FIN carries our FIN again.
+                    t.expect(seg().ack().fin().seq(1).ack_no(2));
                 }
                 State::TimeWait => {
                     t.send(seg().ack().seq(1).ack_no(2));
