@@ -1172,6 +1172,103 @@ fn so_rcvbuf_over_ipv6_rounds_to_the_ipv6_mss() {
 }
 
 #[test]
+fn so_rcvbuf_set_before_listen_sizes_the_window() {
+    // The SYN-ACK offers the 16384 set; once the MSS is known FreeBSD rounds the buffer up
+    // to 12 segments of 1460, and 100 unread bytes leave 17420 of it.
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [16384], 4) = 0
++0.000 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [16384], [4]) = 0
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 16384 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
++0.000 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [17520], [4]) = 0
++0.000 < P. 1:101(100) ack 1 win 32767
++0.000 > .  1:1(0) ack 101 win 17420
+";
+    assert_pass(run_with(FREEBSD, true, script));
+    assert_fail_at(
+        run(&script.replace("win 16384 <", "win 65535 <")),
+        7,
+        "window differs",
+    );
+    // Linux reports twice what it was given.
+    assert_fail_at(run_with(LINUX, false, script), 3, "SO_RCVBUF = [32768]");
+}
+
+#[test]
+fn tcp_maxseg_set_before_connect_is_offered_and_used() {
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 setsockopt(3, IPPROTO_TCP, TCP_MAXSEG, [1000], 4) = 0
++0.000 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.000 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0.000 > S  0:0(0) win 65535 <mss 1000>
++0.100 < S. 0:0(0) ack 1 win 32767 <mss 1460>
++0.000 > .  1:1(0) ack 1 win 65535
++0.000 getsockopt(3, IPPROTO_TCP, TCP_MAXSEG, [1000], [4]) = 0
++0.000 write(3, ..., 1500) = 1500
++0.000 > .  1:1001(1000) ack 1 win 65535
++0.000 > P. 1001:1501(500) ack 1 win 65535
+";
+    assert_pass(run_with(FREEBSD, true, script));
+    assert_fail_at(
+        run_with(FREEBSD, true, &script.replace("<mss 1000>", "<mss 1460>")),
+        5,
+        "options differs",
+    );
+}
+
+#[test]
+fn so_sndbuf_limits_a_nonblocking_write() {
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 setsockopt(3, SOL_SOCKET, SO_SNDBUF, [4000], 4) = 0
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
++0.000 getsockopt(4, SOL_SOCKET, SO_SNDBUF, [4000], [4]) = 0
++0.000 fcntl(4, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.000 write(4, ..., 6000) = 4000
++0.000 > .  1:1461(1460) ack 1 win 65535
++0.000 > .  1461:2921(1460) ack 1 win 65535
++0.000 > P. 2921:4001(1080) ack 1 win 65535
++0.000 write(4, ..., 6000) = -1 EAGAIN (Resource temporarily unavailable)
++0.100 < .  1:1(0) ack 4001 win 32767
++0.000 write(4, ..., 6000) = 4000
++0.000 > .  4001:5461(1460) ack 1 win 65535
++0.000 > .  5461:6921(1460) ack 1 win 65535
++0.000 > P. 6921:8001(1080) ack 1 win 65535
+";
+    assert_pass(run(script));
+    assert_fail_at(
+        run(&script.replacen("= 4000\n", "= 6000\n", 1)),
+        11,
+        "= 6000",
+    );
+}
+
+#[test]
+fn buffer_option_after_listen_is_unsupported() {
+    let line = assert_unsupported(
+        run(r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [16384], 4) = 0
+"),
+        "setsockopt SO_RCVBUF after connect or listen",
+    );
+    assert_eq!(line, 4);
+}
+
+#[test]
 fn getsockopt_tcp_maxseg_and_wrong_value() {
     let script = concat!(
         passive_open!(),
