@@ -165,6 +165,12 @@ impl Runner<'_> {
         if seg.payload.len() != spec.seq.len() as usize {
             return Err(mismatch("payload length", self));
         }
+        if seg.tcp.flags.syn() && !self.local_isn_learned {
+            if let SeqSpec::Any { .. } = spec.seq {
+                self.local_isn = Some(seg.tcp.seq);
+                self.local_isn_learned = true;
+            }
+        }
         if let SeqSpec::Range { start, .. } = spec.seq {
             if seg.tcp.flags.syn() && !self.local_isn_learned {
                 // The stack's first SYN tells us its ISN.
@@ -241,7 +247,10 @@ impl Runner<'_> {
             return format!("an unparseable packet of {} bytes", bytes.len());
         };
         let t = &seg.tcp;
-        let isn = self.local_isn.unwrap_or(t.seq);
+        let isn = match self.local_isn {
+            Some(isn) if self.local_isn_learned || !t.flags.syn() => isn,
+            _ => t.seq,
+        };
         let seq = t.seq.wrapping_sub(isn);
         let len = seg.payload.len() as u32;
         let mut s = format!(

@@ -6,8 +6,9 @@
 //! has claimed is an unexpected packet. An outbound line at T (tolerance ±tol) takes the next
 //! packet the stack sends, running timers up to T+tol if none is waiting.
 //!
-//! Relative times (`+0.1`) count from the previous event's scripted time; after `*` or a range
-//! they count from when the event was observed, and after a blocking call from its start.
+//! Relative times (`+0.1`) count from the previous event's scripted time; after a `*` or a
+//! range (outbound packets only) they count from when the packet was observed, and after a
+//! blocking call from its start. In `+T...E` both ends count from the same base.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -69,9 +70,13 @@ pub fn run_script(script: &Script, opts: &RunOptions) -> Verdict {
 
 fn verdict(line: usize, text: String, stop: Stop) -> Verdict {
     match stop {
-        Stop::Fail { expected, actual } => Verdict::Fail(Failure {
-            line,
-            text,
+        Stop::Fail {
+            expected,
+            actual,
+            at,
+        } => Verdict::Fail(Failure {
+            line: at.as_ref().map_or(line, |a| a.0),
+            text: at.map_or(text, |a| a.1),
             expected,
             actual,
         }),
@@ -246,8 +251,16 @@ impl<'a> Runner<'a> {
                 )
             }
             Timing::Blocking(a, b) => {
+                let rel = a.anchor == Anchor::Relative;
                 let a = self.resolve(a)?;
-                let b = self.resolve(b)?;
+                let b = if rel {
+                    self.resolve(TimePoint {
+                        anchor: Anchor::Relative,
+                        usecs: b.usecs,
+                    })?
+                } else {
+                    self.resolve(b)?
+                };
                 (a, Some(a), Some(b))
             }
         };
@@ -264,8 +277,19 @@ impl<'a> Runner<'a> {
             };
             return Ok(());
         }
+        // As packetdrill: only an outbound packet may happen at "any time" or in a range;
+        // everything else is something the script itself does at a definite time.
         let start = match event.timing {
-            Timing::Range(..) => lo + self.tolerance,
+            Timing::Any => {
+                return Err(Stop::unsupported(
+                    "event time * on a line that is not an outbound packet",
+                ))
+            }
+            Timing::Range(..) => {
+                return Err(Stop::unsupported(
+                    "a time range on a line that is not an outbound packet",
+                ))
+            }
             _ => at.unwrap_or(self.now.max(self.last_time)),
         };
         // Timers due before the event fire first; the event itself happens at its time.
@@ -287,6 +311,7 @@ impl<'a> Runner<'a> {
         }
         self.drain();
         self.retry_blocked()?;
+        self.drain();
         self.last_time = start;
         Ok(())
     }
@@ -324,6 +349,7 @@ impl<'a> Runner<'a> {
                     self.stack.handle_timeout(self.instant());
                     self.drain();
                     self.retry_blocked()?;
+                    self.drain();
                 }
                 _ => {
                     self.now = self.now.max(t);

@@ -41,6 +41,10 @@ pub(crate) struct Socket {
     error_taken: bool,
     /// shutdown(SHUT_RD) was called: reads return end of stream.
     read_shut: bool,
+    /// A blocking connect() is in progress.
+    connecting: bool,
+    /// Bytes a blocking write() has queued so far.
+    written: usize,
 }
 
 impl Socket {
@@ -54,6 +58,8 @@ impl Socket {
             opts: SocketOptions::default(),
             error_taken: false,
             read_shut: false,
+            connecting: false,
+            written: 0,
         }
     }
 }
@@ -219,12 +225,23 @@ impl Runner<'_> {
                 let tol = self.tolerance;
                 let lo = b.end.saturating_sub(tol);
                 if self.now < lo || self.now > b.end + tol {
-                    return Err(Stop::fail(
+                    return Err(Stop::fail_at(
+                        b.line,
+                        b.text.clone(),
                         format!("line {}: the call to return at {}", b.line, fmt_time(b.end)),
                         format!("it returned at {} {}", fmt_time(self.now), ret.text()),
                     ));
                 }
-                check_ret(&b.call, &ret).map_err(|stop| prefix_line(stop, b.line, &b.text))
+                check_ret(&b.call, &ret).map_err(|stop| match stop {
+                    Stop::Fail {
+                        expected, actual, ..
+                    } => Stop::Fail {
+                        expected,
+                        actual,
+                        at: Some((b.line, b.text.clone())),
+                    },
+                    other => other,
+                })
             }
         }
     }
@@ -234,7 +251,9 @@ impl Runner<'_> {
         if let Some(b) = &self.blocked {
             let tol = self.tolerance;
             if self.now > b.end + tol {
-                return Err(Stop::fail(
+                return Err(Stop::fail_at(
+                    b.line,
+                    b.text.clone(),
                     format!(
                         "line {} ({}) to return by {}",
                         b.line,
@@ -339,6 +358,9 @@ impl Runner<'_> {
                         let nfd = self.next_fd();
                         let mut sock = Socket::new();
                         sock.kind = SockKind::Conn(conn);
+                        if self.opts.profile.kind == crate::profile::ProfileKind::FreeBsd {
+                            sock.nonblocking = nonblocking;
+                        }
                         if let Some(info) = self.stack.info(conn) {
                             self.tuple = info.tuple;
                         }
@@ -440,12 +462,13 @@ impl Runner<'_> {
                     (State::SynSent, _) if nonblocking => Outcome::Done(Ret::err("EALREADY")),
                     (State::SynSent, _) => Outcome::WouldBlock,
                     (State::Closed, Some(e)) => {
-                        self.socket_mut(fd).expect("checked").error_taken = true;
+                        let s = self.socket_mut(fd).expect("checked");
+                        s.error_taken = true;
+                        s.connecting = false;
                         Outcome::Done(Ret::err(conn_errno(e)))
                     }
-                    _ if !nonblocking && !self.sockets[&fd].error_taken => {
-                        // The blocking connect this socket started has completed.
-                        self.socket_mut(fd).expect("checked").error_taken = true;
+                    _ if self.sockets[&fd].connecting => {
+                        self.socket_mut(fd).expect("checked").connecting = false;
                         Outcome::Done(Ret::ok(0))
                     }
                     _ => Outcome::Done(Ret::err("EISCONN")),
@@ -456,7 +479,9 @@ impl Runner<'_> {
                 let remote = SocketAddr::new(self.remote_ip, self.connect_port);
                 match self.stack.connect_with(now, local, remote, s.opts) {
                     Ok(id) => {
-                        self.socket_mut(fd).expect("checked").kind = SockKind::Conn(id);
+                        let s = self.socket_mut(fd).expect("checked");
+                        s.kind = SockKind::Conn(id);
+                        s.connecting = !nonblocking;
                         if let Some(info) = self.stack.info(id) {
                             self.tuple = info.tuple;
                         }
@@ -538,10 +563,17 @@ impl Runner<'_> {
                 Outcome::WouldBlock
             });
         }
-        let data = vec![b'x'; len];
+        let done = self.sockets[&fd].written;
+        let data = vec![b'x'; len - done];
         Ok(match self.stack.send(id, &data) {
-            Ok(n) if n == len || nonblocking => Outcome::Done(Ret::ok(n as i64)),
-            Ok(_) => Outcome::WouldBlock,
+            Ok(n) if done + n == len || nonblocking => {
+                self.socket_mut(fd).expect("checked").written = 0;
+                Outcome::Done(Ret::ok((done + n) as i64))
+            }
+            Ok(n) => {
+                self.socket_mut(fd).expect("checked").written = done + n;
+                Outcome::WouldBlock
+            }
             Err(SendError::WouldBlock) if nonblocking => Outcome::Done(Ret::err("EAGAIN")),
             Err(SendError::WouldBlock) => Outcome::WouldBlock,
             Err(SendError::Closing) => Outcome::Done(Ret::err("EPIPE")),
@@ -712,7 +744,8 @@ fn check_ret(call: &Syscall, got: &Ret) -> Result<(), Stop> {
     let errno_ok = match (&call.errno, got.errno) {
         (Some(w), Some(g)) => same_errno(w, g),
         (None, None) => true,
-        (Some(_), None) | (None, Some(_)) => want_value.is_none() && call.errno.is_none(),
+        (None, Some(_)) => true,
+        (Some(_), None) => false,
     };
     if value_ok && errno_ok {
         return Ok(());
@@ -724,11 +757,17 @@ fn check_ret(call: &Syscall, got: &Ret) -> Result<(), Stop> {
     Err(Stop::fail(want, got.text()))
 }
 
+#[allow(dead_code)]
 fn prefix_line(stop: Stop, line: usize, text: &str) -> Stop {
     match stop {
-        Stop::Fail { expected, actual } => Stop::Fail {
+        Stop::Fail {
+            expected,
+            actual,
+            at,
+        } => Stop::Fail {
             expected: format!("line {line} ({text}): {expected}"),
             actual,
+            at,
         },
         other => other,
     }

@@ -69,7 +69,11 @@ impl fmt::Display for Unsupported {
 /// Why an event stopped the script; the runner turns it into a `Verdict`.
 #[derive(Clone, Debug)]
 pub(crate) enum Stop {
-    Fail { expected: String, actual: String },
+    Fail {
+        expected: String,
+        actual: String,
+        at: Option<(usize, String)>,
+    },
     Unsupported(String),
 }
 
@@ -78,6 +82,20 @@ impl Stop {
         Stop::Fail {
             expected: expected.into(),
             actual: actual.into(),
+            at: None,
+        }
+    }
+
+    pub(crate) fn fail_at(
+        line: usize,
+        text: String,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Stop {
+        Stop::Fail {
+            expected: expected.into(),
+            actual: actual.into(),
+            at: Some((line, text)),
         }
     }
 

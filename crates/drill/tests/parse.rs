@@ -1117,8 +1117,7 @@ fn empty_scripts() {
 // The FreeBSD state-event-engine suite
 
 fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../conformance/freebsd/state-event-engine")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/freebsd/state-event-engine")
 }
 
 fn pkt_files(dir: &Path, out: &mut Vec<PathBuf>) {

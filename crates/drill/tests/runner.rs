@@ -1469,3 +1469,229 @@ rcv-rst-time-wait/b.pkt
     let last_no_reason = parse_deviations("x.pkt\n  why\ny.pkt\n").unwrap_err();
     assert!(last_no_reason.contains("last script"), "{last_no_reason}");
 }
+// ---------------------------------------------------------------------------------------------
+// Runner bugs: each test states the correct behaviour and fails until the runner is fixed.
+
+/// A successful blocking connect must not use up the socket's pending error: a later RST
+/// still shows as ECONNRESET (SO_ERROR, read).
+#[test]
+fn reset_after_a_blocking_connect_is_reported() {
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+ 0.000...0.100 connect(3, ..., ...) = 0
+ 0.000 > S  0:0(0) win 65535 <mss 1460>
+ 0.100 < S. 0:0(0) ack 1 win 32767 <mss 1460>
+ 0.100 > .  1:1(0) ack 1 win 65535
+ 0.200 < R  1:1(0) win 0
++0.000 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
+";
+    assert_pass(run(script));
+    let read = script.replace(
+        "getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0",
+        "read(3, ..., 1000) = -1 ECONNRESET (Connection reset by peer)",
+    );
+    assert_pass(run(&read));
+}
+
+/// FreeBSD's accept() gives the new socket the listener's O_NONBLOCK (kern_accept4 with
+/// ACCEPT4_INHERIT); Linux's does not.
+#[test]
+fn freebsd_accept_inherits_o_nonblock() {
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
++0.000 fcntl(4, F_GETFL) = 0x6 (flags O_RDWR|O_NONBLOCK)
++0.000 read(4, ..., 1000) = -1 EAGAIN (Resource temporarily unavailable)
+";
+    assert_pass(run(script));
+    let linux = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
++0.000 fcntl(4, F_GETFL) = 0x2 (flags O_RDWR)
+";
+    assert_pass(run_with(LINUX, false, linux));
+}
+
+/// A SYN matched by `...` still tells the runner the stack's ISN (packetdrill learns it from
+/// the live SYN whatever the script's seq); the next lines count from it.
+#[test]
+fn wildcard_seq_on_the_synack_still_learns_the_isn() {
+    assert_pass(run(r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. ...(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
++0.000 write(4, ..., 10) = 10
++0.000 > P. 1:11(10) ack 1 win 65535
+"));
+}
+
+/// An unclaimed SYN-ACK is described relative to its own ISN, as 0:0(0), not with the raw
+/// (seed-dependent) sequence number.
+#[test]
+fn unclaimed_synack_is_described_relative_to_its_own_isn() {
+    let script = r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S 0:0(0) win 32767 <mss 1460>
++0.100 < . 1:1(0) ack 1 win 32767
+";
+    assert_fail_at(
+        run(script),
+        5,
+        "oxtcp sent > S. 0:0(0) ack 1 win 65535 <mss 1460> at 0.000000",
+    );
+    assert_eq!(run_seeded(1, script), run_seeded(2, script));
+}
+
+/// `+T...E`: when the start is relative, the end counts from the same base, the previous
+/// event (packetdrill's adjust_relative_event_times adds the same offset to both). This is
+/// the form of the Linux selftests, e.g. `+0...0.300 write(4, ..., 61000)` after the
+/// handshake. Here the accept starts at 1.0 and returns at 1.2.
+#[test]
+fn blocking_end_time_is_relative_when_the_start_is() {
+    assert_pass(run(r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
+ 1.000 listen(3, 1) = 0
++0.000...0.200 accept(3, ..., ...) = 4
++0.100 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
+"));
+}
+
+/// A blocking call that returns at the wrong time, or with the wrong value, fails on its own
+/// line (as packetdrill reports it), not on the line during which it returned.
+#[test]
+fn blocking_call_failures_are_reported_on_the_call_line() {
+    // Still blocked past its end: noticed at line 7.
+    assert_fail_at(
+        run(r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
+ 0.000...0.100 accept(3, ..., ...) = 4
+ 0.100 < S  0:0(0) win 32767 <mss 1460>
+ 0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460>
+ 0.200 < .  1:1(0) ack 1 win 32767
+"),
+        4,
+        "0.100000",
+    );
+    // Returns early, at line 7.
+    assert_fail_at(
+        run(r"
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
+ 0.000...0.300 accept(3, ..., ...) = 4
+ 0.100 < S  0:0(0) win 32767 <mss 1460>
+ 0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460>
+ 0.200 < .  1:1(0) ack 1 win 32767
+"),
+        4,
+        "0.300000",
+    );
+    // Returns the wrong value, at line 10.
+    assert_fail_at(
+        run(concat!(
+            passive_open!(),
+            r"
+ 0.200...0.300 read(4, ..., 1000) = 50
+ 0.300 < P. 1:101(100) ack 1 win 32767
+ 0.300 > .  1:1(0) ack 101 win 65535
+"
+        )),
+        9,
+        "= 50",
+    );
+}
+
+/// A blocking write that completes when an ACK frees the send buffer: its data goes out at
+/// once. (The runner collects the stack's output before retrying the parked call, not after,
+/// so the segments wait for the next timer.)
+#[test]
+fn blocking_write_completing_on_an_ack_is_sent_at_once() {
+    assert_pass(run(r"
+ 0.000 `sysctl -w net.inet.tcp.sendspace=4000`
++0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
+ 0.200 write(4, ..., 4000) = 4000
+ 0.200 > .  1:1461(1460) ack 1
+ 0.200 > .  1461:2921(1460) ack 1
+ 0.200 > P. 2921:4001(1080) ack 1
+ 0.200...0.300 write(4, ..., 4000) = 4000
+ 0.300 < .  1:1(0) ack 4001 win 32767
+ 0.300 > .  4001:5461(1460) ack 1
+ 0.300 > .  5461:6921(1460) ack 1
+ 0.300 > P. 6921:8001(1080) ack 1
+"));
+}
+
+/// A blocking write larger than the free send buffer queues what fits, and on each retry
+/// only what is still unwritten; it returns the whole length once all is queued. (The runner
+/// retries with the full length: data is queued twice and the call never completes.)
+#[test]
+fn blocking_write_larger_than_the_send_buffer_writes_each_byte_once() {
+    assert_pass(run(r"
+ 0.000 `sysctl -w net.inet.tcp.sendspace=4000`
++0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S  0:0(0) win 32767 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.100 < .  1:1(0) ack 1 win 32767
++0.000 accept(3, ..., ...) = 4
+ 0.200...0.300 write(4, ..., 6000) = 6000
+ 0.200 > .  1:1461(1460) ack 1
+ 0.200 > .  1461:2921(1460) ack 1
+ 0.200 > P. 2921:4001(1080) ack 1
+ 0.300 < .  1:1(0) ack 4001 win 32767
+ 0.300 > .  4001:5461(1460) ack 1
+ 0.300 > P. 5461:6001(540) ack 1
+ 0.400 < .  1:1(0) ack 6001 win 32767
+"));
+}
+
+/// `= -1` without an errno accepts any errno: packetdrill compares the errno only when the
+/// script names one.
+#[test]
+fn minus_one_without_errno_accepts_any_errno() {
+    assert_pass(run(r"
+ 0.000 close(7) = -1
+"));
+}
+
+/// packetdrill rejects `*` and time ranges on anything but an outbound packet ("event time
+/// <star> can only be used with outbound packets", "event time range can only be used with
+/// outbound packets"); the runner accepts them on syscalls, shell lines and inbound packets.
+#[test]
+fn any_time_and_ranges_are_only_for_outbound_packets() {
+    for timing in ["*", "0.000~0.100"] {
+        let script =
+            format!(" 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n{timing} close(3) = 0\n");
+        assert_eq!(assert_unsupported(run(&script), ""), 2);
+    }
+}
