@@ -128,43 +128,34 @@ fn same_errno(a: &str, b: &str) -> bool {
     canon(a) == canon(b)
 }
 
+/// Argument `i` of a call, or an "unsupported" naming what was there instead.
+fn arg(call: &Syscall, i: usize) -> Result<&Expr, Stop> {
+    call.args.get(i).ok_or_else(|| {
+        Stop::unsupported(format!("{} with {} arguments", call.name, call.args.len()))
+    })
+}
+
+fn bad_arg(call: &Syscall, i: usize, e: &Expr) -> Stop {
+    Stop::unsupported(format!("argument {} of {}: {e}", i + 1, call.name))
+}
+
+/// An integer argument, bare or in a one-element `[...]`.
 fn int_arg(call: &Syscall, i: usize) -> Result<i64, Stop> {
-    match call.args.get(i) {
-        Some(Expr::Int(v)) => Ok(*v),
-        Some(Expr::List(items)) if items.len() == 1 => match &items[0] {
+    match arg(call, i)? {
+        Expr::Int(v) => Ok(*v),
+        Expr::List(items) if items.len() == 1 => match &items[0] {
             Expr::Int(v) => Ok(*v),
-            other => Err(Stop::unsupported(format!(
-                "argument {} of {}: {other}",
-                i + 1,
-                call.name
-            ))),
+            other => Err(bad_arg(call, i, other)),
         },
-        Some(other) => Err(Stop::unsupported(format!(
-            "argument {} of {}: {other}",
-            i + 1,
-            call.name
-        ))),
-        None => Err(Stop::unsupported(format!(
-            "{} with {} arguments",
-            call.name,
-            call.args.len()
-        ))),
+        other => Err(bad_arg(call, i, other)),
     }
 }
 
+/// A symbolic argument such as `SOCK_STREAM`.
 fn name_arg(call: &Syscall, i: usize) -> Result<&str, Stop> {
-    match call.args.get(i) {
-        Some(Expr::Name(n)) => Ok(n),
-        Some(other) => Err(Stop::unsupported(format!(
-            "argument {} of {}: {other}",
-            i + 1,
-            call.name
-        ))),
-        None => Err(Stop::unsupported(format!(
-            "{} with {} arguments",
-            call.name,
-            call.args.len()
-        ))),
+    match arg(call, i)? {
+        Expr::Name(n) => Ok(n),
+        other => Err(bad_arg(call, i, other)),
     }
 }
 
