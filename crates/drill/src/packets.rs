@@ -166,17 +166,16 @@ impl Runner<'_> {
             return Err(mismatch("payload length", self));
         }
         if seg.tcp.flags.syn() && !self.local_isn_learned {
-            if let SeqSpec::Any { .. } = spec.seq {
-                self.local_isn = Some(seg.tcp.seq);
-                self.local_isn_learned = true;
-            }
+            // The stack's first SYN tells us its ISN, whatever sequence number the line wrote
+            // (`...` counts as 0).
+            let start = match spec.seq {
+                SeqSpec::Range { start, .. } => start,
+                SeqSpec::Any { .. } => 0,
+            };
+            self.local_isn = Some(seg.tcp.seq.wrapping_sub(start));
+            self.local_isn_learned = true;
         }
         if let SeqSpec::Range { start, .. } = spec.seq {
-            if seg.tcp.flags.syn() && !self.local_isn_learned {
-                // The stack's first SYN tells us its ISN.
-                self.local_isn = Some(seg.tcp.seq.wrapping_sub(start));
-                self.local_isn_learned = true;
-            }
             let isn = self.local_isn();
             if seg.tcp.seq.wrapping_sub(isn) != start {
                 return Err(mismatch("seq", self));

@@ -747,19 +747,3 @@ fn check_ret(call: &Syscall, got: &Ret) -> Result<(), Stop> {
     };
     Err(Stop::fail(want, got.text()))
 }
-
-#[allow(dead_code)]
-fn prefix_line(stop: Stop, line: usize, text: &str) -> Stop {
-    match stop {
-        Stop::Fail {
-            expected,
-            actual,
-            at,
-        } => Stop::Fail {
-            expected: format!("line {line} ({text}): {expected}"),
-            actual,
-            at,
-        },
-        other => other,
-    }
-}
