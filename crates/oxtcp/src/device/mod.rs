@@ -1,0 +1,73 @@
+//! Devices: where datagrams enter and leave the runtime.
+//!
+//! A device moves whole IP datagrams (IPv4 or IPv6, no link header). The runtime reads from
+//! it without blocking, writes to it, flushes it once per turn, and sleeps on its descriptor
+//! until it is readable or until its own deadline ([`Device::poll_at`]) — that is how a
+//! device that holds packets back (the fault injector's delay) gets its turn.
+//!
+//! - [`TunDevice`]: a Linux TUN interface, plain or with virtio-net offloads (TSO/GSO out,
+//!   GRO in).
+//! - [`MemoryDevice`]: one end of an in-process link, for two runtimes in one program.
+//! - [`FaultyDevice`]: seeded loss, duplication, reordering and delay around any device.
+//! - [`PcapTap`]: records what crosses any device to a pcap file.
+
+mod faults;
+mod memory;
+mod pcap;
+mod tun;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+pub use faults::{FaultCounters, Faults, FaultyDevice};
+pub use memory::MemoryDevice;
+pub use pcap::PcapTap;
+pub use tun::{TunConfig, TunDevice};
+
+/// A source and sink of IP datagrams, driven by one runtime thread.
+pub trait Device: Send {
+    /// Read one datagram into `buf` without blocking; `Ok(None)` when none is waiting.
+    fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>>;
+
+    /// Hand one datagram to the device. A device may batch it until [`Device::flush`].
+    /// An error means this datagram was lost; TCP recovers it like any other loss.
+    fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()>;
+
+    /// Push out anything batched or now due. Called once per runtime turn.
+    fn flush(&mut self, _now: Instant) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// When the device next needs a turn even if its descriptor stays quiet.
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+
+    /// A descriptor that is readable when [`Device::recv`] may return a datagram.
+    fn fd(&self) -> RawFd;
+
+    /// Largest datagram the device carries; the stack's MSS derives from it.
+    fn mtu(&self) -> usize;
+}
+
+impl<D: Device + ?Sized> Device for Box<D> {
+    fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).recv(now, buf)
+    }
+    fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()> {
+        (**self).send(now, packet)
+    }
+    fn flush(&mut self, now: Instant) -> io::Result<()> {
+        (**self).flush(now)
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        (**self).poll_at()
+    }
+    fn fd(&self) -> RawFd {
+        (**self).fd()
+    }
+    fn mtu(&self) -> usize {
+        (**self).mtu()
+    }
+}
