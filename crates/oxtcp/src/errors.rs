@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn kinds_follow_std_net() {
-        assert_eq!(conn(ConnError::Refused).kind(), ErrorKind::ConnectionRefused);
+        assert_eq!(
+            conn(ConnError::Refused).kind(),
+            ErrorKind::ConnectionRefused
+        );
         assert_eq!(conn(ConnError::Reset).kind(), ErrorKind::ConnectionReset);
         assert_eq!(conn(ConnError::TimedOut).kind(), ErrorKind::TimedOut);
         assert_eq!(
@@ -91,8 +94,14 @@ mod tests {
         );
         assert!(send(SendError::WouldBlock).is_none());
         assert_eq!(listen(ListenError::AddrInUse).kind(), ErrorKind::AddrInUse);
-        assert_eq!(connect(ConnectError::AddrInUse).kind(), ErrorKind::AddrInUse);
-        assert_eq!(accept(AcceptError::WouldBlock).kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            connect(ConnectError::AddrInUse).kind(),
+            ErrorKind::AddrInUse
+        );
+        assert_eq!(
+            accept(AcceptError::WouldBlock).kind(),
+            ErrorKind::WouldBlock
+        );
         assert!(close(CloseError::Closing).is_ok());
     }
 }

@@ -8,14 +8,17 @@
 
 pub mod device;
 mod errors;
-mod net;
-mod stream;
 mod listener;
+mod net;
+pub mod netns;
+mod setup;
+mod stream;
 mod sys;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-pub use net::{Net, NetBuilder, NetStats};
 pub use listener::{Incoming, TcpListener};
-pub use stream::TcpStream;
+pub use net::{EventSink, Net, NetBuilder, NetStats};
 pub use oxtcp_core::{ConnInfo, StackConfig, State};
+pub use setup::{net_on_tun, next_addr, parse_cidr};
+pub use stream::TcpStream;

@@ -23,7 +23,10 @@ pub struct TcpListener {
 }
 
 /// Poll shape of one `accept`.
-pub(crate) fn try_accept(stack: &mut Stack, id: ListenerId) -> Option<io::Result<(ConnId, FourTuple)>> {
+pub(crate) fn try_accept(
+    stack: &mut Stack,
+    id: ListenerId,
+) -> Option<io::Result<(ConnId, FourTuple)>> {
     match stack.accept(id) {
         Ok(c) => match stack.info(c) {
             Some(i) => Some(Ok((c, i.tuple))),
@@ -70,8 +73,13 @@ impl TcpListener {
         let nb = self.nonblocking.load(Ordering::SeqCst);
         let (c, tuple) = self
             .net
-            .block(None, nb, io::ErrorKind::WouldBlock, |s, _| try_accept(s, id))?;
-        Ok((TcpStream::from_parts(self.net.clone(), c, tuple), tuple.remote))
+            .block(None, nb, io::ErrorKind::WouldBlock, |s, _| {
+                try_accept(s, id)
+            })?;
+        Ok((
+            TcpStream::from_parts(self.net.clone(), c, tuple),
+            tuple.remote,
+        ))
     }
 
     /// An endless iterator of accepted connections.

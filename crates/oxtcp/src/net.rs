@@ -244,7 +244,10 @@ impl Net {
             return Poll::Ready(r);
         }
         if let Some(why) = &g.failed {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, why.clone())));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                why.clone(),
+            )));
         }
         if !g.wakers.iter().any(|w| w.will_wake(cx.waker())) {
             g.wakers.push(cx.waker().clone());
@@ -314,7 +317,9 @@ impl Net {
 }
 
 fn to_core(epoch: StdInstant, t: StdInstant) -> Instant {
-    Instant::from_micros(u64::try_from(t.saturating_duration_since(epoch).as_micros()).unwrap_or(u64::MAX))
+    Instant::from_micros(
+        u64::try_from(t.saturating_duration_since(epoch).as_micros()).unwrap_or(u64::MAX),
+    )
 }
 
 fn to_std(epoch: StdInstant, t: Instant) -> StdInstant {

@@ -138,7 +138,11 @@ impl TcpStream {
     }
 
     /// Active OPEN that gives up after `timeout` with TimedOut.
-    pub fn connect_timeout(net: &Net, addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    pub fn connect_timeout(
+        net: &Net,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -220,12 +224,20 @@ impl TcpStream {
 
     /// The read timeout.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.inner.read_timeout.lock().unwrap_or_else(|e| e.into_inner()))
+        Ok(*self
+            .inner
+            .read_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The write timeout.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.inner.write_timeout.lock().unwrap_or_else(|e| e.into_inner()))
+        Ok(*self
+            .inner
+            .write_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Non-blocking mode: calls that would wait fail with WouldBlock instead.
@@ -262,7 +274,9 @@ impl TcpStream {
         let nb = self.inner.nonblocking.load(Ordering::SeqCst);
         self.inner
             .net
-            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| try_read(s, id, buf))
+            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
+                try_read(s, id, buf)
+            })
     }
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
@@ -274,7 +288,9 @@ impl TcpStream {
         let nb = self.inner.nonblocking.load(Ordering::SeqCst);
         self.inner
             .net
-            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| try_write(s, id, buf))
+            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
+                try_write(s, id, buf)
+            })
     }
 }
 

@@ -89,7 +89,10 @@ mod tests {
         let e = EventFd::new().unwrap();
         let t = Instant::now();
         wait_readable(&[e.fd()], Some(Duration::from_millis(30))).unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(25), "poll returned early");
+        assert!(
+            t.elapsed() >= Duration::from_millis(25),
+            "poll returned early"
+        );
         e.signal();
         let t = Instant::now();
         wait_readable(&[e.fd()], Some(Duration::from_secs(5))).unwrap();
@@ -97,6 +100,9 @@ mod tests {
         e.drain();
         let t = Instant::now();
         wait_readable(&[e.fd()], Some(Duration::from_millis(20))).unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(15), "drain left it readable");
+        assert!(
+            t.elapsed() >= Duration::from_millis(15),
+            "drain left it readable"
+        );
     }
 }

@@ -31,7 +31,13 @@ fn pair(faults: Option<Faults>) -> (Net, Net) {
         Some(f) => (
             client.start(FaultyDevice::new(a, f)).unwrap(),
             server
-                .start(FaultyDevice::new(b, Faults { seed: f.seed + 1, ..f }))
+                .start(FaultyDevice::new(
+                    b,
+                    Faults {
+                        seed: f.seed + 1,
+                        ..f
+                    },
+                ))
                 .unwrap(),
         ),
     }
@@ -42,7 +48,11 @@ fn pattern(n: usize) -> Vec<u8> {
 }
 
 fn echo_server(net: &Net, port: u16) -> thread::JoinHandle<usize> {
-    let l = TcpListener::bind(net, SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)).unwrap();
+    let l = TcpListener::bind(
+        net,
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+    )
+    .unwrap();
     thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -132,8 +142,9 @@ fn connect_timeout_gives_timed_out_when_nobody_answers() {
     let (a, _b) = MemoryDevice::pair(1500).unwrap();
     let client = Net::builder().config(cfg(1)).address(A).start(a).unwrap();
     let t = Instant::now();
-    let e = TcpStream::connect_timeout(&client, &SocketAddr::new(B, 80), Duration::from_millis(300))
-        .unwrap_err();
+    let e =
+        TcpStream::connect_timeout(&client, &SocketAddr::new(B, 80), Duration::from_millis(300))
+            .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
     assert!(t.elapsed() >= Duration::from_millis(290) && t.elapsed() < Duration::from_secs(5));
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -156,17 +167,24 @@ fn bind_twice_is_addr_in_use_and_read_timeout_is_would_block() {
     assert_eq!(peer, c.local_addr().unwrap());
     assert_eq!(s.peer_addr().unwrap(), c.local_addr().unwrap());
     assert_eq!(c.peer_addr().unwrap(), SocketAddr::new(B, 80));
-    c.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut buf = [0u8; 8];
     let t = Instant::now();
-    assert_eq!((&c).read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
     assert!(t.elapsed() >= Duration::from_millis(90));
     assert_eq!(
         c.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
     c.set_nonblocking(true).unwrap();
-    assert_eq!((&c).read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
     l.set_nonblocking(true).unwrap();
     assert_eq!(l.accept().err().unwrap().kind(), ErrorKind::WouldBlock);
     c.set_nodelay(true).unwrap();
@@ -199,7 +217,10 @@ fn drop_closes_gracefully_and_peer_reads_end_of_stream() {
     // Our close came first: the client passes FIN-WAIT-2 and lands in TIME-WAIT once the
     // server closes too.
     drop(s);
-    assert!(wait_state(&client, State::TimeWait, 5), "client never reached TIME-WAIT");
+    assert!(
+        wait_state(&client, State::TimeWait, 5),
+        "client never reached TIME-WAIT"
+    );
 }
 
 #[test]
@@ -249,8 +270,9 @@ fn backlog_bounds_the_accept_queue() {
         ok.push(TcpStream::connect(&client, (B, 80)).unwrap());
     }
     // The third SYN finds the queues full and is dropped; its connect times out.
-    let e = TcpStream::connect_timeout(&client, &SocketAddr::new(B, 80), Duration::from_millis(400))
-        .unwrap_err();
+    let e =
+        TcpStream::connect_timeout(&client, &SocketAddr::new(B, 80), Duration::from_millis(400))
+            .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
     let info = l.info().unwrap();
     assert_eq!(info.accept_queue, 2);
@@ -269,8 +291,16 @@ fn idle_runtime_does_not_spin() {
     thread::sleep(Duration::from_millis(500));
     let after = (client.stats().turns, server.stats().turns);
     // An established, idle pair has no timers; a handful of turns at most.
-    assert!(after.0 - before.0 < 10, "client turned {} times", after.0 - before.0);
-    assert!(after.1 - before.1 < 10, "server turned {} times", after.1 - before.1);
+    assert!(
+        after.0 - before.0 < 10,
+        "client turned {} times",
+        after.0 - before.0
+    );
+    assert!(
+        after.1 - before.1 < 10,
+        "server turned {} times",
+        after.1 - before.1
+    );
 }
 
 #[test]
@@ -282,5 +312,8 @@ fn shutdown_stops_the_runtime_and_sockets_fail_cleanly() {
     client.shutdown(Duration::from_millis(100));
     assert!(client.failure().is_some());
     let mut buf = [0u8; 4];
-    assert_eq!((&c).read(&mut buf).unwrap_err().kind(), ErrorKind::NotConnected);
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::NotConnected
+    );
 }

@@ -320,7 +320,10 @@ mod tests {
         assert!(reord > 10, "reordered {reord}");
         assert_eq!(delivered as usize, got.len());
         assert_eq!(got.len() as u64, 200 - dropped + dup);
-        assert!(got.windows(2).any(|w| w[0][0] > w[1][0]), "nothing reordered");
+        assert!(
+            got.windows(2).any(|w| w[0][0] > w[1][0]),
+            "nothing reordered"
+        );
         let (again, _) = run(f, 200);
         assert_eq!(got, again, "same seed, same pattern");
         let (other, _) = run(Faults { seed: 8, ..f }, 200);

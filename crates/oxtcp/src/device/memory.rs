@@ -74,7 +74,11 @@ impl super::Device for MemoryDevice {
         if packet.len() > self.mtu {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("datagram of {} bytes exceeds MTU {}", packet.len(), self.mtu),
+                format!(
+                    "datagram of {} bytes exceeds MTU {}",
+                    packet.len(),
+                    self.mtu
+                ),
             ));
         }
         let mut q = lock(&self.tx);

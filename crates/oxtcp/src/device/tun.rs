@@ -92,7 +92,9 @@ impl TunDevice {
                 }
             }
         }
-        let dev = b.build_sync().map_err(|e| describe_create_error(&cfg.name, e))?;
+        let dev = b
+            .build_sync()
+            .map_err(|e| describe_create_error(&cfg.name, e))?;
         dev.set_nonblocking(true)?;
         let offload = (cfg.offload && dev.tcp_gso()).then(|| {
             let mtu = cfg.mtu as usize;
@@ -138,7 +140,10 @@ fn describe_create_error(name: &str, e: io::Error) -> io::Error {
         Some(libc::EBUSY) => " (the interface is in use by another program)",
         _ => "",
     };
-    io::Error::new(e.kind(), format!("cannot create TUN device {name}: {e}{hint}"))
+    io::Error::new(
+        e.kind(),
+        format!("cannot create TUN device {name}: {e}{hint}"),
+    )
 }
 
 fn would_block(e: &io::Error) -> bool {
