@@ -1,10 +1,18 @@
 //! The `oxtcp` command: `demo` runs TCP's whole lifecycle on the simulator and draws it;
-//! `drill` runs packetdrill scripts against the stack.
+//! `drill` runs packetdrill scripts against the stack; `serve` and `connect` run oxtcp on a
+//! TUN interface against the kernel's TCP; `ss` lists a running oxtcp's connections.
 
+mod connect;
+mod control;
 mod demo;
 mod drill;
+mod http;
 mod jsonl;
 mod ladder;
+mod netargs;
+mod serve;
+mod signals;
+mod ss;
 
 use std::process::ExitCode;
 
@@ -24,6 +32,12 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Run packetdrill scripts against oxtcp's stack in virtual time (no kernel involved).
     Drill(drill::DrillArgs),
+    /// Serve echo, discard, chargen or HTTP on a TUN interface, for the kernel's clients.
+    Serve(serve::ServeArgs),
+    /// Connect through a TUN interface: netcat-style, or an HTTP GET.
+    Connect(connect::ConnectArgs),
+    /// List a running oxtcp's connections: state, queues, RTT, RTO, cwnd, retransmissions.
+    Ss(ss::SsArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +45,9 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Demo(args) => demo::run(&args),
         Cmd::Drill(args) => drill::run(&args),
+        Cmd::Serve(args) => serve::run(&args),
+        Cmd::Connect(args) => connect::run(&args),
+        Cmd::Ss(args) => ss::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,8 @@ fn listen_enters_listen_and_sends_nothing() {
     t.assert_state(State::Listen);
     let info = t.stack.listener_info(l).unwrap();
     assert_eq!((info.syn_queue, info.accept_queue, info.backlog), (0, 0, 8));
+    let all: Vec<_> = t.stack.listeners().collect();
+    assert_eq!(all, vec![info]);
 }
 
 #[test]

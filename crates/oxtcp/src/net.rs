@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
-use oxtcp_core::{ConnInfo, Event, Instant, Stack, StackConfig, StackStats, State};
+use oxtcp_core::{ConnInfo, Event, Instant, ListenerInfo, Stack, StackConfig, StackStats, State};
 
 use crate::device::Device;
 use crate::sys::{wait_readable, EventFd};
@@ -262,6 +262,11 @@ impl Net {
         ids.into_iter()
             .filter_map(|id| g.stack.info_any(id))
             .collect()
+    }
+
+    /// Every listener.
+    pub fn listeners(&self) -> Vec<ListenerInfo> {
+        self.lock().stack.listeners().collect()
     }
 
     /// Counters of the runtime and the stack.

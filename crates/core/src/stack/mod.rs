@@ -297,6 +297,13 @@ impl Stack {
         }
     }
 
+    /// Snapshots of every listener, for `ss`.
+    pub fn listeners(&self) -> impl Iterator<Item = ListenerInfo> + '_ {
+        self.listeners
+            .iter()
+            .filter_map(|(_, l)| l.as_ref().map(Listener::info))
+    }
+
     /// Take the oldest established connection from the accept queue (lifecycle Q4, S1).
     pub fn accept(&mut self, id: ListenerId) -> Result<ConnId, AcceptError> {
         let l = self.listener_mut(id)?;

@@ -134,7 +134,7 @@ impl TunDevice {
 fn describe_create_error(name: &str, e: io::Error) -> io::Error {
     let hint = match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => {
-            " (creating a TUN device needs root or CAP_NET_ADMIN)"
+            " (creating a TUN device needs root or CAP_NET_ADMIN: run it with sudo)"
         }
         Some(libc::ENOENT) | Some(libc::ENODEV) => " (is /dev/net/tun present?)",
         Some(libc::EBUSY) => " (the interface is in use by another program)",

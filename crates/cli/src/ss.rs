@@ -1,0 +1,153 @@
+//! `oxtcp ss`: ask running oxtcp processes for their sockets, through their control sockets,
+//! and print them like `ss -tan` with the TCP internals next to each.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::Value;
+
+use crate::control::run_dir;
+
+/// Arguments of `oxtcp ss`.
+#[derive(Args, Debug)]
+pub struct SsArgs {
+    /// Control socket(s) to ask [default: every *.sock in $OXTCP_RUN_DIR or /run/oxtcp].
+    #[arg(long, value_name = "PATH")]
+    pub control: Vec<PathBuf>,
+    /// Print the raw JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn sockets(args: &SsArgs) -> Result<Vec<PathBuf>> {
+    if !args.control.is_empty() {
+        return Ok(args.control.clone());
+    }
+    let dir = run_dir();
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    found.sort();
+    if found.is_empty() {
+        bail!(
+            "no running oxtcp found in {} (start `oxtcp serve` or `oxtcp connect`, or pass --control PATH)",
+            dir.display()
+        );
+    }
+    Ok(found)
+}
+
+fn query(path: &PathBuf) -> Result<Vec<Value>> {
+    let s = UnixStream::connect(path)
+        .with_context(|| format!("no oxtcp answers on {}", path.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut out = Vec::new();
+    for line in BufReader::new(s).lines() {
+        out.push(serde_json::from_str(&line?)?);
+    }
+    Ok(out)
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn ms(v: &Value, k: &str) -> String {
+    v[k].as_u64()
+        .map_or("-".into(), |us| format!("{:.1}", us as f64 / 1000.0))
+}
+
+/// Run `oxtcp ss`.
+pub fn run(args: &SsArgs) -> Result<()> {
+    let mut failures = 0;
+    let paths = sockets(args)?;
+    for path in &paths {
+        let rows = match query(path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("oxtcp ss: {e:#}");
+                failures += 1;
+                continue;
+            }
+        };
+        if args.json {
+            for r in &rows {
+                println!("{r}");
+            }
+            continue;
+        }
+        for r in rows.iter().filter(|r| r["kind"] == "host") {
+            println!(
+                "# oxtcp pid {} on {} ({})",
+                s(r, "pid"),
+                s(r, "tun"),
+                r["addresses"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
+            "State",
+            "Recv-Q",
+            "Send-Q",
+            "Local",
+            "Peer",
+            "RTT(ms)",
+            "RTO(ms)",
+            "cwnd",
+            "Retrans",
+            "BytesSent",
+            "BytesRecv"
+        );
+        for r in &rows {
+            match r["kind"].as_str() {
+                Some("listener") => println!(
+                    "{:<12} {:>7} {:>7} {:<28} {:<28}",
+                    "LISTEN",
+                    s(r, "accept_queue"),
+                    s(r, "backlog"),
+                    s(r, "local"),
+                    "*"
+                ),
+                Some("conn") => println!(
+                    "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
+                    s(r, "state"),
+                    s(r, "recv_queue"),
+                    s(r, "send_queue"),
+                    s(r, "local"),
+                    s(r, "remote"),
+                    ms(r, "rtt_us"),
+                    ms(r, "rto_us"),
+                    s(r, "cwnd"),
+                    s(r, "retransmits"),
+                    s(r, "bytes_sent"),
+                    s(r, "bytes_received"),
+                ),
+                _ => {}
+            }
+        }
+    }
+    if failures == paths.len() {
+        bail!("no oxtcp answered");
+    }
+    Ok(())
+}
