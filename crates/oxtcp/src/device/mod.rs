@@ -8,12 +8,14 @@
 //! - [`TunDevice`]: a Linux TUN interface, plain or with virtio-net offloads (TSO/GSO out,
 //!   GRO in).
 //! - [`MemoryDevice`]: one end of an in-process link, for two runtimes in one program.
+//! - [`SimLink`]: a link into the simulator, whose hosts and seeded links answer the runtime.
 //! - [`FaultyDevice`]: seeded loss, duplication, reordering and delay around any device.
 //! - [`PcapTap`]: records what crosses any device to a pcap file.
 
 mod faults;
 mod memory;
 mod pcap;
+mod sim;
 mod tun;
 
 use std::io;
@@ -23,6 +25,7 @@ use std::time::Instant;
 pub use faults::{FaultCounters, Faults, FaultyDevice};
 pub use memory::MemoryDevice;
 pub use pcap::PcapTap;
+pub use sim::{Port, SimLink, SimNode};
 pub use tun::{TunConfig, TunDevice};
 
 /// A source and sink of IP datagrams, driven by one runtime thread.
