@@ -9,11 +9,22 @@ use anyhow::{Context, Result};
 use oxtcp::Net;
 use serde_json::json;
 
-/// Where control sockets live unless `--control` says otherwise.
+/// Where control sockets live unless `--control` says otherwise: `$OXTCP_RUN_DIR`, else
+/// `/run/oxtcp` for root, else `$XDG_RUNTIME_DIR/oxtcp` or `/tmp/oxtcp-UID` (a process with
+/// CAP_NET_ADMIN but not root cannot write /run).
 pub fn run_dir() -> PathBuf {
-    std::env::var_os("OXTCP_RUN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/oxtcp"))
+    if let Some(d) = std::env::var_os("OXTCP_RUN_DIR") {
+        return PathBuf::from(d);
+    }
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return PathBuf::from("/run/oxtcp");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => PathBuf::from(d).join("oxtcp"),
+        None => PathBuf::from(format!("/tmp/oxtcp-{uid}")),
+    }
 }
 
 /// The default control socket of the oxtcp on TUN `tun`.
