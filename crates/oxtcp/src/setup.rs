@@ -18,7 +18,7 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
         .parse()
         .map_err(|_| format!("{l:?} is not a prefix length"))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
-    if len > max || len == max {
+    if len >= max {
         return Err(format!(
             "/{len} leaves no room for oxtcp's own address next to {addr}; use /{} or shorter",
             max - 1

@@ -244,7 +244,10 @@ fn abort_resets_the_peer_and_writes_after_shutdown_are_broken_pipe() {
                 saw_reset = true;
                 break;
             }
-            Ok(_) => thread::sleep(Duration::from_millis(50)),
+            Ok(n) => {
+                assert_eq!(n, 0, "no data was sent, only a FIN");
+                thread::sleep(Duration::from_millis(50));
+            }
         }
     }
     assert!(saw_reset || (&s).write(b"y").is_err());

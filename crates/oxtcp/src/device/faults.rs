@@ -286,7 +286,10 @@ mod tests {
         out
     }
 
-    fn run(faults: Faults, n: u8) -> (Vec<Vec<u8>>, (u64, u64, u64, u64, u64)) {
+    /// What came out, and the counters' snapshot.
+    type Outcome = (Vec<Vec<u8>>, (u64, u64, u64, u64, u64));
+
+    fn run(faults: Faults, n: u8) -> Outcome {
         let (a, mut b) = MemoryDevice::pair(1500).unwrap();
         let mut a = FaultyDevice::new(a, faults);
         let t0 = Instant::now();
