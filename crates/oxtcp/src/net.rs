@@ -12,7 +12,9 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
+#[cfg(feature = "tokio")]
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -232,6 +234,7 @@ impl Net {
     }
 
     /// One attempt of `f` for a task: `Pending` registers the task's waker for the next turn.
+    #[cfg(feature = "tokio")]
     pub(crate) fn poll<R>(
         &self,
         cx: &mut Context<'_>,
