@@ -320,3 +320,21 @@ fn shutdown_stops_the_runtime_and_sockets_fail_cleanly() {
         ErrorKind::NotConnected
     );
 }
+
+#[test]
+fn mss_comes_from_the_device_mtu_per_family() {
+    let (a, b) = MemoryDevice::pair(1400).unwrap();
+    let client = Net::builder().address(A).address(A6).start(a).unwrap();
+    let server = Net::builder().address(B).address(B6).start(b).unwrap();
+    let l = TcpListener::bind(&server, ("::", 80)).unwrap();
+    // IPv4: 1400 - 20 - 20; IPv6: 1400 - 40 - 20.
+    let c4 = TcpStream::connect(&client, (B, 80)).unwrap();
+    let (s4, _) = l.accept().unwrap();
+    assert_eq!(c4.info().unwrap().mss, 1360);
+    assert_eq!(s4.info().unwrap().mss, 1360);
+    let c6 = TcpStream::connect(&client, (B6, 80)).unwrap();
+    let (s6, peer) = l.accept().unwrap();
+    assert!(peer.is_ipv6());
+    assert_eq!(c6.info().unwrap().mss, 1340);
+    assert_eq!(s6.info().unwrap().mss, 1340);
+}
