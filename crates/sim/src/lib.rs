@@ -62,6 +62,7 @@ pub use filter::{PacketInfo, Verdict};
 pub use host::{App, StackHost};
 pub use node::{HostId, Node};
 pub use oxtcp_core::Instant;
+pub use pcap::PcapRecorder;
 pub use route::{destination, RouteError};
 pub use seeds::sweep_seeds;
 pub use trace::{LinkStats, NetEvent, NetEventKind, WorldStats};

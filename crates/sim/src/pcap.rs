@@ -1,5 +1,6 @@
-//! Recording every datagram as it leaves its sender to a pcap file (LINKTYPE_RAW: IPv4 or IPv6
-//! with no link header), stamped with virtual time.
+//! Recording datagrams to a pcap file (LINKTYPE_RAW: IPv4 or IPv6 with no link header). The
+//! world stamps them with virtual time; the runtime's pcap tap uses the same recorder with
+//! wall-clock time.
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,14 +12,14 @@ use pcap_file::{DataLink, Endianness, TsResolution};
 use crate::error::SimError;
 
 /// A pcap sink that stops at its first write error and keeps that error for later.
-pub(crate) struct PcapRecorder {
-    writer: Option<PcapWriter<Box<dyn Write>>>,
+pub struct PcapRecorder<W: Write> {
+    writer: Option<PcapWriter<W>>,
     error: Option<SimError>,
 }
 
-impl PcapRecorder {
+impl<W: Write> PcapRecorder<W> {
     /// Write the file header to `w`.
-    pub(crate) fn new(w: Box<dyn Write>) -> Result<Self, SimError> {
+    pub fn new(w: W) -> Result<Self, SimError> {
         let header = PcapHeader {
             datalink: DataLink::RAW,
             ts_resolution: TsResolution::MicroSecond,
@@ -32,8 +33,9 @@ impl PcapRecorder {
         })
     }
 
-    /// Append one datagram sent at `time`.
-    pub(crate) fn record(&mut self, time: Instant, packet: &[u8]) {
+    /// Append one datagram stamped `time` (microseconds since the epoch of the capture's
+    /// clock: the world's start, or the Unix epoch for a wall clock).
+    pub fn record(&mut self, time: Instant, packet: &[u8]) {
         let Some(writer) = self.writer.as_mut() else {
             return;
         };
@@ -45,8 +47,13 @@ impl PcapRecorder {
         }
     }
 
+    /// The first write error, if recording stopped.
+    pub fn error(&self) -> Option<&SimError> {
+        self.error.as_ref()
+    }
+
     /// Flush the sink and stop recording; the first error met while recording, if any.
-    pub(crate) fn finish(mut self) -> Result<(), SimError> {
+    pub fn finish(mut self) -> Result<(), SimError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }

@@ -54,7 +54,7 @@ pub struct World<N: Node> {
     links: HashMap<(HostId, HostId), Link>,
     in_flight: EventQueue<Arrival>,
     filter: Option<Filter>,
-    pcap: Option<PcapRecorder>,
+    pcap: Option<PcapRecorder<Box<dyn Write>>>,
     events: Option<Vec<NetEvent>>,
     stats: WorldStats,
     next_packet_id: u64,
@@ -251,7 +251,9 @@ impl<N: Node> World<N> {
     /// Replaces (and finishes) an earlier recording. Call [`finish_pcap`](Self::finish_pcap)
     /// to flush and to learn of write errors met along the way.
     pub fn record_pcap<W: Write + 'static>(&mut self, w: W) -> Result<(), SimError> {
-        let old = self.pcap.replace(PcapRecorder::new(Box::new(w))?);
+        let old = self
+            .pcap
+            .replace(PcapRecorder::new(Box::new(w) as Box<dyn Write>)?);
         old.map_or(Ok(()), PcapRecorder::finish)
     }
 

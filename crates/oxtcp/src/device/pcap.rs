@@ -6,60 +6,48 @@ use std::io::{self, Write};
 use std::os::fd::RawFd;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::{DataLink, Endianness, TsResolution};
+use oxtcp_sim::PcapRecorder;
 
 use super::Device;
 
 /// Records what crosses `inner`.
 pub struct PcapTap<D> {
     inner: D,
-    writer: Option<PcapWriter<Box<dyn Write + Send>>>,
-    error: Option<String>,
+    recorder: Option<PcapRecorder<Box<dyn Write + Send>>>,
 }
 
 impl<D: Device> PcapTap<D> {
     /// Write a pcap header to `out` and record from now on.
     pub fn new(inner: D, out: Box<dyn Write + Send>) -> io::Result<PcapTap<D>> {
-        let header = PcapHeader {
-            datalink: DataLink::RAW,
-            ts_resolution: TsResolution::MicroSecond,
-            snaplen: 65535,
-            endianness: Endianness::native(),
-            ..PcapHeader::default()
-        };
-        let writer = PcapWriter::with_header(out, header).map_err(io::Error::other)?;
+        let recorder = PcapRecorder::new(out).map_err(io::Error::other)?;
         Ok(PcapTap {
             inner,
-            writer: Some(writer),
-            error: None,
+            recorder: Some(recorder),
         })
     }
 
     /// The first write error, if recording stopped.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    pub fn error(&self) -> Option<String> {
+        self.recorder.as_ref()?.error().map(|e| e.to_string())
     }
 
     fn record(&mut self, packet: &[u8]) {
-        let Some(w) = self.writer.as_mut() else {
-            return;
-        };
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let p = PcapPacket::new(ts, packet.len() as u32, packet);
-        if let Err(e) = w.write_packet(&p) {
-            self.error = Some(e.to_string());
-            self.writer = None;
+        if let Some(r) = self.recorder.as_mut() {
+            let unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            r.record(
+                oxtcp_core::Instant::from_micros(unix.as_micros() as u64),
+                packet,
+            );
         }
     }
 }
 
 impl<D> Drop for PcapTap<D> {
     fn drop(&mut self) {
-        if let Some(w) = self.writer.take() {
-            let _ = w.into_writer().flush();
+        if let Some(r) = self.recorder.take() {
+            let _ = r.finish();
         }
     }
 }
@@ -100,6 +88,7 @@ mod tests {
     use super::*;
     use crate::device::MemoryDevice;
     use pcap_file::pcap::PcapReader;
+    use pcap_file::DataLink;
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
