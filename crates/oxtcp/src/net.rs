@@ -342,6 +342,22 @@ fn settled(stack: &Stack) -> bool {
         .all(|(_, s, _)| matches!(s, State::Closed | State::TimeWait | State::FinWait2))
 }
 
+/// Hand everything the stack wants to send to the device.
+fn transmit<D: Device>(
+    g: &mut Inner,
+    dev: &mut D,
+    now: Instant,
+    now_std: StdInstant,
+    tx: &mut [u8],
+) {
+    while let Some(n) = g.stack.poll_transmit(now, tx) {
+        g.stats.packets_out += 1;
+        if dev.send(now_std, &tx[..n]).is_err() {
+            g.stats.send_errors += 1;
+        }
+    }
+}
+
 /// The runtime thread.
 fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) {
     let mut rx = vec![0u8; 65536];
@@ -371,6 +387,10 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
                 Ok(Some(n)) => {
                     g.stack.handle_packet(now, &rx[..n]);
                     read += 1;
+                    // Answer each datagram before reading the next: the core owes an ACK per
+                    // data segment (a duplicate ACK per out-of-order one, RFC 5681 §4.2), and
+                    // draining only at the end of a batch would merge them into one.
+                    transmit(&mut g, &mut dev, now, now_std, &mut tx);
                 }
                 Ok(None) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -384,12 +404,7 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
         if g.stack.poll_timeout().is_some_and(|t| t <= now) {
             g.stack.handle_timeout(now);
         }
-        while let Some(n) = g.stack.poll_transmit(now, &mut tx) {
-            g.stats.packets_out += 1;
-            if dev.send(now_std, &tx[..n]).is_err() {
-                g.stats.send_errors += 1;
-            }
-        }
+        transmit(&mut g, &mut dev, now, now_std, &mut tx);
         if dev.flush(now_std).is_err() {
             g.stats.send_errors += 1;
         }
