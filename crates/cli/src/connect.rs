@@ -109,14 +109,7 @@ pub fn run(args: &ConnectArgs) -> Result<()> {
     // Our side closes gracefully either way: FIN after what is queued.
     let _ = stream.shutdown(Shutdown::Write);
     drop(stream);
-    net.shutdown(Duration::from_secs(5));
-    if let Some(f) = session.fault_summary() {
-        eprintln!("oxtcp: {f}");
-    }
-    match stop {
-        Stop::Done(Err(e)) => Err(anyhow!(e)),
-        _ => Ok(()),
-    }
+    session.finish(stop)
 }
 
 /// stdin to the connection (half-closing at EOF), the connection to stdout until the peer

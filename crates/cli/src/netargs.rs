@@ -15,6 +15,7 @@ use oxtcp::{next_addr, parse_cidr, Net, StackConfig};
 use oxtcp_core::EventKind;
 
 use crate::control::Control;
+use crate::signals::Stop;
 
 /// The interface and what wraps it.
 #[derive(Args, Debug)]
@@ -188,8 +189,21 @@ impl NetArgs {
 }
 
 impl Session {
+    /// End the run: give closing handshakes up to 5 s, stop the runtime, report the fault
+    /// injector's work, and turn why the command stopped into its result.
+    pub fn finish(&self, stop: Stop) -> Result<()> {
+        self.net.shutdown(Duration::from_secs(5));
+        if let Some(f) = self.fault_summary() {
+            eprintln!("oxtcp: {f}");
+        }
+        match stop {
+            Stop::Done(Err(e)) => Err(anyhow!(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// A one-line summary of the fault injector, if it ran.
-    pub fn fault_summary(&self) -> Option<String> {
+    fn fault_summary(&self) -> Option<String> {
         let (din, dout, dup, reord, _) = self.faults.as_ref()?.snapshot();
         Some(format!(
             "faults: dropped {din} in, {dout} out; duplicated {dup}; reordered {reord}"

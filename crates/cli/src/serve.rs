@@ -4,7 +4,6 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -196,12 +195,5 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         let _ = s.shutdown(Shutdown::Write);
     }
     drop(open);
-    net.shutdown(Duration::from_secs(5));
-    if let Some(f) = session.fault_summary() {
-        eprintln!("oxtcp: {f}");
-    }
-    match stop {
-        Stop::Done(Err(e)) => anyhow::bail!(e),
-        _ => Ok(()),
-    }
+    session.finish(stop)
 }
