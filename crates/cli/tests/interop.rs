@@ -296,6 +296,7 @@ fn kernel_closes_first_and_waits_in_time_wait_while_oxtcp_passes_last_ack() {
         return;
     };
     let trace = rig.path("serve.jsonl");
+    let pcap = rig.path("serve.pcap");
     let mut serve = rig.serve(
         "oxi-kfirst",
         8003,
@@ -306,6 +307,8 @@ fn kernel_closes_first_and_waits_in_time_wait_while_oxtcp_passes_last_ack() {
             "echo",
             "--trace",
             trace.to_str().unwrap(),
+            "--pcap",
+            pcap.to_str().unwrap(),
         ],
     );
     let out = run(
@@ -347,6 +350,43 @@ fn kernel_closes_first_and_waits_in_time_wait_while_oxtcp_passes_last_ack() {
         "oxtcp's states for {client}"
     );
     assert_no_connection_errors(&stop_serve(&mut serve));
+
+    // The pcap tap saw both directions on the TUN: the kernel's SYN and FIN, oxtcp's SYN-ACK
+    // and FIN, in that order of first appearance.
+    let flags = pcap_flags(&pcap, &format!("{OXTCP4}:8003"));
+    let first = |want: &str| {
+        flags
+            .iter()
+            .position(|f| f == want)
+            .unwrap_or_else(|| panic!("no {want} in the pcap: {flags:?}"))
+    };
+    let (syn, synack) = (first("kernel SYN"), first("oxtcp SYN|ACK"));
+    let (kfin, ofin) = (first("kernel FIN|ACK"), first("oxtcp FIN|ACK"));
+    assert!(syn < synack && synack < kfin && kfin < ofin, "{flags:?}");
+}
+
+/// "kernel FLAGS" or "oxtcp FLAGS" for each TCP segment in `pcap` to or from `oxtcp_end`.
+fn pcap_flags(pcap: &std::path::Path, oxtcp_end: &str) -> Vec<String> {
+    let bytes = std::fs::read(pcap).expect("serve wrote its pcap");
+    let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).expect("a pcap header");
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.expect("a whole pcap record");
+        let Ok(seg) = oxtcp_wire::parse_packet(&p.data) else {
+            continue; // the kernel's own IPv6 chatter and the like
+        };
+        let src = format!("{}:{}", seg.ip.src(), seg.tcp.src_port);
+        let dst = format!("{}:{}", seg.ip.dst(), seg.tcp.dst_port);
+        let who = if src == oxtcp_end {
+            "oxtcp"
+        } else if dst == oxtcp_end {
+            "kernel"
+        } else {
+            continue;
+        };
+        out.push(format!("{who} {}", seg.tcp.flags));
+    }
+    out
 }
 
 /// oxtcp closes first: `oxtcp connect` with stdin at EOF sends its FIN at once
