@@ -223,6 +223,12 @@ impl Device for TunDevice {
         }
     }
 
+    fn more_in_unit(&self) -> bool {
+        self.offload
+            .as_ref()
+            .is_some_and(|o| o.rx_next < o.rx_count)
+    }
+
     fn fd(&self) -> RawFd {
         self.dev.as_raw_fd()
     }
