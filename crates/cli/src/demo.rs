@@ -14,7 +14,7 @@ use oxtcp_sim::{
 };
 
 use crate::jsonl;
-use crate::ladder::{self, Arrivals, Side};
+use oxtcp_lab::ladder::{self, Arrivals, Side};
 
 /// Options of `oxtcp demo`.
 #[derive(clap::Args, Debug)]

@@ -8,7 +8,6 @@ mod demo;
 mod drill;
 mod http;
 mod jsonl;
-mod ladder;
 mod netargs;
 mod serve;
 mod signals;

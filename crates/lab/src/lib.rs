@@ -1,0 +1,6 @@
+//! The TCP lab: drawing connections so people can see TCP work.
+//!
+//! - [`ladder`]: the two-column ladder diagram of one connection, drawn from both endpoints'
+//!   trace events (from oxtcp's own stacks, or inferred from a capture).
+
+pub mod ladder;
