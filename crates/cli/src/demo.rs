@@ -8,17 +8,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use oxtcp_core::{Dir, Event, EventKind, Stack, StackConfig, State};
-use oxtcp_sim::{
-    ClosePolicy, Endpoint, HostId, Instant, LinkConfig, NetEvent, NetEventKind, StackHost, World,
-};
+use oxtcp_core::{Stack, StackConfig, State};
+use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, World};
 
 use crate::jsonl;
-use oxtcp_lab::ladder::{self, Arrivals, Side};
+use oxtcp_lab::ladder::{self, Side};
+use oxtcp_lab::scenario::{self, Scenario};
 
 /// Options of `oxtcp demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
+    /// The scenario to run (see --list) [default: handshake-and-close].
+    name: Option<String>,
+    /// List the scenarios with what each shows.
+    #[arg(long)]
+    list: bool,
     /// Seed for the simulator and both stacks; the same seed replays the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -57,8 +61,73 @@ fn response() -> Vec<u8> {
     body
 }
 
-/// Run the demo and print its ladder; errors if the lifecycle did not complete as it must.
+/// What `handshake-and-close` shows (it runs with the loss and latency options).
+const DEFAULT_SHOWS: &str =
+    "O1–O3, C1–C5: the three-way handshake, data both ways, the four-way close and TIME-WAIT";
+
+/// Run the demo (or a named scenario) and print its ladder; errors if a claim did not hold.
 pub fn run(args: &DemoArgs) -> Result<()> {
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{:<26} {DEFAULT_SHOWS}", "handshake-and-close")?;
+        for s in scenario::all() {
+            writeln!(out, "{:<26} {}", s.name, s.shows)?;
+        }
+        return Ok(());
+    }
+    match args.name.as_deref() {
+        None | Some("handshake-and-close") => handshake_and_close(args),
+        Some(name) => match scenario::find(name) {
+            Some(s) => run_scenario(s, args),
+            None => bail!("no scenario {name:?}; `oxtcp demo --list` lists them"),
+        },
+    }
+}
+
+/// Run a scenario of the catalog, print its ladder and its checks.
+fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
+    let pcap: Option<Box<dyn Write>> = match &args.pcap {
+        Some(p) => Some(Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let r = scenario::run((s.setup)(), args.seed, pcap).context("the simulation did not settle")?;
+    let (a, b) = s.sides(&r);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "oxtcp demo {}: {} (seed {})",
+        s.name, s.shows, args.seed
+    )?;
+    writeln!(
+        out,
+        "A = {} (opens)   B = {}\n",
+        scenario::A_IP,
+        scenario::B_IP
+    )?;
+    write!(out, "{}", ladder::render(&a, &b, Some(&r.arrivals)))?;
+    writeln!(out)?;
+    let checks = s.check(&r);
+    for c in &checks {
+        writeln!(out, "{} {}", if c.ok { "✓" } else { "✗" }, c.claim)?;
+    }
+    if let Some(path) = &args.trace {
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = BufWriter::new(f);
+        jsonl::write_merged(&mut w, &[("A", &r.a), ("B", &r.b)])?;
+        w.flush()?;
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if failed > 0 {
+        bail!("{failed} of the scenario's claims did not hold");
+    }
+    Ok(())
+}
+
+/// The default scenario: a request, a 3000-byte answer, the four-way close and TIME-WAIT, with
+/// the loss and latency options applied.
+fn handshake_and_close(args: &DemoArgs) -> Result<()> {
     let a_ip: IpAddr = "10.0.0.1".parse()?;
     let b_ip: IpAddr = "10.0.0.2".parse()?;
     let server = SocketAddr::new(b_ip, 80);
@@ -141,7 +210,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         out,
         "A = {a_ip} (client)   B = {server} (server, listening)\n"
     )?;
-    let arrivals = packet_arrivals(&net, [a, b], [&ha.events, &hb.events]);
+    let arrivals = scenario::packet_arrivals(&net, [a, b], [&ha.events, &hb.events]);
     write!(out, "{}", ladder::render(&side_a, &side_b, Some(&arrivals)))?;
     let seq_a = ladder::state_sequence(&side_a);
     let seq_b = ladder::state_sequence(&side_b);
@@ -187,43 +256,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         bail!("the closing paths are not the ones TCP prescribes");
     }
     Ok(())
-}
-
-/// Pair each transmitted segment with its own arrival, by the simulator's packet ids: a host's
-/// k-th transmitted segment is its k-th packet sent, and its m-th received datagram (segment or
-/// malformed) is its m-th delivery.
-fn packet_arrivals(net: &[NetEvent], hosts: [HostId; 2], events: [&[Event]; 2]) -> Arrivals {
-    let side_of = |h: HostId| hosts.iter().position(|&x| x == h);
-    let mut sent: [Vec<u64>; 2] = Default::default();
-    let mut delivered: [Vec<u64>; 2] = Default::default();
-    for e in net {
-        match (e.kind, side_of(e.from), side_of(e.to)) {
-            (NetEventKind::Sent, Some(f), Some(_)) => sent[f].push(e.packet_id),
-            (NetEventKind::Delivered, Some(_), Some(t)) => delivered[t].push(e.packet_id),
-            _ => {}
-        }
-    }
-    let is_tx = |e: &Event| matches!(&e.kind, EventKind::Segment(s) if s.dir == Dir::Tx);
-    let is_arrival = |e: &Event| match &e.kind {
-        EventKind::Segment(s) => s.dir != Dir::Tx,
-        EventKind::Malformed(_) => true,
-        _ => false,
-    };
-    let mut out: Arrivals = [vec![None; events[0].len()], vec![None; events[1].len()]];
-    for side in 0..2 {
-        let other = 1 - side;
-        let arrivals: Vec<usize> = (0..events[other].len())
-            .filter(|&j| is_arrival(&events[other][j]))
-            .collect();
-        let txs = (0..events[side].len()).filter(|&i| is_tx(&events[side][i]));
-        for (i, id) in txs.zip(&sent[side]) {
-            out[side][i] = delivered[other]
-                .iter()
-                .position(|d| d == id)
-                .and_then(|k| arrivals.get(k).copied());
-        }
-    }
-    out
 }
 
 fn is_subsequence(needle: &[State], hay: &[State]) -> bool {

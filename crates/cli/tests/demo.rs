@@ -186,3 +186,37 @@ fn bad_arguments_get_a_clear_error() {
     assert!(!ok);
     assert!(stderr.contains("not a probability"), "{stderr}");
 }
+
+#[test]
+fn demo_list_names_every_scenario_and_each_one_runs_with_its_checks() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxtcp"))
+        .args(["demo", "--list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.contains(&"handshake-and-close") && names.contains(&"simultaneous-close"));
+    for name in names.iter().filter(|n| **n != "handshake-and-close") {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxtcp"))
+            .args(["demo", name])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {stdout}");
+        assert!(stdout.contains("✓ A: "), "{name}: no state check: {stdout}");
+        assert!(
+            !stdout.lines().any(|l| l.starts_with("✗ ")),
+            "{name}: a failed claim: {stdout}"
+        );
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_oxtcp"))
+        .args(["demo", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--list"));
+}

@@ -2,5 +2,7 @@
 //!
 //! - [`ladder`]: the two-column ladder diagram of one connection, drawn from both endpoints'
 //!   trace events (from oxtcp's own stacks, or inferred from a capture).
+//! - [`scenario`]: the named lifecycle scenarios of `oxtcp demo NAME`, each checking its claims.
 
 pub mod ladder;
+pub mod scenario;
