@@ -2,5 +2,7 @@
 //!
 //! - [`ladder`]: the two-column ladder diagram of one connection, drawn from both endpoints'
 //!   trace events (from oxtcp's own stacks, or inferred from a capture).
+//! - [`trace`]: pcap/pcapng captures split into connections with both sides' states inferred.
 
 pub mod ladder;
+pub mod trace;
