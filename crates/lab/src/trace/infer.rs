@@ -13,12 +13,20 @@
 //! | receiver | sees ACK of its SYN | SYN-RECEIVED → ESTABLISHED | rcv ACK of SYN |
 //! | sender | sends FIN | ESTABLISHED/SYN-RECEIVED → FIN-WAIT-1, CLOSE-WAIT → LAST-ACK | close |
 //! | receiver | sees ACK of its FIN | FIN-WAIT-1 → FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED | rcv ACK of FIN |
-//! | receiver | sees the peer's FIN | ESTABLISHED → CLOSE-WAIT, FIN-WAIT-1 → CLOSING, FIN-WAIT-2 → TIME-WAIT | rcv FIN |
+//! | receiver of a FIN | sends the segment that ACKs it (see below) | ESTABLISHED → CLOSE-WAIT, FIN-WAIT-1 → CLOSING, FIN-WAIT-2 → TIME-WAIT | rcv FIN |
 //! | sender | sends RST | any open state → CLOSED | abort |
 //! | receiver | sees RST | any open state but TIME-WAIT → CLOSED | rcv RST |
 //!
 //! A segment is processed as RFC 9293 §3.10.7.4 orders it: its ACK first, then its FIN, so a
-//! FIN that also acknowledges ours takes FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT. Each rule fires
+//! FIN that also acknowledges ours takes FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT.
+//!
+//! A FIN's arrival is not visible at the capture point, only its departure; so the receiver
+//! is taken to have processed it when it is first seen to: when it sends a segment whose ACK
+//! covers the FIN (the change is recorded just before that segment), or when the FIN's sender
+//! sends it anything later (segments on one path arrive in order), or at the end of the
+//! capture. A FIN the receiver sends before acknowledging the peer's is therefore a
+//! simultaneous close (ESTABLISHED → FIN-WAIT-1 → CLOSING), as it must be: when the receiver
+//! closed, the peer's FIN had not arrived. Each rule fires
 //! once (a retransmitted FIN changes nothing). A state change is recorded at the time of the
 //! segment that caused it: a sender's just before its `tx`, a receiver's just after its `rx`.
 //! TIME-WAIT's 2×MSL expiry sends nothing, so a side that reaches TIME-WAIT stays there.
@@ -118,6 +126,8 @@ pub fn infer(conn: &Connection) -> Inferred {
     ];
     let mut track = [Track::default(); 2];
     let mut retransmit = Vec::with_capacity(conn.segs.len());
+    // Per side: the peer's FIN was seen but the side has not yet been seen to process it.
+    let mut pending = [false; 2];
     for seg in &conn.segs {
         let from = usize::from(seg.src != conn.a);
         let to = 1 - from;
@@ -138,6 +148,16 @@ pub fn infer(conn: &Connection) -> Inferred {
         }
         retransmit.push(rtx);
 
+        // A FIN the sender saw arrive counts as processed once the sender acknowledges it.
+        if pending[from]
+            && seg.flags.ack()
+            && track[to]
+                .fin
+                .is_some_and(|f| at_or_after(seg.ack, f.wrapping_add(1)))
+        {
+            pending[from] = false;
+            apply_fin(&mut sides[from], time, conn_tuple(conn, from));
+        }
         // The sender's changes, then its tx.
         let cur = sides[from].state;
         let sent_change = if seg.flags.rst() {
@@ -173,6 +193,11 @@ pub fn infer(conn: &Connection) -> Inferred {
             local: sides[to].addr,
             remote: sides[from].addr,
         };
+        // Segments on one path arrive in order: an earlier FIN was processed before this one.
+        if pending[to] {
+            pending[to] = false;
+            apply_fin(&mut sides[to], time, tuple_to);
+        }
         sides[to].events.push(Event {
             time,
             kind: EventKind::Segment(segment_event(seg, Dir::Rx, tuple_to, rtx)),
@@ -235,16 +260,15 @@ pub fn infer(conn: &Connection) -> Inferred {
                 push_state(&mut sides[to], time, tuple_to, st, Cause::RecvAckOfFin);
             }
         }
-        if seg.flags.fin() {
-            let next = match sides[to].state {
-                State::Established | State::SynReceived => Some(State::CloseWait),
-                State::FinWait1 => Some(State::Closing),
-                State::FinWait2 => Some(State::TimeWait),
-                _ => None,
-            };
-            if let Some(st) = next {
-                push_state(&mut sides[to], time, tuple_to, st, Cause::RecvFin);
-            }
+        if seg.flags.fin() && fin_target(sides[to].state).is_some() {
+            pending[to] = true;
+        }
+    }
+    // The end of the capture: FINs seen but never acknowledged are taken as processed.
+    let end = Instant::from_micros(conn.segs.last().map_or(0, |s| s.time_us));
+    for side in 0..2 {
+        if pending[side] {
+            apply_fin(&mut sides[side], end, conn_tuple(conn, side));
         }
     }
     Inferred {
@@ -252,6 +276,30 @@ pub fn infer(conn: &Connection) -> Inferred {
         mid_connection,
         retransmit,
     }
+}
+
+fn fin_target(s: State) -> Option<State> {
+    match s {
+        State::Established | State::SynReceived => Some(State::CloseWait),
+        State::FinWait1 => Some(State::Closing),
+        State::FinWait2 => Some(State::TimeWait),
+        _ => None,
+    }
+}
+
+fn apply_fin(side: &mut Endpoint, time: Instant, tuple: FourTuple) {
+    if let Some(st) = fin_target(side.state) {
+        push_state(side, time, tuple, st, Cause::RecvFin);
+    }
+}
+
+fn conn_tuple(conn: &Connection, side: usize) -> FourTuple {
+    let (local, remote) = if side == 0 {
+        (conn.a, conn.b)
+    } else {
+        (conn.b, conn.a)
+    };
+    FourTuple { local, remote }
 }
 
 fn push_state(side: &mut Endpoint, time: Instant, tuple: FourTuple, to: State, cause: Cause) {

@@ -18,7 +18,8 @@ pub struct Summary {
     pub handshake_rtt_us: Option<u64>,
     /// Payload bytes each side sent, each byte counted once.
     pub bytes: [u64; 2],
-    /// Segments each side sent that repeat sequence space it had already sent.
+    /// Data segments each side sent whose sequence space it had already sent (SYN and FIN
+    /// repeats are marked `rtx` in the ladder but not counted here).
     pub retransmissions: [u64; 2],
     /// Times each side began advertising a zero window.
     pub zero_window_events: [u64; 2],
@@ -80,7 +81,7 @@ pub fn summarize(conn: &Connection, inf: &Inferred) -> Summary {
                 high[side] = Some(end);
             }
         }
-        if inf.retransmit[i] {
+        if inf.retransmit[i] && s.len > 0 {
             rtx[side] += 1;
         }
         if !s.flags.rst() {
