@@ -293,16 +293,17 @@ fn write_pcap(frames: &[(u64, Vec<u8>)], link: DataLink) -> Vec<u8> {
         ..PcapHeader::default()
     };
     let mut out = Vec::new();
-    let mut w = PcapWriter::with_header(&mut out, header).unwrap();
-    for (t, f) in frames {
-        w.write_packet(&PcapPacket::new(
-            Duration::from_micros(*t),
-            f.len() as u32,
-            f,
-        ))
-        .unwrap();
+    {
+        let mut w = PcapWriter::with_header(&mut out, header).unwrap();
+        for (t, f) in frames {
+            w.write_packet(&PcapPacket::new(
+                Duration::from_micros(*t),
+                f.len() as u32,
+                f,
+            ))
+            .unwrap();
+        }
     }
-    drop(w);
     out
 }
 
