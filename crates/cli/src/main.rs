@@ -12,6 +12,7 @@ mod netargs;
 mod serve;
 mod signals;
 mod ss;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Cmd {
     Connect(connect::ConnectArgs),
     /// List a running oxtcp's connections: state, queues, RTT, RTO, cwnd, retransmissions.
     Ss(ss::SsArgs),
+    /// Read a pcap/pcapng capture: each TCP connection as a ladder with inferred states.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Cmd::Serve(args) => serve::run(&args),
         Cmd::Connect(args) => connect::run(&args),
         Cmd::Ss(args) => ss::run(&args),
+        Cmd::Trace(args) => trace::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
