@@ -1,6 +1,9 @@
 //! The TCP lab: drawing connections so people can see TCP work.
 //!
+//! - [`model`]: one connection's ladder as data (segments paired with their arrivals, labels,
+//!   states, timers), built once from both endpoints' trace events and shared by the renderers.
 //! - [`ladder`]: the two-column ladder diagram of one connection, drawn from both endpoints'
 //!   trace events (from oxtcp's own stacks, or inferred from a capture).
 
 pub mod ladder;
+pub mod model;
