@@ -4,6 +4,8 @@
 //!   states, timers), built once from both endpoints' trace events and shared by the renderers.
 //! - [`ladder`]: the two-column ladder diagram of one connection, drawn from both endpoints'
 //!   trace events (from oxtcp's own stacks, or inferred from a capture).
+//! - [`svg`]: the same ladder as a standalone SVG figure, in the style of a textbook.
 
 pub mod ladder;
 pub mod model;
+pub mod svg;
