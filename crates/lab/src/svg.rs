@@ -55,7 +55,7 @@ const BOX_H: f64 = 18.0;
 const SLOT: f64 = 22.0;
 const PX_PER_MS: f64 = 5.0;
 const MIN_GAP: f64 = 8.0;
-const BREAK_US: u64 = 250_000;
+const BREAK_US: u64 = 60_000;
 const BREAK_H: f64 = 56.0;
 const ELIDE_H: f64 = 40.0;
 /// Where along the way a lost segment's arrow ends.
@@ -371,6 +371,11 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
                 y1 - 6.0
             );
         }
+        seg_start = y1 - 6.0;
+        if kind == Gap::Elided {
+            // Elided stretches keep a dotted line; their note says what is missing.
+            continue;
+        }
         let mid = (y0 + y1) / 2.0;
         let _ = write!(b, r#"<g class="break">"#);
         for x in [XA, XB] {
@@ -385,17 +390,14 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
                 );
             }
         }
-        if kind == Gap::Idle {
-            let _ = write!(
-                b,
-                r#"<text class="gaplabel" x="{:.1}" y="{:.1}">⋯ {} ⋯</text>"#,
-                (XA + XB) / 2.0,
-                mid + 4.0,
-                escape(&duration(dt))
-            );
-        }
+        let _ = write!(
+            b,
+            r#"<text class="gaplabel" x="{:.1}" y="{:.1}">⋯ {} ⋯</text>"#,
+            (XA + XB) / 2.0,
+            mid + 4.0,
+            escape(&duration(dt))
+        );
         let _ = writeln!(b, "</g>");
-        seg_start = y1 - 6.0;
     }
     for x in [XA, XB] {
         let _ = writeln!(
@@ -491,8 +493,9 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
         let (xe, ye) = match s.arrival {
             Some(arr) => (x1, event_y(1 - s.from, arr.index, arr.time)),
             None => {
-                let dy = axis.at(s.send + typical) - axis.at(s.send);
-                (x0 + (x1 - x0) * LOST_AT, y0 + dy.max(8.0) * LOST_AT)
+                // Slanted as a typical arrival would be, whatever breaks follow.
+                let dy = (typical as f64 / 1000.0 * PX_PER_MS).max(MIN_GAP);
+                (x0 + (x1 - x0) * LOST_AT, y0 + dy * LOST_AT)
             }
         };
         let mut class = String::from("seg");
