@@ -1,0 +1,483 @@
+//! The ladder of one connection as data, built once from both sides' trace events and drawn by
+//! both renderers ([`crate::ladder`] for the terminal, [`crate::svg`] for figures): every
+//! transmitted segment paired with its arrival on the other side (or lost), its label parts,
+//! the state of each side around it, the transitions with no segment behind them, the timers
+//! that fired and the arrivals nothing on the other side sent (network duplicates).
+
+use oxtcp_core::{
+    Cause, ConnError, Dir, DropReason, Event, EventKind, SegmentEvent, State, TimerKind,
+};
+
+/// One side's events and what we know about it.
+pub struct Side<'a> {
+    /// Display name (`A`, `B`).
+    pub name: &'a str,
+    /// Its trace events, in order.
+    pub events: &'a [Event],
+    /// Its initial state (CLOSED for a client, LISTEN for a listener).
+    pub initial: State,
+}
+
+/// For each side, for each of its events that is a transmitted segment, the index of the
+/// event on the other side where that very packet arrived (`None`: lost in the network).
+pub type Arrivals = [Vec<Option<usize>>; 2];
+
+/// What a segment's label says, with both relative and absolute numbers.
+#[derive(Debug, Clone)]
+pub struct Label {
+    /// Retransmission.
+    pub rtx: bool,
+    /// Flags as text (`SYN|ACK`).
+    pub flags: String,
+    /// Absolute sequence number.
+    pub seq: u32,
+    /// Sequence number relative to the sender's ISN (`None`: ISN unknown).
+    pub seq_rel: Option<u32>,
+    /// Absolute and relative acknowledgment number, when ACK is set.
+    pub ack: Option<(u32, Option<u32>)>,
+    /// Window.
+    pub win: u16,
+    /// Payload length.
+    pub len: u32,
+    /// MSS option.
+    pub mss: Option<u16>,
+}
+
+impl Label {
+    fn new(s: &SegmentEvent, own_isn: Option<u32>, peer_isn: Option<u32>) -> Label {
+        Label {
+            rtx: s.retransmit,
+            flags: s.flags.to_string(),
+            seq: s.seq,
+            seq_rel: own_isn.map(|i| s.seq.wrapping_sub(i)),
+            ack: s
+                .flags
+                .ack()
+                .then(|| (s.ack, peer_isn.map(|i| s.ack.wrapping_sub(i)))),
+            win: s.win,
+            len: s.len,
+            mss: s.options.mss,
+        }
+    }
+
+    /// The terminal ladder's text: `rtx SYN|ACK seq=0(123) ack=1(456) win=65535 len=0 mss=1460`.
+    pub fn text(&self) -> String {
+        let rel = |r: Option<u32>| r.map_or_else(|| "?".to_string(), |v| v.to_string());
+        let ack = match self.ack {
+            Some((abs, r)) => format!(" ack={}({abs})", rel(r)),
+            None => String::new(),
+        };
+        let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
+        let rtx = if self.rtx { "rtx " } else { "" };
+        format!(
+            "{rtx}{} seq={}({}){ack} win={} len={}{mss}",
+            self.flags,
+            rel(self.seq_rel),
+            self.seq,
+            self.win,
+            self.len
+        )
+    }
+
+    /// A compact label: `SYN|ACK seq=0 ack=1 len=0 win=65535` with relative numbers (`?`
+    /// where the ISN is unknown) or absolute ones; `rtx` first for a retransmission.
+    pub fn short(&self, relative: bool) -> String {
+        let num = |abs: u32, r: Option<u32>| {
+            if relative {
+                r.map_or_else(|| "?".to_string(), |v| v.to_string())
+            } else {
+                abs.to_string()
+            }
+        };
+        let ack = match self.ack {
+            Some((abs, r)) => format!(" ack={}", num(abs, r)),
+            None => String::new(),
+        };
+        let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
+        let rtx = if self.rtx { "rtx " } else { "" };
+        format!(
+            "{rtx}{} seq={}{ack} len={} win={}{mss}",
+            self.flags,
+            num(self.seq, self.seq_rel),
+            self.len,
+            self.win
+        )
+    }
+}
+
+/// How a segment's packet ended on the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Received and processed.
+    Processed,
+    /// Received and dropped by the receiver, for this reason.
+    Dropped(DropReason),
+    /// Arrived damaged (malformed) and dropped.
+    Damaged(DropReason),
+}
+
+/// Where a segment arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// Index of the arrival event in the receiver's events.
+    pub index: usize,
+    /// Arrival time, µs.
+    pub time: u64,
+    /// What the receiver did with it.
+    pub fate: Fate,
+}
+
+/// One transmitted segment.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Sender: 0 (A, left) or 1 (B, right).
+    pub from: usize,
+    /// Index of the Tx event in the sender's events.
+    pub index: usize,
+    /// Send time, µs.
+    pub send: u64,
+    /// Its arrival, `None` if lost in the network.
+    pub arrival: Option<Arrival>,
+    /// Label parts.
+    pub label: Label,
+    /// Payload length.
+    pub len: u32,
+    /// SYN or FIN set.
+    pub syn_or_fin: bool,
+    /// RST set.
+    pub rst: bool,
+    /// The sender's state after sending it, and whether that is a change.
+    pub from_state: (State, bool),
+    /// The receiver's state after it arrived (or at the send time, if lost), and whether
+    /// that is a change.
+    pub to_state: (State, bool),
+}
+
+/// What a side note says.
+#[derive(Debug, Clone)]
+pub enum NoteKind {
+    /// A transition with no segment behind it (application call, timer expiry).
+    Transition {
+        /// From.
+        from: State,
+        /// To.
+        to: State,
+        /// Why.
+        cause: Cause,
+        /// Error reported to the application, if any.
+        error: Option<ConnError>,
+    },
+    /// A timer fired.
+    Timer {
+        /// Which.
+        kind: TimerKind,
+        /// Attempt number.
+        attempt: u32,
+    },
+    /// An arrival nothing on the other side is paired with (e.g. a network duplicate).
+    Unmatched(Label),
+}
+
+/// An event beside one side that is not a segment between the two.
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// 0 (A) or 1 (B).
+    pub side: usize,
+    /// Index in that side's events.
+    pub index: usize,
+    /// Time, µs.
+    pub time: u64,
+    /// What.
+    pub kind: NoteKind,
+}
+
+/// A state change of one side.
+#[derive(Debug, Clone, Copy)]
+pub struct Change {
+    /// 0 (A) or 1 (B).
+    pub side: usize,
+    /// Index in that side's events.
+    pub index: usize,
+    /// Time, µs.
+    pub time: u64,
+    /// From.
+    pub from: State,
+    /// To.
+    pub to: State,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// A timer that fired, with the moment it was (as far as the trace shows) armed.
+#[derive(Debug, Clone, Copy)]
+pub struct Timer {
+    /// 0 (A) or 1 (B).
+    pub side: usize,
+    /// Which.
+    pub kind: TimerKind,
+    /// Attempt number.
+    pub attempt: u32,
+    /// When it was armed, µs: entering TIME-WAIT or FIN-WAIT-2 for those timers, the side's
+    /// last transmission before it fired for the retransmission timers.
+    pub start: u64,
+    /// When it fired, µs.
+    pub fire: u64,
+}
+
+/// The whole ladder.
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    /// Names of the sides.
+    pub names: [String; 2],
+    /// Initial states.
+    pub initial: [State; 2],
+    /// Each side's ISN (its first transmitted SYN's seq).
+    pub isn: [Option<u32>; 2],
+    /// Every transmitted segment: A's in order, then B's.
+    pub segments: Vec<Segment>,
+    /// Side notes: A's in order, then B's.
+    pub notes: Vec<Note>,
+    /// Every state change, A's then B's.
+    pub changes: Vec<Change>,
+    /// Every timer that fired, A's then B's.
+    pub timers: Vec<Timer>,
+}
+
+impl Ladder {
+    /// Build the ladder for two sides. With `arrivals` (exact packet fates, e.g. from the
+    /// simulator) each segment is paired with its own arrival; without, with the first
+    /// unpaired arrival of an identical segment on the other side.
+    pub fn new(a: &Side<'_>, b: &Side<'_>, arrivals: Option<&Arrivals>) -> Ladder {
+        let sides = [a, b];
+        let isn = [first_syn(a), first_syn(b)];
+        let after = [states_after(a), states_after(b)];
+        let mut matched = [vec![false; a.events.len()], vec![false; b.events.len()]];
+        let before = |side: usize, i: usize| -> State {
+            if i == 0 {
+                sides[side].initial
+            } else {
+                after[side][i - 1]
+            }
+        };
+        let mut segments = Vec::new();
+        for from in 0..2 {
+            let to = 1 - from;
+            for (i, e) in sides[from].events.iter().enumerate() {
+                let EventKind::Segment(s) = &e.kind else {
+                    continue;
+                };
+                if s.dir != Dir::Tx {
+                    continue;
+                }
+                let arrival = match arrivals {
+                    Some(arr) => arr[from].get(i).copied().flatten(),
+                    // The first unmatched arrival of an identical segment on the other side.
+                    None => sides[to].events.iter().enumerate().position(|(j, r)| {
+                        !matched[to][j]
+                            && r.time >= e.time
+                            && matches!(&r.kind, EventKind::Segment(x) if x.dir != Dir::Tx && key(x) == key(s))
+                    }),
+                };
+                let (arrival, to_state) = match arrival {
+                    Some(j) => {
+                        matched[to][j] = true;
+                        let r = &sides[to].events[j];
+                        let fate = match &r.kind {
+                            EventKind::Segment(x) => match x.reason {
+                                Some(reason) if x.dir == Dir::Drop => Fate::Dropped(reason),
+                                _ => Fate::Processed,
+                            },
+                            EventKind::Malformed(reason) => Fate::Damaged(*reason),
+                            _ => Fate::Processed,
+                        };
+                        let st = after[to][j];
+                        (
+                            Some(Arrival {
+                                index: j,
+                                time: r.time.as_micros(),
+                                fate,
+                            }),
+                            (st, st != before(to, j)),
+                        )
+                    }
+                    // Lost in the network: the receiver's state at the send time.
+                    None => (
+                        None,
+                        (state_at(sides[to], &after[to], e.time.as_micros()), false),
+                    ),
+                };
+                let from_state = after[from][i];
+                segments.push(Segment {
+                    from,
+                    index: i,
+                    send: e.time.as_micros(),
+                    arrival,
+                    label: Label::new(s, isn[from], isn[to]),
+                    len: s.len,
+                    syn_or_fin: s.flags.syn() || s.flags.fin(),
+                    rst: s.flags.rst(),
+                    from_state: (from_state, from_state != before(from, i)),
+                    to_state,
+                });
+            }
+        }
+
+        let mut notes = Vec::new();
+        let mut changes = Vec::new();
+        let mut timers = Vec::new();
+        for (side, sd) in sides.iter().enumerate() {
+            let mut last_tx = 0u64;
+            let mut entered: Option<(State, u64)> = None;
+            for (i, e) in sd.events.iter().enumerate() {
+                let time = e.time.as_micros();
+                let kind = match &e.kind {
+                    EventKind::State(s) => {
+                        changes.push(Change {
+                            side,
+                            index: i,
+                            time,
+                            from: s.from,
+                            to: s.to,
+                            cause: s.cause,
+                        });
+                        entered = Some((s.to, time));
+                        if !is_user_cause(s.cause) {
+                            continue;
+                        }
+                        NoteKind::Transition {
+                            from: s.from,
+                            to: s.to,
+                            cause: s.cause,
+                            error: s.error,
+                        }
+                    }
+                    EventKind::Timer(t) => {
+                        let state_entry = |want: State| match entered {
+                            Some((s, at)) if s == want => at,
+                            _ => last_tx,
+                        };
+                        let start = match t.timer {
+                            TimerKind::TimeWait => state_entry(State::TimeWait),
+                            TimerKind::FinWait2 => state_entry(State::FinWait2),
+                            _ => last_tx,
+                        };
+                        timers.push(Timer {
+                            side,
+                            kind: t.timer,
+                            attempt: t.attempt,
+                            start: start.min(time),
+                            fire: time,
+                        });
+                        NoteKind::Timer {
+                            kind: t.timer,
+                            attempt: t.attempt,
+                        }
+                    }
+                    EventKind::Segment(s) if s.dir == Dir::Tx => {
+                        last_tx = time;
+                        continue;
+                    }
+                    EventKind::Segment(s) if !matched[side][i] => {
+                        NoteKind::Unmatched(Label::new(s, isn[1 - side], isn[side]))
+                    }
+                    _ => continue,
+                };
+                notes.push(Note {
+                    side,
+                    index: i,
+                    time,
+                    kind,
+                });
+            }
+        }
+        Ladder {
+            names: [a.name.to_string(), b.name.to_string()],
+            initial: [a.initial, b.initial],
+            isn,
+            segments,
+            notes,
+            changes,
+            timers,
+        }
+    }
+}
+
+/// The state of a side after each of its events (state events applied in order).
+fn states_after(side: &Side<'_>) -> Vec<State> {
+    let mut cur = side.initial;
+    let mut after = vec![cur; side.events.len()];
+    for (i, e) in side.events.iter().enumerate() {
+        if let EventKind::State(s) = &e.kind {
+            cur = s.to;
+        }
+        after[i] = cur;
+    }
+    // A segment's "state after" includes the state changes it caused, which the trace records
+    // right after it, up to the next segment.
+    let mut result = after.clone();
+    for (i, slot) in result.iter_mut().enumerate() {
+        if !matches!(side.events[i].kind, EventKind::Segment(_)) {
+            continue;
+        }
+        for (j, e) in side.events.iter().enumerate().skip(i + 1) {
+            match &e.kind {
+                EventKind::Segment(_) => break,
+                EventKind::State(s) if !is_user_cause(s.cause) => *slot = after[j],
+                _ => {}
+            }
+        }
+    }
+    result
+}
+
+/// A transition the application or a timer caused, not a segment.
+pub fn is_user_cause(c: Cause) -> bool {
+    matches!(
+        c,
+        Cause::Connect
+            | Cause::Close
+            | Cause::Abort
+            | Cause::TimeWaitExpired
+            | Cause::FinWait2Timeout
+            | Cause::RetriesExhausted
+            | Cause::ListenerClosed
+    )
+}
+
+fn first_syn(side: &Side<'_>) -> Option<u32> {
+    side.events.iter().find_map(|e| match &e.kind {
+        EventKind::Segment(s) if s.dir == Dir::Tx && s.flags.syn() => Some(s.seq),
+        _ => None,
+    })
+}
+
+fn key(s: &SegmentEvent) -> (u32, u32, u8, u32, u16) {
+    (s.seq, s.ack, s.flags.bits(), s.len, s.win)
+}
+
+fn state_at(side: &Side<'_>, after: &[State], t: u64) -> State {
+    let mut st = side.initial;
+    for (i, e) in side.events.iter().enumerate() {
+        if e.time.as_micros() > t {
+            break;
+        }
+        st = after[i];
+    }
+    st
+}
+
+/// The sequence of states a side went through, starting with its initial state.
+pub fn state_sequence(side: &Side<'_>) -> Vec<State> {
+    let mut seq = vec![side.initial];
+    for e in side.events {
+        if let EventKind::State(s) = &e.kind {
+            seq.push(s.to);
+        }
+    }
+    seq
+}
+
+/// Seconds with six decimals.
+pub fn secs(t: u64) -> String {
+    format!("{}.{:06}", t / 1_000_000, t % 1_000_000)
+}
