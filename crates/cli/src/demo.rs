@@ -14,6 +14,7 @@ use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, World};
 use crate::jsonl;
 use oxtcp_lab::ladder::{self, Side};
 use oxtcp_lab::scenario::{self, Scenario};
+use oxtcp_lab::svg::{self, SvgOptions};
 
 /// Options of `oxtcp demo`.
 #[derive(clap::Args, Debug)]
@@ -41,6 +42,27 @@ pub struct DemoArgs {
     /// Write the event trace to this file as JSON Lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Also draw the ladder as a standalone SVG figure.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+/// Write the SVG figure of a run if `--svg` asked for one.
+fn write_svg(
+    args: &DemoArgs,
+    title: &str,
+    a: &Side<'_>,
+    b: &Side<'_>,
+    arrivals: &oxtcp_lab::ladder::Arrivals,
+) -> Result<()> {
+    if let Some(path) = &args.svg {
+        let opts = SvgOptions {
+            title: title.to_string(),
+            ..SvgOptions::default()
+        };
+        crate::svgout::write(path, &svg::render(a, b, Some(arrivals), &opts))?;
+    }
+    Ok(())
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -107,6 +129,7 @@ fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
         scenario::B_IP
     )?;
     write!(out, "{}", ladder::render(&a, &b, Some(&r.arrivals)))?;
+    write_svg(args, &format!("oxtcp demo {}", s.name), &a, &b, &r.arrivals)?;
     writeln!(out)?;
     let checks = s.check(&r);
     for c in &checks {
@@ -212,6 +235,13 @@ fn handshake_and_close(args: &DemoArgs) -> Result<()> {
     )?;
     let arrivals = scenario::packet_arrivals(&net, [a, b], [&ha.events, &hb.events]);
     write!(out, "{}", ladder::render(&side_a, &side_b, Some(&arrivals)))?;
+    write_svg(
+        args,
+        "oxtcp demo handshake-and-close",
+        &side_a,
+        &side_b,
+        &arrivals,
+    )?;
     let seq_a = ladder::state_sequence(&side_a);
     let seq_b = ladder::state_sequence(&side_b);
     let show = |s: &[State]| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ");

@@ -12,6 +12,7 @@ mod netargs;
 mod serve;
 mod signals;
 mod ss;
+mod svgout;
 mod trace;
 
 use std::process::ExitCode;

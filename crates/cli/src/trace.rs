@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use oxtcp_core::{EventKind, State};
 use oxtcp_lab::ladder;
+use oxtcp_lab::svg::{self, SvgOptions};
 use oxtcp_lab::trace::{analyze, Analysis};
 use serde_json::{json, Value};
 
@@ -22,6 +23,10 @@ pub struct TraceArgs {
     /// Only connection N (numbered from 1 in order of first packet).
     #[arg(long)]
     conn: Option<usize>,
+    /// Also draw the connection as an SVG figure (one connection: with several, pick it with
+    /// --conn).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 fn show(s: &[State]) -> String {
@@ -48,6 +53,21 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         Some(n) => vec![&all[n - 1]],
         None => all.iter().collect(),
     };
+    if let Some(path) = &args.svg {
+        let [an] = chosen[..] else {
+            bail!(
+                "--svg draws one connection and {} has {}; pick one with --conn N",
+                args.file.display(),
+                chosen.len()
+            );
+        };
+        let [la, lb] = an.ladder_sides();
+        let opts = SvgOptions {
+            title: format!("{} connection {}", args.file.display(), an.conn.number),
+            ..SvgOptions::default()
+        };
+        crate::svgout::write(path, &svg::render(&la, &lb, None, &opts))?;
+    }
     let mut out = std::io::stdout().lock();
     for an in chosen {
         if args.json {

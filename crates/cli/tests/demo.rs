@@ -220,3 +220,46 @@ fn demo_list_names_every_scenario_and_each_one_runs_with_its_checks() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--list"));
 }
+
+#[test]
+fn demo_and_trace_write_svg_figures() {
+    let dir = std::env::temp_dir().join(format!("oxtcp-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (svg, pcap, tsvg) = (dir.join("d.svg"), dir.join("d.pcap"), dir.join("t.svg"));
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_oxtcp"))
+        .args(["demo", "lost-syn", "--svg"])
+        .arg(&svg)
+        .arg("--pcap")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_oxtcp"))
+        .arg("trace")
+        .arg(&pcap)
+        .arg("--svg")
+        .arg(&tsvg)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for f in [&svg, &tsvg] {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.contains("<svg") && text.trim_end().ends_with("</svg>"),
+            "{}",
+            f.display()
+        );
+        assert!(
+            text.contains("class=\"seg"),
+            "no segments drawn in {}",
+            f.display()
+        );
+    }
+    // The demo knows which SYNs were lost; the figure draws them with crosses.
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("cross"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
