@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant as StdInstant};
 
-use oxtcp_core::{Dir, Event, EventKind, Stack, StackConfig, State};
+use oxtcp_core::{Event, Stack, StackConfig, State};
 use oxtcp_lab::model::{Arrivals, Ladder, Side};
+use oxtcp_lab::scenario::packet_arrivals;
 use oxtcp_lab::svg::{self, SvgOptions};
-use oxtcp_sim::{
-    ClosePolicy, Endpoint, HostId, Instant, LinkConfig, NetEvent, NetEventKind, StackHost, World,
-};
+use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, World};
 
 struct Run {
     a: Vec<Event>,
@@ -102,52 +101,12 @@ fn simulate(seed: u64, loss: f64, request: usize, response: usize) -> Run {
         .expect("the simulation settles");
     let net = world.take_net_events();
     let (ea, eb) = (world.node(a).events.clone(), world.node(b).events.clone());
-    let arrivals = pair(&net, [a, b], [&ea, &eb]);
+    let arrivals = packet_arrivals(&net, [a, b], [&ea, &eb]);
     Run {
         a: ea,
         b: eb,
         arrivals,
     }
-}
-
-/// Exact packet fates from the simulator: a host's k-th Tx segment is its k-th packet sent;
-/// its m-th arrival (segment received or dropped, or malformed) is its m-th delivery.
-fn pair(net: &[NetEvent], hosts: [HostId; 2], events: [&[Event]; 2]) -> Arrivals {
-    let side = |h: HostId| hosts.iter().position(|&x| x == h);
-    let mut sent: [Vec<u64>; 2] = Default::default();
-    let mut got: [Vec<u64>; 2] = Default::default();
-    for e in net {
-        match (e.kind, side(e.from), side(e.to)) {
-            (NetEventKind::Sent, Some(f), Some(_)) => sent[f].push(e.packet_id),
-            (NetEventKind::Delivered, Some(_), Some(t)) => got[t].push(e.packet_id),
-            _ => {}
-        }
-    }
-    let mut out: Arrivals = [vec![None; events[0].len()], vec![None; events[1].len()]];
-    for s in 0..2 {
-        let arrivals: Vec<usize> = events[1 - s]
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| match &e.kind {
-                EventKind::Segment(x) => x.dir != Dir::Tx,
-                EventKind::Malformed(_) => true,
-                _ => false,
-            })
-            .map(|(j, _)| j)
-            .collect();
-        let txs = events[s]
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(&e.kind, EventKind::Segment(x) if x.dir == Dir::Tx))
-            .map(|(i, _)| i);
-        for (i, id) in txs.zip(&sent[s]) {
-            out[s][i] = got[1 - s]
-                .iter()
-                .position(|d| d == id)
-                .and_then(|k| arrivals.get(k).copied());
-        }
-    }
-    out
 }
 
 fn has_class(n: &roxmltree::Node<'_, '_>, class: &str) -> bool {
