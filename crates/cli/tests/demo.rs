@@ -6,22 +6,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn oxtcp(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxtcp"))
-        .args(args)
-        .output()
-        .expect("run oxtcp");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod bin;
+use bin::oxtcp;
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oxtcp-demo-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    bin::temp_in("demo", name)
 }
 
 fn states(trace: &[Value], host: &str) -> Vec<String> {

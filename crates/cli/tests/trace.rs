@@ -14,22 +14,11 @@ use oxtcp_core::State;
 use oxtcp_lab::trace::{analyze, Analysis};
 use serde_json::Value;
 
-fn oxtcp(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxtcp"))
-        .args(args)
-        .output()
-        .expect("run oxtcp");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod bin;
+use bin::oxtcp;
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("oxtcp-trace-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    bin::temp_in("trace", name)
 }
 
 fn demo_pcap(name: &str) -> PathBuf {
