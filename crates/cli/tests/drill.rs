@@ -16,8 +16,9 @@ fn oxtcp(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("oxtcp-drill-test-{}", std::process::id()));
+/// A scratch directory of one test (tests run in parallel and each removes its own).
+fn dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oxtcp-drill-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(d.join("sub")).unwrap();
     d
 }
@@ -35,7 +36,7 @@ const PASSIVE_OPEN: &str = "\
 
 #[test]
 fn drill_reports_each_script_and_the_count() {
-    let d = dir();
+    let d = dir("report");
     // FreeBSD's default receive space is 65536, advertised as 65535: the window is wrong.
     std::fs::write(d.join("a-wrong-window.pkt"), PASSIVE_OPEN).unwrap();
     std::fs::write(
@@ -83,9 +84,10 @@ fn drill_rejects_a_bad_profile_and_an_empty_path() {
     let (ok, _, err) = oxtcp(&["drill", "--profile", "plan9", "."]);
     assert!(!ok);
     assert!(err.contains("unknown profile 'plan9'"), "{err}");
-    let d = dir().join("empty");
+    let d = dir("empty-path").join("empty");
     std::fs::create_dir_all(&d).unwrap();
     let (ok, _, err) = oxtcp(&["drill", d.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("no *.pkt scripts"), "{err}");
+    let _ = std::fs::remove_dir_all(d.parent().unwrap());
 }
