@@ -37,6 +37,10 @@ pub struct StackConfig {
     /// Whether closing connections pass through TIME-WAIT at all. Off only to demonstrate the
     /// hazard TIME-WAIT prevents (lifecycle C9).
     pub time_wait: bool,
+    /// Every connection's initial send sequence number, instead of RFC 6528's clock plus
+    /// keyed hash. Only for demonstrations and tests (lifecycle H2: a transfer across the 2^32
+    /// wrap): predictable ISNs let an off-path attacker guess sequence numbers (RFC 6528 §1).
+    pub fixed_iss: Option<u32>,
     /// Initial retransmission timeout (RFC 6298 §2.1: 1 s).
     pub initial_rto: Duration,
     /// Lower bound of the RTO. Deviation: RFC 6298 §2.4 says 1 s; Linux uses 200 ms.
@@ -91,6 +95,7 @@ impl Default for StackConfig {
             ttl: 64,
             msl: Duration::from_secs(30),
             time_wait: true,
+            fixed_iss: None,
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),

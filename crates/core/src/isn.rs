@@ -16,18 +16,23 @@ use crate::tuple::FourTuple;
 #[derive(Clone, Debug)]
 pub struct IsnGenerator {
     key: [u8; 16],
+    /// `StackConfig::fixed_iss`: every ISN is this value (demonstrations and tests only).
+    fixed: Option<u32>,
 }
 
 impl IsnGenerator {
-    /// A generator with a key drawn from `rng`.
-    pub fn new(rng: &mut impl RngCore) -> Self {
+    /// A generator with a key drawn from `rng`; with `fixed`, every ISN is that value instead.
+    pub fn new(rng: &mut impl RngCore, fixed: Option<u32>) -> Self {
         let mut key = [0; 16];
         rng.fill_bytes(&mut key);
-        IsnGenerator { key }
+        IsnGenerator { key, fixed }
     }
 
     /// The ISN for a connection on `tuple` opened at `now`.
     pub fn isn(&self, now: Instant, tuple: &FourTuple) -> SeqNum {
+        if let Some(v) = self.fixed {
+            return SeqNum::new(v);
+        }
         let mut h = SipHasher24::new_with_key(&self.key);
         hash_endpoint(&mut h, tuple.local);
         hash_endpoint(&mut h, tuple.remote);
@@ -90,7 +95,7 @@ mod tests {
 
     #[test]
     fn isn_advances_with_the_four_microsecond_clock() {
-        let g = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(1));
+        let g = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(1), None);
         let a = g.isn(Instant::from_micros(0), &tuple(1000));
         let b = g.isn(Instant::from_micros(400), &tuple(1000));
         assert_eq!(b.since(a), 100);
@@ -98,11 +103,19 @@ mod tests {
 
     #[test]
     fn isn_differs_per_tuple_and_per_key() {
-        let g1 = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(1));
-        let g2 = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(2));
+        let g1 = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(1), None);
+        let g2 = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(2), None);
         let t = Instant::ZERO;
         assert_ne!(g1.isn(t, &tuple(1000)), g1.isn(t, &tuple(1001)));
         assert_ne!(g1.isn(t, &tuple(1000)), g2.isn(t, &tuple(1000)));
         assert_eq!(g1.isn(t, &tuple(1000)), g1.isn(t, &tuple(1000)));
+    }
+
+    #[test]
+    fn a_fixed_iss_replaces_the_clock_and_hash() {
+        let g = IsnGenerator::new(&mut ChaCha8Rng::seed_from_u64(1), Some(0xFFFF_F000));
+        let a = g.isn(Instant::from_micros(0), &tuple(1000));
+        let b = g.isn(Instant::from_micros(4000), &tuple(1001));
+        assert_eq!((a, b), (SeqNum::new(0xFFFF_F000), SeqNum::new(0xFFFF_F000)));
     }
 }

@@ -131,7 +131,7 @@ impl Stack {
     /// A stack with no addresses yet; its randomness comes from `cfg.seed`.
     pub fn new(cfg: StackConfig) -> Stack {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let isn = IsnGenerator::new(&mut rng);
+        let isn = IsnGenerator::new(&mut rng, cfg.fixed_iss);
         let port_key = KeyedState::new(&mut rng);
         let next_port = rng.next_u32();
         let map_key = KeyedState::new(&mut rng);
