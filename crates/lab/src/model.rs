@@ -4,8 +4,11 @@
 //! the state of each side around it, the transitions with no segment behind them, the timers
 //! that fired and the arrivals nothing on the other side sent (network duplicates).
 
+use std::collections::{HashMap, HashSet};
+
 use oxtcp_core::{
-    Cause, ConnError, Dir, DropReason, Event, EventKind, SegmentEvent, State, TimerKind,
+    Cause, ConnError, Dir, DropReason, Event, EventKind, FourTuple, SegmentEvent, State,
+    TimerKind,
 };
 
 /// One side's events and what we know about it.
@@ -41,11 +44,14 @@ pub struct Label {
     pub len: u32,
     /// MSS option.
     pub mss: Option<u16>,
+    /// Sender's and receiver's ports, shown when the ladder holds more than one connection.
+    pub ports: Option<(u16, u16)>,
 }
 
 impl Label {
     fn new(s: &SegmentEvent, own_isn: Option<u32>, peer_isn: Option<u32>) -> Label {
         Label {
+            ports: None,
             rtx: s.retransmit,
             flags: s.flags.to_string(),
             seq: s.seq,
@@ -70,13 +76,21 @@ impl Label {
         let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
         let rtx = if self.rtx { "rtx " } else { "" };
         format!(
-            "{rtx}{} seq={}({}){ack} win={} len={}{mss}",
+            "{}{rtx}{} seq={}({}){ack} win={} len={}{mss}",
+            self.port_prefix(),
             self.flags,
             rel(self.seq_rel),
             self.seq,
             self.win,
             self.len
         )
+    }
+
+    /// `:40001→:80 ` when the ports are shown.
+    fn port_prefix(&self) -> String {
+        self.ports
+            .map(|(f, t)| format!(":{f}→:{t} "))
+            .unwrap_or_default()
     }
 
     /// A compact label: `SYN|ACK seq=0 ack=1 len=0 win=65535` with relative numbers (`?`
@@ -96,7 +110,8 @@ impl Label {
         let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
         let rtx = if self.rtx { "rtx " } else { "" };
         format!(
-            "{rtx}{} seq={}{ack} len={} win={}{mss}",
+            "{}{rtx}{} seq={}{ack} len={} win={}{mss}",
+            self.port_prefix(),
             self.flags,
             num(self.seq, self.seq_rel),
             self.len,

@@ -15,6 +15,9 @@ pub enum Verdict {
     Drop,
     /// Deliver the packet this much later than the link would (extra propagation delay).
     Delay(Duration),
+    /// Deliver the packet as usual, and an exact copy this much after it (an old duplicate
+    /// still wandering the network).
+    Duplicate(Duration),
 }
 
 /// A packet as the filter sees it, on its way from `from` to `to`.

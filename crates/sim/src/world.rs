@@ -380,9 +380,14 @@ impl<N: Node> World<N> {
         let link = self.links.get_mut(&(from, to)).expect("checked above");
         link.stats.sent += 1;
         link.stats.bytes += len as u64;
+        let mut late_copy = None;
         let extra = match verdict {
             Verdict::Pass => Duration::ZERO,
             Verdict::Delay(d) => d,
+            Verdict::Duplicate(d) => {
+                late_copy = Some(d);
+                Duration::ZERO
+            }
             Verdict::Drop => {
                 link.stats.filtered += 1;
                 self.log(id, from, to, NetEventKind::Filtered, len);
@@ -405,6 +410,13 @@ impl<N: Node> World<N> {
                 }
                 if reordered {
                     self.log(id, from, to, NetEventKind::Reordered, len);
+                }
+                if let Some(d) = late_copy {
+                    if let Some(l) = self.links.get_mut(&(from, to)) {
+                        l.stats.duplicated += 1;
+                    }
+                    self.log(id, from, to, NetEventKind::Duplicated, len);
+                    self.schedule(arrival + d, id, from, to, bytes.clone());
                 }
                 if let Some(at) = duplicate_at {
                     self.log(id, from, to, NetEventKind::Duplicated, len);

@@ -96,3 +96,16 @@ fn filter_delay_adds_to_the_link_delay() {
     assert_eq!(world.node(b).received_seqs(), [2, 1]);
     assert_eq!(world.node(b).arrival_times(), [ms(2), ms(6)]);
 }
+
+#[test]
+fn filter_duplicate_delivers_the_packet_and_a_late_copy() {
+    let (mut world, _, b) = pair(1, LinkConfig::default(), 2);
+    world.set_filter(|p| match p.nth_from_host {
+        1 => oxtcp_sim::Verdict::Duplicate(Duration::from_millis(5)),
+        _ => oxtcp_sim::Verdict::Pass,
+    });
+    world.run_until_idle(100).unwrap();
+    // seq 1 arrives on time at 1 ms, seq 2 at 2 ms, and seq 1's copy 5 ms after seq 1.
+    assert_eq!(world.node(b).received_seqs(), [1, 2, 1]);
+    assert_eq!(world.node(b).arrival_times(), [ms(1), ms(2), ms(6)]);
+}
