@@ -7,8 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use oxtcp_core::{
-    Cause, ConnError, Dir, DropReason, Event, EventKind, FourTuple, SegmentEvent, State,
-    TimerKind,
+    Cause, ConnError, Dir, DropReason, Event, EventKind, FourTuple, SegmentEvent, State, TimerKind,
 };
 
 /// One side's events and what we know about it.
@@ -265,15 +264,22 @@ impl Ladder {
     pub fn new(a: &Side<'_>, b: &Side<'_>, arrivals: Option<&Arrivals>) -> Ladder {
         let sides = [a, b];
         let isn = [first_syn(a), first_syn(b)];
-        let after = [states_after(a), states_after(b)];
+        let st = [States::of(a), States::of(b)];
+        let isns = [Isns::of(a), Isns::of(b)];
+        // With more than one connection between the two, every label names its ports.
+        let tuples: HashSet<FourTuple> = sides
+            .iter()
+            .flat_map(|s| s.events.iter().filter_map(tuple_of))
+            .map(|t| {
+                if t.local.ip() < t.remote.ip() {
+                    t
+                } else {
+                    t.reversed()
+                }
+            })
+            .collect();
+        let show_ports = tuples.len() > 1;
         let mut matched = [vec![false; a.events.len()], vec![false; b.events.len()]];
-        let before = |side: usize, i: usize| -> State {
-            if i == 0 {
-                sides[side].initial
-            } else {
-                after[side][i - 1]
-            }
-        };
         let mut segments = Vec::new();
         for from in 0..2 {
             let to = 1 - from;
@@ -305,33 +311,43 @@ impl Ladder {
                             EventKind::Malformed(reason) => Fate::Damaged(*reason),
                             _ => Fate::Processed,
                         };
-                        let st = after[to][j];
+                        let after = st[to].after[j];
                         (
                             Some(Arrival {
                                 index: j,
                                 time: r.time.as_micros(),
                                 fate,
                             }),
-                            (st, st != before(to, j)),
+                            (after, after != st[to].before[j]),
                         )
                     }
                     // Lost in the network: the receiver's state at the send time.
                     None => (
                         None,
-                        (state_at(sides[to], &after[to], e.time.as_micros()), false),
+                        (
+                            st[to].at(sides[to], s.tuple.reversed(), e.time.as_micros()),
+                            false,
+                        ),
                     ),
                 };
-                let from_state = after[from][i];
+                let own = isns[from].own[i];
+                let peer =
+                    isns[from].peer[i].or_else(|| isns[to].first.get(&s.tuple.reversed()).copied());
+                let mut label = Label::new(s, own, peer);
+                if show_ports {
+                    label.ports = Some((s.tuple.local.port(), s.tuple.remote.port()));
+                }
+                let from_state = st[from].after[i];
                 segments.push(Segment {
                     from,
                     index: i,
                     send: e.time.as_micros(),
                     arrival,
-                    label: Label::new(s, isn[from], isn[to]),
+                    label,
                     len: s.len,
                     syn_or_fin: s.flags.syn() || s.flags.fin(),
                     rst: s.flags.rst(),
-                    from_state: (from_state, from_state != before(from, i)),
+                    from_state: (from_state, from_state != st[from].before[i]),
                     to_state,
                 });
             }
@@ -393,7 +409,11 @@ impl Ladder {
                         continue;
                     }
                     EventKind::Segment(s) if !matched[side][i] => {
-                        NoteKind::Unmatched(Label::new(s, isn[1 - side], isn[side]))
+                        let mut label = Label::new(s, isns[side].peer[i], isns[side].own[i]);
+                        if show_ports {
+                            label.ports = Some((s.tuple.remote.port(), s.tuple.local.port()));
+                        }
+                        NoteKind::Unmatched(label)
                     }
                     _ => continue,
                 };
@@ -417,32 +437,107 @@ impl Ladder {
     }
 }
 
-/// The state of a side after each of its events (state events applied in order).
-fn states_after(side: &Side<'_>) -> Vec<State> {
-    let mut cur = side.initial;
-    let mut after = vec![cur; side.events.len()];
-    for (i, e) in side.events.iter().enumerate() {
-        if let EventKind::State(s) = &e.kind {
-            cur = s.to;
-        }
-        after[i] = cur;
+/// The 4-tuple an event belongs to, from its side's point of view.
+fn tuple_of(e: &Event) -> Option<FourTuple> {
+    match &e.kind {
+        EventKind::Segment(s) => Some(s.tuple),
+        EventKind::State(s) => Some(s.tuple),
+        EventKind::Timer(t) => Some(t.tuple),
+        EventKind::Malformed(_) => None,
     }
-    // A segment's "state after" includes the state changes it caused, which the trace records
-    // right after it, up to the next segment.
-    let mut result = after.clone();
-    for (i, slot) in result.iter_mut().enumerate() {
-        if !matches!(side.events[i].kind, EventKind::Segment(_)) {
-            continue;
+}
+
+/// For each event of a side, the state of the event's connection (its 4-tuple) just before
+/// and after it; every connection starts in the side's initial state (CLOSED for a client,
+/// LISTEN for a listener's half-open entries).
+struct States {
+    before: Vec<State>,
+    after: Vec<State>,
+}
+
+impl States {
+    fn of(side: &Side<'_>) -> States {
+        let n = side.events.len();
+        let mut cur: HashMap<FourTuple, State> = HashMap::new();
+        let mut last = side.initial;
+        let (mut before, mut after) = (vec![side.initial; n], vec![side.initial; n]);
+        for (i, e) in side.events.iter().enumerate() {
+            let b = tuple_of(e).map_or(last, |t| *cur.get(&t).unwrap_or(&side.initial));
+            let mut a = b;
+            if let EventKind::State(s) = &e.kind {
+                cur.insert(s.tuple, s.to);
+                a = s.to;
+            }
+            before[i] = b;
+            after[i] = a;
+            last = a;
         }
-        for (j, e) in side.events.iter().enumerate().skip(i + 1) {
-            match &e.kind {
-                EventKind::Segment(_) => break,
-                EventKind::State(s) if !is_user_cause(s.cause) => *slot = after[j],
-                _ => {}
+        // A segment's "state after" includes the state changes it caused on its connection,
+        // which the trace records right after it, up to the next segment.
+        let raw = after.clone();
+        for (i, e) in side.events.iter().enumerate() {
+            let EventKind::Segment(seg) = &e.kind else {
+                continue;
+            };
+            for (j, f) in side.events.iter().enumerate().skip(i + 1) {
+                match &f.kind {
+                    EventKind::Segment(_) => break,
+                    EventKind::State(s) if !is_user_cause(s.cause) && s.tuple == seg.tuple => {
+                        after[i] = raw[j];
+                    }
+                    _ => {}
+                }
             }
         }
+        States { before, after }
     }
-    result
+
+    /// The state of the connection on `tuple` at time `t`.
+    fn at(&self, side: &Side<'_>, tuple: FourTuple, t: u64) -> State {
+        let mut st = side.initial;
+        for (i, e) in side.events.iter().enumerate() {
+            if e.time.as_micros() > t {
+                break;
+            }
+            if tuple_of(e) == Some(tuple) {
+                st = self.after[i];
+            }
+        }
+        st
+    }
+}
+
+/// For each event of a side, the ISNs of its connection known at that moment: its own (the
+/// last SYN it sent on the 4-tuple) and the peer's (the last SYN it received on it). A reused
+/// 4-tuple starts counting afresh from its new SYNs.
+struct Isns {
+    own: Vec<Option<u32>>,
+    peer: Vec<Option<u32>>,
+    /// The first SYN the side sent on each 4-tuple, for a peer that never saw it.
+    first: HashMap<FourTuple, u32>,
+}
+
+impl Isns {
+    fn of(side: &Side<'_>) -> Isns {
+        let n = side.events.len();
+        let (mut own_now, mut peer_now) = (HashMap::new(), HashMap::new());
+        let mut first = HashMap::new();
+        let (mut own, mut peer) = (vec![None; n], vec![None; n]);
+        for (i, e) in side.events.iter().enumerate() {
+            let Some(t) = tuple_of(e) else { continue };
+            if let EventKind::Segment(s) = &e.kind {
+                if s.flags.syn() && s.dir == Dir::Tx {
+                    own_now.insert(t, s.seq);
+                    first.entry(t).or_insert(s.seq);
+                } else if s.flags.syn() && !s.flags.rst() {
+                    peer_now.insert(t, s.seq);
+                }
+            }
+            own[i] = own_now.get(&t).copied();
+            peer[i] = peer_now.get(&t).copied();
+        }
+        Isns { own, peer, first }
+    }
 }
 
 /// A transition the application or a timer caused, not a segment.
@@ -468,17 +563,6 @@ fn first_syn(side: &Side<'_>) -> Option<u32> {
 
 fn key(s: &SegmentEvent) -> (u32, u32, u8, u32, u16) {
     (s.seq, s.ack, s.flags.bits(), s.len, s.win)
-}
-
-fn state_at(side: &Side<'_>, after: &[State], t: u64) -> State {
-    let mut st = side.initial;
-    for (i, e) in side.events.iter().enumerate() {
-        if e.time.as_micros() > t {
-            break;
-        }
-        st = after[i];
-    }
-    st
 }
 
 /// The sequence of states a side went through, starting with its initial state.
