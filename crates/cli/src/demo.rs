@@ -42,6 +42,10 @@ pub struct DemoArgs {
     /// Write the event trace to this file as JSON Lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Run the scenario with TIME-WAIT disabled on both hosts, to show the hazard it
+    /// prevents (old-duplicate).
+    #[arg(long)]
+    no_time_wait: bool,
     /// Also draw the ladder as a standalone SVG figure.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
@@ -97,12 +101,27 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         }
         return Ok(());
     }
-    match args.name.as_deref() {
-        None | Some("handshake-and-close") => handshake_and_close(args),
-        Some(name) => match scenario::find(name) {
-            Some(s) => run_scenario(s, args),
-            None => bail!("no scenario {name:?}; `oxtcp demo --list` lists them"),
-        },
+    let name = args.name.as_deref().unwrap_or("handshake-and-close");
+    let s = match scenario::find(name) {
+        Some(s) => Some(s),
+        None if name == "handshake-and-close" => None,
+        None => bail!("no scenario {name:?}; `oxtcp demo --list` lists them"),
+    };
+    if args.no_time_wait {
+        let with = scenario::all().iter().filter(|s| s.no_time_wait.is_some());
+        let names: Vec<&str> = with.map(|s| s.name).collect();
+        match s.and_then(|s| s.no_time_wait) {
+            Some(variant) => return run_scenario(variant, args),
+            None => bail!(
+                "{name} has no --no-time-wait run; {} {} one",
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" }
+            ),
+        }
+    }
+    match s {
+        Some(s) => run_scenario(s, args),
+        None => handshake_and_close(args),
     }
 }
 
@@ -117,9 +136,14 @@ fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
     let r = scenario::run((s.setup)(), args.seed, pcap).context("the simulation did not settle")?;
     let (a, b) = s.sides(&r);
     let mut out = std::io::stdout().lock();
+    let variant = if args.no_time_wait {
+        " --no-time-wait"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "oxtcp demo {}: {} (seed {})",
+        "oxtcp demo {}{variant}: {} (seed {})",
         s.name, s.shows, args.seed
     )?;
     writeln!(
@@ -129,7 +153,8 @@ fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
         scenario::B_IP
     )?;
     write!(out, "{}", ladder::render(&a, &b, Some(&r.arrivals)))?;
-    write_svg(args, &format!("oxtcp demo {}", s.name), &a, &b, &r.arrivals)?;
+    let title = format!("oxtcp demo {}{variant}", s.name);
+    write_svg(args, &title, &a, &b, &r.arrivals)?;
     writeln!(out)?;
     let checks = s.check(&r);
     for c in &checks {

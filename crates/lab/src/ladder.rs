@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use oxtcp_core::{State, TimerKind};
 
 use crate::model::{secs, Fate, Ladder, NoteKind};
-pub use crate::model::{state_sequence, Arrivals, Side};
+pub use crate::model::{state_sequence, state_sequences, Arrivals, Side};
 
 /// Width of the arrow column.
 const ARROW: usize = 74;

@@ -576,6 +576,29 @@ pub fn state_sequence(side: &Side<'_>) -> Vec<State> {
     seq
 }
 
+/// The connections a side took part in, each with its state sequence (starting with the side's
+/// initial state), in the order they began. A 4-tuple used again after its connection reached
+/// CLOSED counts as a new connection.
+pub fn state_sequences(side: &Side<'_>) -> Vec<(FourTuple, Vec<State>)> {
+    let mut groups: Vec<(FourTuple, Vec<State>)> = Vec::new();
+    let mut open: HashMap<FourTuple, usize> = HashMap::new();
+    for e in side.events {
+        let EventKind::State(s) = &e.kind else {
+            continue;
+        };
+        let k = match open.get(&s.tuple) {
+            Some(&k) if groups[k].1.last() != Some(&State::Closed) => k,
+            _ => {
+                groups.push((s.tuple, vec![side.initial]));
+                open.insert(s.tuple, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[k].1.push(s.to);
+    }
+    groups
+}
+
 /// Seconds with six decimals.
 pub fn secs(t: u64) -> String {
     format!("{}.{:06}", t / 1_000_000, t % 1_000_000)

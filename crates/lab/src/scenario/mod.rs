@@ -11,9 +11,10 @@ use oxtcp_wire::TcpFlags;
 
 pub use catalog::{all, find};
 pub use run::{packet_arrivals, run, Filter, Run, Setup, A_IP, B_IP};
-pub use script::{Call, Script};
+pub use script::{AppConn, Call, Script};
 
-use crate::ladder::{state_sequence, Side};
+use crate::ladder::Side;
+use crate::model::state_sequences;
 
 /// A named scenario.
 pub struct Scenario {
@@ -21,14 +22,16 @@ pub struct Scenario {
     pub name: &'static str,
     /// What it shows, in one line.
     pub shows: &'static str,
+    /// The same scenario with TIME-WAIT disabled (`--no-time-wait`), where it has one.
+    pub no_time_wait: Option<&'static Scenario>,
     /// B's state before anything happens (LISTEN for a server).
     pub b_initial: State,
     /// The setup.
     pub setup: fn() -> Setup,
-    /// A's full state sequence.
-    pub expect_a: &'static [State],
-    /// B's full state sequence.
-    pub expect_b: &'static [State],
+    /// A's full state sequence, one per connection in the order they began.
+    pub expect_a: &'static [&'static [State]],
+    /// B's full state sequence, one per connection (none: B never had one).
+    pub expect_b: &'static [&'static [State]],
     /// The scenario's own claims about segments and outcomes.
     pub claims: fn(&Run) -> Vec<Check>,
 }
@@ -69,18 +72,42 @@ impl Scenario {
         )
     }
 
-    /// Every check of a finished run: both state sequences, then the scenario's own claims.
+    /// Every check of a finished run: each connection's state sequence on both sides, then
+    /// the scenario's own claims.
     pub fn check(&self, r: &Run) -> Vec<Check> {
         let (a, b) = self.sides(r);
-        let show = |s: &[State]| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ");
-        let (sa, sb) = (state_sequence(&a), state_sequence(&b));
-        let mut out = vec![
-            Check::new(format!("A: {}", show(self.expect_a)), sa == self.expect_a),
-            Check::new(format!("B: {}", show(self.expect_b)), sb == self.expect_b),
-        ];
+        let mut out = Vec::new();
+        for (side, expect) in [(&a, self.expect_a), (&b, self.expect_b)] {
+            let got = state_sequences(side);
+            let many = expect.len() > 1 || got.len() > 1;
+            for (k, want) in expect.iter().enumerate() {
+                let name = match got.get(k) {
+                    Some((t, _)) if many => format!("{} #{} :{}", side.name, k + 1, t.local.port()),
+                    _ if many => format!("{} #{}", side.name, k + 1),
+                    _ => side.name.to_string(),
+                };
+                let ok = got.get(k).is_some_and(|(_, s)| s == want);
+                out.push(Check::new(format!("{name}: {}", show_states(want)), ok));
+            }
+            if got.len() != expect.len() {
+                out.push(Check::new(
+                    format!(
+                        "{} has {} connection(s), as expected",
+                        side.name,
+                        expect.len()
+                    ),
+                    false,
+                ));
+            }
+        }
         out.extend((self.claims)(r));
         out
     }
+}
+
+/// `CLOSED → SYN-SENT → …`.
+pub fn show_states(s: &[State]) -> String {
+    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ")
 }
 
 /// The segments a side sent.
