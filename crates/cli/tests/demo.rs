@@ -196,7 +196,7 @@ fn demo_list_names_every_scenario_and_each_one_runs_with_its_checks() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{name}: {stdout}");
-        assert!(stdout.contains("✓ A: "), "{name}: no state check: {stdout}");
+        assert!(stdout.contains("✓ A"), "{name}: no state check: {stdout}");
         assert!(
             !stdout.lines().any(|l| l.starts_with("✗ ")),
             "{name}: a failed claim: {stdout}"
@@ -208,6 +208,27 @@ fn demo_list_names_every_scenario_and_each_one_runs_with_its_checks() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--list"));
+}
+
+#[test]
+fn no_time_wait_runs_old_duplicate_into_its_hazard_and_is_refused_elsewhere() {
+    let (ok, stdout, _) = oxtcp(&["demo", "old-duplicate", "--no-time-wait"]);
+    assert!(ok, "{stdout}");
+    assert!(stdout.starts_with("oxtcp demo old-duplicate --no-time-wait:"));
+    assert!(
+        stdout.contains("✓ the new connection reads stale bytes from the old one"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("→TIME-WAIT"),
+        "TIME-WAIT was off: {stdout}"
+    );
+    let (ok, _, stderr) = oxtcp(&["demo", "refused", "--no-time-wait"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("refused has no --no-time-wait run"),
+        "{stderr}"
+    );
 }
 
 #[test]
