@@ -53,6 +53,7 @@ scenarios! {
     three_segment_close = "three-segment-close",
     half_close = "half-close",
     simultaneous_open = "simultaneous-open",
+    close_in_syn_received = "close-in-syn-received",
     simultaneous_close = "simultaneous-close",
     lost_syn = "lost-syn",
     lost_syn_ack = "lost-syn-ack",

@@ -303,6 +303,38 @@ static SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "close-in-syn-received",
+        shows: "RFC 9293 §3.10.4: B calls close() in SYN-RECEIVED (reachable by simultaneous open); oxtcp queues the FIN until the handshake completes, then enters FIN-WAIT-1",
+        no_time_wait: None,
+        b_initial: Closed,
+        setup: || {
+            setup(
+                Script::new(vec![
+                    (ms(0), Call::Connect(a_end(), SocketAddr::new(B_IP, 50000), SocketOptions::default())),
+                    (ms(300), Call::Close),
+                ]),
+                Script::new(vec![
+                    (ms(0), Call::Connect(SocketAddr::new(B_IP, 50000), a_end(), SocketOptions::default())),
+                    (ms(15), Call::Close),
+                ]),
+            )
+        },
+        expect_a: &[&[Closed, SynSent, SynReceived, Established, CloseWait, LastAck, Closed]],
+        // Deviation: RFC 9293 would send the FIN at once and enter FIN-WAIT-1 from
+        // SYN-RECEIVED; oxtcp always takes its "queue for processing after entering
+        // ESTABLISHED" branch, so a FIN never rides ahead of the ACK of its SYN.
+        expect_b: &[&[Closed, SynSent, SynReceived, Established, FinWait1, FinWait2, TimeWait, Closed]],
+        claims: |r| {
+            let first_fin = sent(&r.b).position(|s| s.flags.fin());
+            let first_synack = sent(&r.b).position(|s| s.flags.syn() && s.flags.ack());
+            vec![
+                Check::new("B's close() comes while it is in SYN-RECEIVED", r.b.iter().any(|e| matches!(&e.kind, EventKind::State(s) if s.to == SynReceived && e.time.as_micros() < 15_000)) && !r.b.iter().any(|e| matches!(&e.kind, EventKind::State(s) if s.to == Established && e.time.as_micros() <= 15_000))),
+                Check::new("B's FIN follows its SYN+ACK, never before the handshake", matches!((first_synack, first_fin), (Some(s), Some(f)) if s < f)),
+                Check::new("B sends one FIN", count_sent(&r.b, FIN | ACK) == 1),
+            ]
+        },
+    },
+    Scenario {
         name: "simultaneous-close",
         shows: "C7: both send FIN before seeing the other's; each goes FIN-WAIT-1 → CLOSING → TIME-WAIT",
         no_time_wait: None,
