@@ -67,7 +67,7 @@ impl Label {
 
     /// The terminal ladder's text: `rtx SYN|ACK seq=0(123) ack=1(456) win=65535 len=0 mss=1460`.
     pub fn text(&self) -> String {
-        let rel = |r: Option<u32>| r.map_or_else(|| "?".to_string(), |v| v.to_string());
+        let rel = |r: Option<u32>| r.map_or_else(|| "?".to_string(), show_relative);
         let ack = match self.ack {
             Some((abs, r)) => format!(" ack={}({abs})", rel(r)),
             None => String::new(),
@@ -97,7 +97,7 @@ impl Label {
     pub fn short(&self, relative: bool) -> String {
         let num = |abs: u32, r: Option<u32>| {
             if relative {
-                r.map_or_else(|| "?".to_string(), |v| v.to_string())
+                r.map_or_else(|| "?".to_string(), show_relative)
             } else {
                 abs.to_string()
             }
@@ -117,6 +117,12 @@ impl Label {
             self.win
         )
     }
+}
+
+/// A relative sequence number as text: offsets of up to 2^31 before the ISN (an old segment
+/// arriving in a new connection) print as negative, as sequence arithmetic reads them.
+fn show_relative(v: u32) -> String {
+    (v as i32).to_string()
 }
 
 /// How a segment's packet ended on the receiver.
@@ -602,4 +608,16 @@ pub fn state_sequences(side: &Side<'_>) -> Vec<(FourTuple, Vec<State>)> {
 /// Seconds with six decimals.
 pub fn secs(t: u64) -> String {
     format!("{}.{:06}", t / 1_000_000, t % 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_relative;
+
+    #[test]
+    fn relative_numbers_before_the_isn_are_negative() {
+        assert_eq!(show_relative(0), "0");
+        assert_eq!(show_relative(1461), "1461");
+        assert_eq!(show_relative(0u32.wrapping_sub(830)), "-830");
+    }
 }
