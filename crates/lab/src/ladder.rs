@@ -285,22 +285,22 @@ pub fn render_ladder_with(ladder: &Ladder, opts: &LadderOptions) -> String {
     } else {
         "absolute seq/ack"
     };
-    let _ = writeln!(
-        out,
+    let header = format!(
         "{:>11}  {:<STATE$}{:^ARROW$}  {:<STATE$}",
         "time (s)",
         ladder.names[0],
         format!("segment: flags seq ack win len ({numbers})"),
         ladder.names[1]
     );
-    let _ = writeln!(
-        out,
+    let _ = writeln!(out, "{}", header.trim_end());
+    let initial = format!(
         "{:>11}  {}{}  {}",
         "",
         state_cell(ladder.initial[0], false, colour),
         " ".repeat(ARROW),
         state_cell(ladder.initial[1], false, colour)
     );
+    let _ = writeln!(out, "{}", initial.trim_end());
     for r in rows {
         let _ = writeln!(out, "{}", r.text.trim_end());
     }
