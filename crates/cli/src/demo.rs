@@ -12,6 +12,7 @@ use oxtcp_core::{Stack, StackConfig, State};
 use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, World};
 
 use crate::jsonl;
+use crate::view::{check_mark, ViewArgs};
 use oxtcp_lab::ladder::{self, Side};
 use oxtcp_lab::scenario::{self, Scenario};
 use oxtcp_lab::svg::{self, SvgOptions};
@@ -49,6 +50,8 @@ pub struct DemoArgs {
     /// Also draw the ladder as a standalone SVG figure.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    #[command(flatten)]
+    view: ViewArgs,
 }
 
 /// Write the SVG figure of a run if `--svg` asked for one.
@@ -62,6 +65,7 @@ fn write_svg(
     if let Some(path) = &args.svg {
         let opts = SvgOptions {
             title: title.to_string(),
+            relative: args.view.relative(),
             ..SvgOptions::default()
         };
         crate::svgout::write(path, &svg::render(a, b, Some(arrivals), &opts))?;
@@ -135,6 +139,7 @@ fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
     };
     let r = scenario::run((s.setup)(), args.seed, pcap).context("the simulation did not settle")?;
     let (a, b) = s.sides(&r);
+    let opts = args.view.ladder();
     let mut out = std::io::stdout().lock();
     let variant = if args.no_time_wait {
         " --no-time-wait"
@@ -152,13 +157,17 @@ fn run_scenario(s: &Scenario, args: &DemoArgs) -> Result<()> {
         scenario::A_IP,
         scenario::B_IP
     )?;
-    write!(out, "{}", ladder::render(&a, &b, Some(&r.arrivals)))?;
+    write!(
+        out,
+        "{}",
+        ladder::render_with(&a, &b, Some(&r.arrivals), &opts)
+    )?;
     let title = format!("oxtcp demo {}{variant}", s.name);
     write_svg(args, &title, &a, &b, &r.arrivals)?;
     writeln!(out)?;
     let checks = s.check(&r);
     for c in &checks {
-        writeln!(out, "{} {}", if c.ok { "✓" } else { "✗" }, c.claim)?;
+        writeln!(out, "{} {}", check_mark(c.ok, opts.colour), c.claim)?;
     }
     if let Some(path) = &args.trace {
         let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -259,7 +268,11 @@ fn handshake_and_close(args: &DemoArgs) -> Result<()> {
         "A = {a_ip} (client)   B = {server} (server, listening)\n"
     )?;
     let arrivals = scenario::packet_arrivals(&net, [a, b], [&ha.events, &hb.events]);
-    write!(out, "{}", ladder::render(&side_a, &side_b, Some(&arrivals)))?;
+    write!(
+        out,
+        "{}",
+        ladder::render_with(&side_a, &side_b, Some(&arrivals), &args.view.ladder())
+    )?;
     write_svg(
         args,
         "oxtcp demo handshake-and-close",

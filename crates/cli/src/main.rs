@@ -14,6 +14,7 @@ mod signals;
 mod ss;
 mod svgout;
 mod trace;
+mod view;
 
 use std::process::ExitCode;
 

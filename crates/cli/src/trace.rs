@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use oxtcp_core::{EventKind, State};
-use oxtcp_lab::ladder;
+use oxtcp_lab::ladder::{self, LadderOptions};
 use oxtcp_lab::svg::{self, SvgOptions};
 use oxtcp_lab::trace::{analyze, Analysis};
 use serde_json::{json, Value};
+
+use crate::view::ViewArgs;
 
 /// Options of `oxtcp trace`.
 #[derive(clap::Args, Debug)]
@@ -27,6 +29,8 @@ pub struct TraceArgs {
     /// --conn).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    #[command(flatten)]
+    view: ViewArgs,
 }
 
 fn show(s: &[State]) -> String {
@@ -64,6 +68,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         let [la, lb] = an.ladder_sides();
         let opts = SvgOptions {
             title: format!("{} connection {}", args.file.display(), an.conn.number),
+            relative: args.view.relative(),
             ..SvgOptions::default()
         };
         crate::svgout::write(path, &svg::render(&la, &lb, None, &opts))?;
@@ -73,7 +78,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
         if args.json {
             writeln!(out, "{}", to_json(an))?;
         } else {
-            print_text(&mut out, an)?;
+            print_text(&mut out, an, &args.view.ladder())?;
         }
     }
     if !args.json && (skipped.not_tcp > 0 || !skipped.damaged.is_empty()) {
@@ -87,7 +92,7 @@ pub fn run(args: &TraceArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_text(out: &mut impl Write, an: &Analysis) -> Result<()> {
+fn print_text(out: &mut impl Write, an: &Analysis, opts: &LadderOptions) -> Result<()> {
     let [a, b] = &an.inferred.sides;
     let s = &an.summary;
     writeln!(
@@ -103,7 +108,7 @@ fn print_text(out: &mut impl Write, an: &Analysis) -> Result<()> {
     }
     let [la, lb] = an.ladder_sides();
     writeln!(out)?;
-    write!(out, "{}", ladder::render(&la, &lb, None))?;
+    write!(out, "{}", ladder::render_with(&la, &lb, None, opts))?;
     let note = if an.inferred.mid_connection {
         " (inferred from first segment)"
     } else {

@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod bin;
-use bin::oxtcp;
+use bin::{oxtcp, oxtcp_env, oxtcp_on_terminal};
 
 fn temp(name: &str) -> PathBuf {
     bin::temp_in("demo", name)
@@ -272,4 +272,191 @@ fn demo_and_trace_write_svg_figures() {
     // The demo knows which SYNs were lost; the figure draws them with crosses.
     assert!(std::fs::read_to_string(&svg).unwrap().contains("cross"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+const ESC: &str = "\x1b[";
+
+#[test]
+fn relative_by_default_absolute_on_request_and_never_both() {
+    let (ok, rel, _) = oxtcp(&["demo", "lost-final-ack"]);
+    assert!(ok);
+    let (ok, rel2, _) = oxtcp(&["demo", "lost-final-ack", "--relative"]);
+    assert!(ok && rel == rel2);
+    assert!(
+        rel.contains("(seq/ack relative to each side's ISN)"),
+        "{rel}"
+    );
+    assert!(rel.contains(" SYN|ACK seq=0 ack=1 win=65535"), "{rel}");
+
+    let (ok, abs, _) = oxtcp(&["demo", "lost-final-ack", "--absolute"]);
+    assert!(ok);
+    assert!(abs.contains("(absolute seq/ack)"), "{abs}");
+    assert!(!abs.contains("relative to each side"), "{abs}");
+    assert!(!abs.contains(" seq=0 "), "{abs}");
+    // Every seq= in the absolute ladder is a raw 32-bit number; the SYN's is A's ISN, which
+    // the SYN-ACK acknowledges plus one.
+    let syn = abs.lines().find(|l| l.contains(" SYN seq=")).unwrap();
+    let isn: u32 = syn
+        .split(" SYN seq=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        abs.contains(&format!(" ack={} ", isn.wrapping_add(1))),
+        "{abs}"
+    );
+
+    let (ok, _, err) = oxtcp(&["demo", "lost-final-ack", "--relative", "--absolute"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+    let (ok, _, err) = oxtcp(&["demo", "--absolute", "--relative"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn svg_numbers_follow_relative_and_absolute() {
+    let (rel, abs) = (temp("rel.svg"), temp("abs.svg"));
+    let (ok, _, err) = oxtcp(&["demo", "lost-final-ack", "--svg", rel.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = oxtcp(&[
+        "demo",
+        "lost-final-ack",
+        "--absolute",
+        "--svg",
+        abs.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (rel, abs) = (
+        std::fs::read_to_string(rel).unwrap(),
+        std::fs::read_to_string(abs).unwrap(),
+    );
+    assert!(rel.contains("SYN seq=0 len=0"));
+    assert!(!abs.contains("SYN seq=0 len=0"));
+    assert!(
+        abs.contains("absolute"),
+        "the figure says its numbers are absolute"
+    );
+}
+
+#[test]
+fn piped_output_has_no_colour_unless_asked() {
+    for name in ["lost-final-ack", "handshake-and-close"] {
+        let (ok, plain) = oxtcp_env(&["demo", name], None);
+        assert!(ok);
+        assert!(
+            !plain.contains(ESC) && !plain.contains('\x1b'),
+            "{name}: {plain}"
+        );
+        let (ok, never) = oxtcp_env(&["demo", name, "--color", "never"], None);
+        assert!(ok && never == plain);
+        let (ok, auto) = oxtcp_env(&["demo", name, "--color", "auto"], None);
+        assert!(ok && auto == plain);
+
+        // Explicitly asked for, colour comes even through a pipe and over NO_COLOR.
+        for no_color in [None, Some("1")] {
+            let (ok, always) = oxtcp_env(&["demo", name, "--color", "always"], no_color);
+            assert!(ok);
+            assert!(
+                always.contains(ESC),
+                "{name}: no colour with --color always"
+            );
+            assert!(always.contains("\x1b[1;32m→ESTABLISHED\x1b[0m"), "{always}");
+        }
+    }
+    let (ok, always) = oxtcp_env(&["demo", "lost-final-ack", "--color", "always"], None);
+    assert!(ok);
+    assert!(always.contains("\x1b[32m✓\x1b[0m A: CLOSED"), "{always}");
+    assert!(always.contains("\x1b[31mlost\x1b[0m"), "{always}");
+    let (ok, _, err) = oxtcp(&["demo", "--color", "sometimes"]);
+    assert!(
+        !ok && err.contains("auto") && err.contains("never"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_terminal_gets_colour_unless_no_color_is_set() {
+    let args = ["demo", "lost-final-ack"];
+    let Some(tty) = oxtcp_on_terminal(&args, None) else {
+        return;
+    };
+    assert!(tty.contains(ESC), "no colour on a terminal: {tty}");
+    let empty = oxtcp_on_terminal(&args, Some("")).unwrap();
+    assert!(
+        empty.contains(ESC),
+        "an empty NO_COLOR does not disable colour"
+    );
+    let off = oxtcp_on_terminal(&args, Some("1")).unwrap();
+    assert!(!off.contains(ESC), "NO_COLOR=1 still coloured: {off}");
+    let never = oxtcp_on_terminal(&["demo", "lost-final-ack", "--color", "never"], None).unwrap();
+    assert!(!never.contains(ESC));
+}
+
+/// The plain ladders `oxtcp demo NAME` prints for these scenarios (seed 1), compared exactly
+/// with crates/cli/tests/golden/NAME.txt. `UPDATE_GOLDEN=1` rewrites the files instead.
+#[test]
+fn golden_ladders() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for name in [
+        "three-segment-close",
+        "simultaneous-close",
+        "lost-final-ack",
+    ] {
+        let (ok, got) = oxtcp_env(&["demo", name], None);
+        assert!(ok, "{name} failed: {got}");
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
+                path.display()
+            )
+        });
+        if let Some(diff) = first_difference(&want, &got) {
+            failures.push(format!("{}:\n{diff}", path.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "the ladder differs from its golden file (if the change is intended, rerun with \
+         UPDATE_GOLDEN=1 and review `git diff crates/cli/tests/golden`):\n\n{}",
+        failures.join("\n\n")
+    );
+}
+
+/// The first line where `want` and `got` differ, both shown, with a caret under the first
+/// differing character; `None` if they are equal.
+fn first_difference(want: &str, got: &str) -> Option<String> {
+    if want == got {
+        return None;
+    }
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let n = (0..w.len().max(g.len()))
+        .find(|&i| w.get(i) != g.get(i))
+        .unwrap_or(w.len());
+    let (wl, gl) = (
+        w.get(n).copied().unwrap_or("<end>"),
+        g.get(n).copied().unwrap_or("<end>"),
+    );
+    let col = wl
+        .chars()
+        .zip(gl.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    Some(format!(
+        "line {} (expected {} lines, got {}):\n- {wl}\n+ {gl}\n  {}^",
+        n + 1,
+        w.len(),
+        g.len(),
+        " ".repeat(col)
+    ))
 }

@@ -15,7 +15,7 @@ use oxtcp_lab::trace::{analyze, Analysis};
 use serde_json::Value;
 
 mod bin;
-use bin::oxtcp;
+use bin::{oxtcp, oxtcp_env, oxtcp_on_terminal};
 
 fn temp(name: &str) -> PathBuf {
     bin::temp_in("trace", name)
@@ -43,6 +43,52 @@ fn trace_draws_the_demo_with_both_sides_states_and_a_summary() {
     assert!(out.contains("RTT at capture point 20.000 ms"), "{out}");
     assert!(out.contains("bytes: A→B 44, B→A 3000"), "{out}");
     assert!(out.contains("closed first: A   ended in TIME-WAIT: A   ended by RST: no"));
+}
+
+#[test]
+fn trace_numbers_relative_or_absolute_and_colour_only_when_asked() {
+    let pcap = demo_pcap("view.pcap");
+    let file = pcap.to_str().unwrap();
+    let (ok, rel) = oxtcp_env(&["trace", file], None);
+    assert!(ok);
+    assert!(
+        rel.contains("(seq/ack relative to each side's ISN)"),
+        "{rel}"
+    );
+    assert!(rel.contains(" SYN|ACK seq=0 ack=1 win="), "{rel}");
+    assert!(!rel.contains("\x1b"), "piped output is plain: {rel}");
+    let (ok, rel2) = oxtcp_env(&["trace", file, "--relative", "--color", "never"], None);
+    assert!(ok && rel2 == rel);
+
+    let (ok, abs) = oxtcp_env(&["trace", file, "--absolute"], None);
+    assert!(ok);
+    assert!(
+        abs.contains("(absolute seq/ack)") && !abs.contains(" seq=0 "),
+        "{abs}"
+    );
+
+    let (ok, _, err) = oxtcp(&["trace", file, "--absolute", "--relative"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+
+    let (ok, always) = oxtcp_env(&["trace", file, "--color", "always"], Some("1"));
+    assert!(ok);
+    assert!(always.contains("\x1b[1;32m→TIME-WAIT\x1b[0m"), "{always}");
+
+    if let Some(tty) = oxtcp_on_terminal(&["trace", file], None) {
+        assert!(tty.contains("\x1b["), "no colour on a terminal");
+        let off = oxtcp_on_terminal(&["trace", file], Some("yes")).unwrap();
+        assert!(!off.contains("\x1b["), "NO_COLOR ignored: {off}");
+    }
+
+    // The SVG follows the same flag.
+    let (rs, as_) = (temp("view-rel.svg"), temp("view-abs.svg"));
+    assert!(oxtcp(&["trace", file, "--svg", rs.to_str().unwrap()]).0);
+    assert!(oxtcp(&["trace", file, "--absolute", "--svg", as_.to_str().unwrap()]).0);
+    let (rs, as_) = (
+        std::fs::read_to_string(rs).unwrap(),
+        std::fs::read_to_string(as_).unwrap(),
+    );
+    assert!(rs.contains("SYN seq=0 len=0") && !as_.contains("SYN seq=0 len=0"));
 }
 
 #[test]

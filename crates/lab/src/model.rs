@@ -65,7 +65,8 @@ impl Label {
         }
     }
 
-    /// The terminal ladder's text: `rtx SYN|ACK seq=0(123) ack=1(456) win=65535 len=0 mss=1460`.
+    /// Both numberings at once, for tooltips: `rtx SYN|ACK seq=0(123) ack=1(456) win=65535
+    /// len=0 mss=1460`.
     pub fn text(&self) -> String {
         let rel = |r: Option<u32>| r.map_or_else(|| "?".to_string(), show_relative);
         let ack = match self.ack {
@@ -80,6 +81,32 @@ impl Label {
             self.flags,
             rel(self.seq_rel),
             self.seq,
+            self.win,
+            self.len
+        )
+    }
+
+    /// The terminal ladder's text: `rtx SYN|ACK seq=0 ack=1 win=65535 len=0 mss=1460`, with
+    /// relative numbers (`?` where the ISN is unknown) or absolute ones.
+    pub fn terminal(&self, relative: bool) -> String {
+        let num = |abs: u32, r: Option<u32>| {
+            if relative {
+                r.map_or_else(|| "?".to_string(), show_relative)
+            } else {
+                abs.to_string()
+            }
+        };
+        let ack = match self.ack {
+            Some((abs, r)) => format!(" ack={}", num(abs, r)),
+            None => String::new(),
+        };
+        let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
+        let rtx = if self.rtx { "rtx " } else { "" };
+        format!(
+            "{}{rtx}{} seq={}{ack} win={} len={}{mss}",
+            self.port_prefix(),
+            self.flags,
+            num(self.seq, self.seq_rel),
             self.win,
             self.len
         )
