@@ -118,32 +118,6 @@ impl Label {
             .map(|(f, t)| format!(":{f}→:{t} "))
             .unwrap_or_default()
     }
-
-    /// A compact label: `SYN|ACK seq=0 ack=1 len=0 win=65535` with relative numbers (`?`
-    /// where the ISN is unknown) or absolute ones; `rtx` first for a retransmission.
-    pub fn short(&self, relative: bool) -> String {
-        let num = |abs: u32, r: Option<u32>| {
-            if relative {
-                r.map_or_else(|| "?".to_string(), show_relative)
-            } else {
-                abs.to_string()
-            }
-        };
-        let ack = match self.ack {
-            Some((abs, r)) => format!(" ack={}", num(abs, r)),
-            None => String::new(),
-        };
-        let mss = self.mss.map(|m| format!(" mss={m}")).unwrap_or_default();
-        let rtx = if self.rtx { "rtx " } else { "" };
-        format!(
-            "{}{rtx}{} seq={}{ack} len={} win={}{mss}",
-            self.port_prefix(),
-            self.flags,
-            num(self.seq, self.seq_rel),
-            self.len,
-            self.win
-        )
-    }
 }
 
 /// A relative sequence number as text: offsets of up to 2^31 before the ISN (an old segment

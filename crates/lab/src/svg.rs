@@ -506,7 +506,7 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
         if lost {
             class.push_str(" lost");
         }
-        let mut label = s.label.short(opts.relative);
+        let mut label = s.label.terminal(opts.relative);
         let mut fate = String::new();
         if let Some(arr) = s.arrival {
             match arr.fate {

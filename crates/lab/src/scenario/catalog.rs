@@ -61,6 +61,23 @@ fn setup(a: Script, b: Script) -> Setup {
     }
 }
 
+/// Both sides connect to each other at once (A from port 40000, B from 50000) and close at
+/// the given times.
+fn simultaneous_open(a_close: Duration, b_close: Duration) -> Setup {
+    let b_port = SocketAddr::new(B_IP, 50000);
+    let opts = SocketOptions::default();
+    setup(
+        Script::new(vec![
+            (ms(0), Call::Connect(a_end(), b_port, opts)),
+            (a_close, Call::Close),
+        ]),
+        Script::new(vec![
+            (ms(0), Call::Connect(b_port, a_end(), opts)),
+            (b_close, Call::Close),
+        ]),
+    )
+}
+
 /// Is this packet from `side` (0 = A) carrying exactly `flags` (PSH ignored)?
 fn is(p: &PacketInfo, side: usize, flags: TcpFlags) -> bool {
     p.from.0 == side
@@ -282,18 +299,7 @@ static SCENARIOS: &[Scenario] = &[
         shows: "O5: both send SYN at once; each goes SYN-SENT → SYN-RECEIVED → ESTABLISHED, four segments",
         no_time_wait: None,
         b_initial: Closed,
-        setup: || {
-            setup(
-                Script::new(vec![
-                    (ms(0), Call::Connect(a_end(), SocketAddr::new(B_IP, 50000), SocketOptions::default())),
-                    (ms(100), Call::Close),
-                ]),
-                Script::new(vec![
-                    (ms(0), Call::Connect(SocketAddr::new(B_IP, 50000), a_end(), SocketOptions::default())),
-                    (ms(300), Call::Close),
-                ]),
-            )
-        },
+        setup: || simultaneous_open(ms(100), ms(300)),
         expect_a: &[&[Closed, SynSent, SynReceived, Established, FinWait1, FinWait2, TimeWait, Closed]],
         expect_b: &[&[Closed, SynSent, SynReceived, Established, CloseWait, LastAck, Closed]],
         claims: |r| {
@@ -307,18 +313,7 @@ static SCENARIOS: &[Scenario] = &[
         shows: "RFC 9293 §3.10.4: B calls close() in SYN-RECEIVED (reachable by simultaneous open); oxtcp queues the FIN until the handshake completes, then enters FIN-WAIT-1",
         no_time_wait: None,
         b_initial: Closed,
-        setup: || {
-            setup(
-                Script::new(vec![
-                    (ms(0), Call::Connect(a_end(), SocketAddr::new(B_IP, 50000), SocketOptions::default())),
-                    (ms(300), Call::Close),
-                ]),
-                Script::new(vec![
-                    (ms(0), Call::Connect(SocketAddr::new(B_IP, 50000), a_end(), SocketOptions::default())),
-                    (ms(15), Call::Close),
-                ]),
-            )
-        },
+        setup: || simultaneous_open(ms(300), ms(15)),
         expect_a: &[&[Closed, SynSent, SynReceived, Established, CloseWait, LastAck, Closed]],
         // Deviation: RFC 9293 would send the FIN at once and enter FIN-WAIT-1 from
         // SYN-RECEIVED; oxtcp always takes its "queue for processing after entering
