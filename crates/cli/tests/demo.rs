@@ -333,8 +333,8 @@ fn svg_numbers_follow_relative_and_absolute() {
         std::fs::read_to_string(rel).unwrap(),
         std::fs::read_to_string(abs).unwrap(),
     );
-    assert!(rel.contains("SYN seq=0 len=0"));
-    assert!(!abs.contains("SYN seq=0 len=0"));
+    assert!(rel.contains("SYN seq=0 win=65535"));
+    assert!(!abs.contains("SYN seq=0 win=65535"));
     assert!(
         abs.contains("absolute"),
         "the figure says its numbers are absolute"
