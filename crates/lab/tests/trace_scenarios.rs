@@ -233,3 +233,101 @@ fn the_comparison_catches_a_wrong_inference() {
         visible(&truth[0], false)
     );
 }
+
+/// A pcap's records: (16-byte header, datagram).
+fn records(pcap: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at < pcap.len() {
+        let caplen = u32::from_ne_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push((
+            pcap[at..at + 16].to_vec(),
+            pcap[at + 16..at + 16 + caplen].to_vec(),
+        ));
+        at += 16 + caplen;
+    }
+    out
+}
+
+fn assemble(header: &[u8], recs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut out = header[..24].to_vec();
+    for (h, d) in recs {
+        out.extend_from_slice(h);
+        out.extend_from_slice(d);
+    }
+    out
+}
+
+fn seg_of(rec: &(Vec<u8>, Vec<u8>)) -> oxtcp_lab::trace::Seg {
+    oxtcp_lab::trace::split::parse_segment(0, &rec.1)
+        .unwrap()
+        .unwrap()
+}
+
+/// A capture taken at A would show the network's late copy of B's old data after A's new
+/// SYN (the simulator records at the sender, once). It belongs to the first connection: its
+/// ACK number is in A's old sequence space, not the new one's.
+#[test]
+fn a_late_old_duplicate_goes_to_the_connection_that_sent_it() {
+    for s in every_scenario()
+        .into_iter()
+        .filter(|s| s.name == "old-duplicate")
+    {
+        let (_, pcap) = record(s);
+        let mut recs = records(&pcap);
+        let syns: Vec<usize> = (0..recs.len())
+            .filter(|&i| {
+                let g = seg_of(&recs[i]);
+                g.src.ip() == A_IP && g.flags.syn() && !g.flags.ack()
+            })
+            .collect();
+        let second = *syns.last().unwrap();
+        let old = (0..second)
+            .rev()
+            .find(|&i| {
+                let g = seg_of(&recs[i]);
+                g.src.ip() != A_IP && g.len > 0
+            })
+            .expect("B sent data on the first connection");
+        let copy = (recs[second].0.clone(), recs[old].1.clone());
+        // The copy's header: the new SYN's timestamp, the old segment's lengths.
+        let mut h = copy.0;
+        h[8..16].copy_from_slice(&recs[old].0[8..16]);
+        recs.insert(second + 1, (h, copy.1));
+        let (before, _) = analyze(&pcap).unwrap();
+        let (after, _) = analyze(&assemble(&pcap, &recs)).unwrap();
+        assert_eq!(after.len(), 2, "{}", s.name);
+        assert_eq!(after[0].conn.segs.len(), before[0].conn.segs.len() + 1);
+        assert_eq!(after[1].conn.segs, before[1].conn.segs);
+        for k in 0..2 {
+            for side in 0..2 {
+                assert_eq!(
+                    after[k].inferred.sides[side].state_sequence(),
+                    before[k].inferred.sides[side].state_sequence(),
+                    "{} conn {k} side {side}",
+                    s.name
+                );
+            }
+        }
+        assert!(after[0].inferred.retransmit.last() == Some(&true));
+    }
+}
+
+/// A SYN with a new initial sequence number on a 4-tuple whose connection never finished
+/// (B gave up silently, A's connect is abandoned) starts a new connection.
+#[test]
+fn a_syn_with_a_new_isn_on_an_unfinished_tuple_is_a_new_connection() {
+    let s = find("syn-ack-retries-exhausted").unwrap();
+    let (_, first) = record(s);
+    let buf = Shared::default();
+    run((s.setup)(), 2, Some(Box::new(buf.clone()))).unwrap();
+    let second = buf.0.lock().unwrap().clone();
+    let mut recs = records(&first);
+    recs.extend(records(&second));
+    let (one, _) = analyze(&first).unwrap();
+    let (both, _) = analyze(&assemble(&first, &recs)).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0].conn.segs, one[0].conn.segs);
+    assert_eq!(both[1].conn.number, 2);
+}
