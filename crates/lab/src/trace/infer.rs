@@ -55,9 +55,13 @@
 //! LAST-ACK → CLOSED) never got that acknowledgment, so the change is undone (if it is still
 //! the side's latest) and made again by the next acknowledgment that is not disproved. A
 //! retransmission that merely crossed the acknowledgment in flight moves the change later,
-//! not out of the sequence. What no later packet disproves stays taken as received: a final
-//! lost ACK is not seen as lost, and a lost FIN that turns a normal close into a simultaneous
-//! one is not seen as such.
+//! not out of the sequence. A FIN is proven lost when its sender sends it again with the same
+//! acknowledgment number (a retransmission on timeout, not a FIN+ACK answering an arrival)
+//! and the receiver sent nothing acknowledging it in between (every segment carries the receiver's
+//! ACK number): it has no `rx` and changes nothing, so neither the in-order rule above nor
+//! an acknowledgment it carried takes effect. What no later packet disproves stays taken as
+//! received: a final lost ACK is not seen as lost, nor a lost ACK of a FIN that the peer's
+//! own FIN (acknowledging it too) makes up for before any retransmission.
 
 use std::net::SocketAddr;
 
@@ -182,6 +186,7 @@ pub fn infer(conn: &Connection) -> Inferred {
         reply[i] = next_from[1 - from];
         next_from[from] = Some(i);
     }
+    let lost = lost_fins(conn);
     let mut track = [Track::default(); 2];
     let mut retransmit = Vec::with_capacity(conn.segs.len());
     // Per side: the peer's FIN was seen but the side has not yet been seen to process it;
@@ -226,11 +231,13 @@ pub fn infer(conn: &Connection) -> Inferred {
                     && seg.seq == r.seq
                     && track[from].syn_had_ack == Some(seg.flags.ack()))
                     || (seg.flags.fin() && seg.seq.wrapping_add(seg.len) == r.seq));
-            if repeats && r.event + 1 == sides[from].events.len() {
-                sides[from].events.pop();
+            let latest = !sides[from].events[r.event + 1..]
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::State(_)));
+            if repeats && latest {
+                sides[from].events.remove(r.event);
                 sides[from].state = r.prev;
                 revocable[from] = None;
-                pending[from] = None;
             }
         }
 
@@ -285,6 +292,10 @@ pub fn infer(conn: &Connection) -> Inferred {
             kind: EventKind::Segment(segment_event(seg, Dir::Tx, tuple_from, rtx)),
         });
 
+        // A FIN proven lost never arrived: no rx, no change on the receiver's side.
+        if lost[i] {
+            continue;
+        }
         // The receiver's rx, then its changes: ACK first, then SYN/FIN, as §3.10.7.4 orders.
         // Segments on one path arrive in order: an earlier FIN or SYN was processed before
         // this one.
@@ -415,6 +426,37 @@ pub fn infer(conn: &Connection) -> Inferred {
         mid_connection,
         retransmit,
     }
+}
+
+/// Per segment: it carries a FIN that never arrived. Its sender sent the FIN again later with
+/// the same acknowledgment number (a timeout's retransmission) and, in between, the receiver
+/// sent nothing acknowledging it (a receiver's every segment carries
+/// its ACK number, and an arrived FIN advances it).
+fn lost_fins(conn: &Connection) -> Vec<bool> {
+    let segs = &conn.segs;
+    (0..segs.len())
+        .map(|i| {
+            let s = &segs[i];
+            if !s.flags.fin() || s.flags.rst() {
+                return false;
+            }
+            let fin = s.seq.wrapping_add(s.len);
+            let Some(j) = (i + 1..segs.len()).find(|&j| {
+                let r = &segs[j];
+                r.src == s.src && r.flags.fin() && r.seq.wrapping_add(r.len) == fin
+            }) else {
+                return false;
+            };
+            // A repeat that acknowledges something new answers an arrival (e.g. the FIN+ACK
+            // a stack re-sends in CLOSING), not a timeout.
+            if segs[j].ack != s.ack {
+                return false;
+            }
+            !segs[i + 1..j]
+                .iter()
+                .any(|r| r.src == s.dst && r.flags.ack() && at_or_after(r.ack, fin.wrapping_add(1)))
+        })
+        .collect()
 }
 
 fn fin_target(s: State) -> Option<State> {
