@@ -148,7 +148,13 @@ fn blind_spot(s: &Scenario, host: usize, got: &mut Vec<State>, want: &mut Vec<St
 
 /// Compare every analysed connection of `s`'s capture with both stacks' truth; the mismatches.
 fn compare(s: &Scenario, seed: u64) -> Vec<String> {
+    compare_capture(s, seed, |p| p)
+}
+
+/// [`compare`], on the capture as `edit` changes it.
+fn compare_capture(s: &Scenario, seed: u64, edit: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<String> {
     let (r, pcap) = record_seed(s, seed);
+    let pcap = edit(pcap);
     let (analyses, skipped) = analyze(&pcap).expect("the simulator's capture reads");
     assert!(skipped.damaged.is_empty(), "{}: damaged frames", s.name);
     let (sa, sb) = s.sides(&r);
@@ -227,18 +233,18 @@ fn inferred_states_equal_the_simulators_for_every_scenario() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
-/// The comparison can fail: a scenario's capture against another scenario's truth.
+/// The comparison can fail: with the last packet of the capture (A's final ACK) cut off, B
+/// seems to stay in LAST-ACK, and the truth says otherwise.
 #[test]
 fn the_comparison_catches_a_wrong_inference() {
-    let (_, abort_pcap) = record(find("abort").unwrap());
-    let (r, _) = record(find("three-segment-close").unwrap());
-    let (analyses, _) = analyze(&abort_pcap).unwrap();
-    let (a, _) = find("three-segment-close").unwrap().sides(&r);
-    let truth = truths(&a);
-    assert_ne!(
-        analyses[0].inferred.sides[0].state_sequence(),
-        visible(&truth[0], false)
-    );
+    let s = find("three-segment-close").unwrap();
+    assert!(compare(s, 1).is_empty());
+    let problems = compare_capture(s, 1, |pcap| {
+        let recs = records(&pcap);
+        assemble(&pcap, &recs[..recs.len() - 1])
+    });
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("LAST-ACK"), "{problems:?}");
 }
 
 /// A pcap's records: (16-byte header, datagram).
