@@ -198,7 +198,8 @@ fn abort_states_equal_the_stacks() {
 
 /// Under loss the capture (taken as each datagram leaves its sender) still shows every
 /// data retransmission (a SYN-ACK re-sent for a duplicate SYN is not flagged by the
-/// stack, so SYN and FIN repeats are left out of the count); state sequences are compared only for lossless runs (see `infer`).
+/// stack, so SYN and FIN repeats are left out of the count); state sequences under loss are
+/// compared below.
 #[test]
 fn lossy_runs_count_the_stacks_retransmissions() {
     let mut total = 0;
@@ -400,4 +401,45 @@ fn damaged_captures_never_panic_and_name_the_offset() {
             }
         }
     }
+}
+
+/// Under random loss (capture at the sender) the inferred states equal the stacks' too, with
+/// one blind spot: when the ACK of a FIN is lost and the peer's FIN+ACK, acknowledging the FIN
+/// as well, arrives before the FIN is retransmitted, the FIN's sender goes FIN-WAIT-1 →
+/// TIME-WAIT; the capture holds exactly the packets of FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT
+/// (nothing the side sends differs), so that is what is inferred.
+#[test]
+fn lossy_runs_states_equal_the_stacks_but_for_a_hidden_lost_ack_of_fin() {
+    let mut exact = 0;
+    for seed in 1..=40 {
+        let run = simulate(Ending::Normal, 0.2, seed);
+        let an = only(&run.pcap);
+        let mut all_equal = true;
+        for (side, initial) in [(0, State::Closed), (1, State::Listen)] {
+            let got = an.inferred.sides[side].state_sequence();
+            let want = true_sequence(&run.events[side], initial);
+            if got == want {
+                continue;
+            }
+            all_equal = false;
+            let hidden = |g: &[State]| {
+                let k = g
+                    .windows(3)
+                    .position(|w| w == [State::FinWait1, State::FinWait2, State::TimeWait])?;
+                let mut v = g.to_vec();
+                v.remove(k + 1);
+                Some(v)
+            };
+            assert_eq!(
+                hidden(&got).as_ref(),
+                Some(&want),
+                "seed {seed} side {side}: {got:?} vs true {want:?}"
+            );
+        }
+        exact += usize::from(all_equal);
+    }
+    assert!(
+        exact >= 20,
+        "only {exact} of 40 lossy runs inferred exactly"
+    );
 }

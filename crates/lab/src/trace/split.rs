@@ -2,7 +2,18 @@
 //!
 //! A connection is keyed by its 4-tuple (either direction). It is finished once an RST was
 //! seen or both sides' FINs were; a SYN without ACK on a finished tuple starts a new
-//! connection. Connections are numbered from 1 in the order of their first packet.
+//! connection, and so does a SYN without ACK whose sender already opened this connection with
+//! another initial sequence number (it gave up on the old one without a packet saying so,
+//! e.g. a connect that timed out). Connections are numbered from 1 in the order of their
+//! first packet.
+//!
+//! A late old duplicate: once a 4-tuple is in use again, a segment whose acknowledgment
+//! number is not in the new connection's sequence space of the peer but in the previous
+//! connection's, and whose sequence number is not in its sender's new sequence space so far,
+//! belongs to the previous connection and is put there (a copy the network delayed, as the
+//! 2×MSL of TIME-WAIT exists for; a capture taken at its receiver shows it after the new
+//! SYN). A segment of the new connection that acknowledges such a duplicate's data (it was
+//! accepted: the hazard) stays in the new connection by its own sequence number.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -108,11 +119,47 @@ pub struct Connection {
     fin_a: bool,
     fin_b: bool,
     rst: bool,
+    /// Per side (A, B): its initial sequence number, and one past the highest sequence
+    /// number it sent (SYN and FIN included).
+    space: [Option<(u32, u32)>; 2],
 }
 
 impl Connection {
     fn finished(&self) -> bool {
         self.rst || (self.fin_a && self.fin_b)
+    }
+
+    fn side(&self, addr: SocketAddr) -> usize {
+        usize::from(addr != self.a)
+    }
+
+    /// `ack` acknowledges something in `side`'s sequence space (its ISN + 1 up to its end).
+    fn acks_into(&self, side: usize, ack: u32) -> bool {
+        self.space[side].is_some_and(|(isn, end)| {
+            let a = ack.wrapping_sub(isn.wrapping_add(1));
+            let e = end.wrapping_sub(isn.wrapping_add(1));
+            a <= e
+        })
+    }
+
+    /// `seq` is in `side`'s sequence space so far (its ISN up to one past its end).
+    fn sends_into(&self, side: usize, seq: u32) -> bool {
+        self.space[side].is_some_and(|(isn, end)| seq.wrapping_sub(isn) <= end.wrapping_sub(isn))
+    }
+
+    fn note(&mut self, seg: &Seg) {
+        let side = self.side(seg.src);
+        if seg.flags.syn() && self.space[side].is_none() {
+            self.space[side] = Some((seg.seq, seg.seq));
+        }
+        if let Some((isn, end)) = &mut self.space[side] {
+            let span = seg.len + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
+            let seg_end = seg.seq.wrapping_add(span);
+            // Only sequence numbers ahead of the ISN count (within half the space).
+            if (seg_end.wrapping_sub(*isn) as i32) >= 0 && (seg_end.wrapping_sub(*end) as i32) > 0 {
+                *end = seg_end;
+            }
+        }
     }
 }
 
@@ -129,6 +176,7 @@ pub struct Skipped {
 pub fn split(frames: &[Frame]) -> (Vec<Connection>, Skipped) {
     let mut conns: Vec<Connection> = Vec::new();
     let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    let mut previous: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     let mut skipped = Skipped::default();
     for f in frames {
         let seg = match parse_segment(f.time_us, &f.ip) {
@@ -148,8 +196,29 @@ pub fn split(frames: &[Frame]) -> (Vec<Connection>, Skipped) {
             (seg.dst, seg.src)
         };
         let opening = seg.flags.syn() && !seg.flags.ack();
+        let fresh_syn = |c: &Connection| {
+            opening
+                && (c.finished() || c.space[c.side(seg.src)].is_some_and(|(isn, _)| isn != seg.seq))
+        };
         let idx = match current.get(&key) {
-            Some(&i) if !(opening && conns[i].finished()) => i,
+            Some(&i) if !fresh_syn(&conns[i]) => {
+                // A late old duplicate of the previous connection on this 4-tuple?
+                let c = &conns[i];
+                let peer = 1 - c.side(seg.src);
+                match previous.get(&key) {
+                    Some(&p)
+                        if !seg.flags.syn()
+                            && seg.flags.ack()
+                            && c.space[peer].is_some()
+                            && !c.acks_into(peer, seg.ack)
+                            && conns[p].acks_into(1 - conns[p].side(seg.src), seg.ack)
+                            && !c.sends_into(1 - peer, seg.seq) =>
+                    {
+                        p
+                    }
+                    _ => i,
+                }
+            }
             _ => {
                 // A SYN-ACK first means its receiver opened: that is side A.
                 let (a, b) = if seg.flags.syn() && seg.flags.ack() {
@@ -165,12 +234,16 @@ pub fn split(frames: &[Frame]) -> (Vec<Connection>, Skipped) {
                     fin_a: false,
                     fin_b: false,
                     rst: false,
+                    space: [None, None],
                 });
-                current.insert(key, conns.len() - 1);
+                if let Some(old) = current.insert(key, conns.len() - 1) {
+                    previous.insert(key, old);
+                }
                 conns.len() - 1
             }
         };
         let c = &mut conns[idx];
+        c.note(&seg);
         if seg.flags.fin() {
             if seg.src == c.a {
                 c.fin_a = true;
