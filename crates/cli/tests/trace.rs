@@ -88,7 +88,7 @@ fn trace_numbers_relative_or_absolute_and_colour_only_when_asked() {
         std::fs::read_to_string(rs).unwrap(),
         std::fs::read_to_string(as_).unwrap(),
     );
-    assert!(rs.contains("SYN seq=0 len=0") && !as_.contains("SYN seq=0 len=0"));
+    assert!(rs.contains("SYN seq=0 win=65535") && !as_.contains("SYN seq=0 win=65535"));
 }
 
 #[test]

@@ -201,7 +201,7 @@ fn plain_run_draws_every_segment_state_and_the_time_wait_break() {
     assert!(height < 1200.0, "height {height}");
     // Escaped title survives, and relative numbers are used.
     assert!(svg.contains("A &lt;connects&gt; to B &amp; &quot;closes&quot;"));
-    assert!(svg.contains("SYN seq=0 len=0"));
+    assert!(svg.contains("SYN seq=0 win=65535"));
     let abs = run.svg(
         "plain-abs",
         &SvgOptions {
@@ -209,7 +209,7 @@ fn plain_run_draws_every_segment_state_and_the_time_wait_break() {
             ..SvgOptions::default()
         },
     );
-    assert!(!abs.contains("SYN seq=0 len=0"));
+    assert!(!abs.contains("SYN seq=0 win=65535"));
     assert_eq!(parse(&abs).arrows, n);
     eprintln!("plain: {} bytes, height {height}", svg.len());
 }
