@@ -72,6 +72,8 @@ const LABEL_MARGIN: f64 = 12.0;
 /// How much a crowded stretch of the time axis grows per layout round, and at most.
 const STRETCH_STEP: f64 = 1.35;
 const MAX_STRETCH: f64 = 8.0;
+/// The most a stretch grows for labels that are free but crossed by other arrows.
+const SOFT_STRETCH: f64 = 5.0;
 /// Layout rounds at most.
 const MAX_ROUNDS: usize = 24;
 
@@ -217,16 +219,41 @@ fn candidates(a: &Arrow) -> Vec<((f64, f64, f64), Quad)> {
     out
 }
 
-/// Place each arrow's label, in order, at its first candidate spot whose box overlaps no box
-/// placed so far (the `fixed` ones included); failing that, try moving one label already
+/// How many of the arrows cross the box `q`.
+fn crossings(arrows: &[Arrow], q: &Quad) -> usize {
+    arrows
+        .iter()
+        .filter(|a| segment_hits(q, (a.x0, a.y0), (a.x1, a.y1)))
+        .count()
+}
+
+/// Whether the segment from `p` to `r` meets the box `q` (separating axis test).
+fn segment_hits(q: &Quad, p: (f64, f64), r: (f64, f64)) -> bool {
+    let normal = |a: (f64, f64), b: (f64, f64)| (a.1 - b.1, b.0 - a.0);
+    let axes = [normal(q[0], q[1]), normal(q[1], q[2]), normal(p, r)];
+    axes.iter().all(|&ax| {
+        let d = |v: (f64, f64)| v.0 * ax.0 + v.1 * ax.1;
+        let (q0, q1) = q
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(d(v)), hi.max(d(v)))
+            });
+        let (s0, s1) = (d(p).min(d(r)), d(p).max(d(r)));
+        s1 > q0 && q1 > s0
+    })
+}
+
+/// Place each arrow's label, in order, at the candidate spot whose box overlaps no box placed
+/// so far (the `fixed` ones included) and is crossed by the fewest arrows, the earliest of
+/// those; failing that, try moving one label already
 /// placed that is in the way to another of its spots; failing that, take the spot that
-/// overlaps fewest. Returns each label's (x, y, angle) and the arrows involved in a
-/// collision left: those that found no free spot and those whose labels they overlap.
-fn place(arrows: &[Arrow], fixed: &[Quad]) -> (Vec<(f64, f64, f64)>, Vec<usize>) {
+/// overlaps fewest.
+fn place(arrows: &[Arrow], fixed: &[Quad]) -> Placement {
     let nf = fixed.len();
     let mut boxes: Vec<Quad> = fixed.to_vec();
     let mut out: Vec<(f64, f64, f64)> = Vec::with_capacity(arrows.len());
     let mut failed = Vec::new();
+    let mut crossed = Vec::new();
     let cands: Vec<_> = arrows.iter().map(candidates).collect();
     // Whether `bx` is clear of every box but the `skip`th.
     let clear = |boxes: &[Quad], bx: &Quad, skip: usize| {
@@ -236,7 +263,16 @@ fn place(arrows: &[Arrow], fixed: &[Quad]) -> (Vec<(f64, f64, f64)>, Vec<usize>)
             .all(|(i, p)| i == skip || !boxes_overlap(p, bx))
     };
     for (k, c) in cands.iter().enumerate() {
-        if let Some((pos, bx)) = c.iter().find(|(_, bx)| clear(&boxes, bx, usize::MAX)) {
+        // Of the free spots, the one fewest other arrows cross (the earliest of those).
+        let free = c
+            .iter()
+            .filter(|(_, bx)| clear(&boxes, bx, usize::MAX))
+            .map(|(pos, bx)| (crossings(arrows, bx), pos, bx))
+            .min_by_key(|c| c.0);
+        if let Some((n, pos, bx)) = free {
+            if n > 0 {
+                crossed.push(k);
+            }
             boxes.push(*bx);
             out.push(*pos);
             continue;
@@ -282,7 +318,22 @@ fn place(arrows: &[Arrow], fixed: &[Quad]) -> (Vec<(f64, f64, f64)>, Vec<usize>)
         boxes.push(bx);
         out.push(pos);
     }
-    (out, failed)
+    Placement {
+        at: out,
+        failed,
+        crossed,
+    }
+}
+
+/// Where the labels went.
+struct Placement {
+    /// Each label's (x, y, angle).
+    at: Vec<(f64, f64, f64)>,
+    /// The arrows whose labels overlap another label: those that found no free spot and
+    /// those whose labels they overlap.
+    failed: Vec<usize>,
+    /// The arrows whose labels are free but crossed by another arrow.
+    crossed: Vec<usize>,
 }
 
 /// Escape text for XML content and attribute values.
@@ -731,16 +782,26 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
             });
         }
         let fixed = obstacles(&axis, &elisions);
-        let (placed, failed) = place(&arrows, &fixed);
-        let mut grow: Vec<usize> = failed
+        let placement = place(&arrows, &fixed);
+        // Overlapping labels stretch their region up to the limit; labels crossed by other
+        // arrows, only a little.
+        let mut grow: Vec<usize> = placement
+            .failed
             .iter()
             .filter_map(|&k| arrows[k].region)
             .filter(|&r| stretch[r] < MAX_STRETCH)
+            .chain(
+                placement
+                    .crossed
+                    .iter()
+                    .filter_map(|&k| arrows[k].region)
+                    .filter(|&r| stretch[r] < SOFT_STRETCH),
+            )
             .collect();
         grow.sort_unstable();
         grow.dedup();
         if grow.is_empty() || round >= MAX_ROUNDS {
-            break (axis, arrows, placed);
+            break (axis, arrows, placement.at);
         }
         for r in grow {
             stretch[r] = (stretch[r] * STRETCH_STEP).min(MAX_STRETCH);
