@@ -9,6 +9,15 @@
 //! state change, loss or retransmission, are drawn by their first and last few segments and a
 //! note saying how many were elided.
 //!
+//! Labels are placed so that none overlaps another: each goes at the first spot along its
+//! arrow (middle, then further out) whose estimated box ([`label_box`]) is free, preferring
+//! spots no other arrow crosses; a label already placed may move aside to make room; and where
+//! that is not enough the crowded stretch of the time axis (instants joined by segments in
+//! flight) is stretched as a whole, so arrows within it keep slants proportional to latency.
+//!
+//! An old duplicate (an arrival nothing sent at that moment) is drawn as a dashed `g.dup`
+//! arrow from the transmission it copies, labelled "old duplicate of …".
+//!
 //! Elements carry classes for tools and tests: each drawn segment is a `<g class="seg …">`
 //! holding a `line.arrow`; lost ones also hold a `path.cross`; state boxes are `g.state`,
 //! timer brackets `g.timer`, axis breaks `g.break`, elision notes `text.elision`; the legend's

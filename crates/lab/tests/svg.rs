@@ -534,6 +534,27 @@ fn old_duplicate_without_time_wait_labels_do_not_overlap() {
     assert!(boxes.len() > 30, "{} labels", boxes.len());
     let bad = overlapping_labels(&svg);
     assert!(bad.is_empty(), "{} overlapping labels: {bad:#?}", bad.len());
+    // The stretched axis still runs forward: time ticks go down the page in order.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let ticks: Vec<(f64, f64)> = doc
+        .descendants()
+        .filter(|n| has_class(n, "tick"))
+        .map(|n| {
+            (
+                n.text().unwrap().parse().unwrap(),
+                n.attribute("y").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(ticks.len() > 10);
+    assert!(
+        ticks
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1),
+        "{ticks:?}"
+    );
+    // And the figure is the same every time.
+    assert_eq!(svg, scenario_svg(s, "old-duplicate-no-time-wait"));
 }
 
 #[test]
@@ -603,6 +624,15 @@ fn old_duplicate_is_drawn_from_its_origin() {
     let num = |k: &str| line.attribute(k).unwrap().parse::<f64>().unwrap();
     assert!(num("x1") > num("x2"), "from B (right) to A (left)");
     assert!(num("y2") > num("y1") + 50.0, "slanted down across its lag");
+    // It starts where the original does, on B's line.
+    let orig_line = doc
+        .descendants()
+        .find(|e| e.attribute("id") == Some(format!("seg-{side}-{index}").as_str()))
+        .and_then(|g| g.descendants().find(|e| has_class(e, "arrow")))
+        .expect("the original's arrow");
+    for k in ["x1", "y1"] {
+        assert_eq!(orig_line.attribute(k), line.attribute(k), "{k}");
+    }
     let label = g[0]
         .descendants()
         .find(|e| has_class(e, "label"))
