@@ -115,7 +115,7 @@ pub fn text_width(text: &str, px: f64) -> f64 {
 }
 
 /// The estimated box of a segment label as drawn: `text` centred at (`x`, `y`), its baseline
-/// [`LABEL_RISE`] above that point, rotated by `angle` degrees about it (the attributes of a
+/// 4 px above that point, rotated by `angle` degrees about it (the attributes of a
 /// `text.label`). Corners in order, in figure coordinates.
 pub fn label_box(x: f64, y: f64, angle: f64, text: &str) -> [(f64, f64); 4] {
     rotated_box(x, y, angle, text_width(text, LABEL_PX), 0.0)
