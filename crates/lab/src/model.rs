@@ -210,6 +210,11 @@ pub struct Note {
     pub time: u64,
     /// What.
     pub kind: NoteKind,
+    /// For an unmatched arrival: the transmission it most likely copies (a network
+    /// duplicate), as (side, index in that side's events, send time µs) — the latest segment
+    /// the other side sent with the same 4-tuple, seq, ack, flags, length and window, no later
+    /// than the arrival. `None` for other notes, or when nothing like it was sent.
+    pub origin: Option<(usize, usize, u64)>,
 }
 
 /// A state change of one side.
@@ -424,11 +429,19 @@ impl Ladder {
                     }
                     _ => continue,
                 };
+                let origin = match (&kind, &e.kind) {
+                    (NoteKind::Unmatched(_), EventKind::Segment(s)) => {
+                        origin_of(sides[1 - side], s, time)
+                            .map(|j| (1 - side, j, sides[1 - side].events[j].time.as_micros()))
+                    }
+                    _ => None,
+                };
                 notes.push(Note {
                     side,
                     index: i,
                     time,
                     kind,
+                    origin,
                 });
             }
         }
@@ -565,6 +578,17 @@ fn first_syn(side: &Side<'_>) -> Option<u32> {
     side.events.iter().find_map(|e| match &e.kind {
         EventKind::Segment(s) if s.dir == Dir::Tx && s.flags.syn() => Some(s.seq),
         _ => None,
+    })
+}
+
+/// The latest segment `sender` transmitted that is identical to the received `s` (same
+/// 4-tuple, seen from the sender, and the same seq, ack, flags, length and window), sent no
+/// later than `arrival` µs.
+fn origin_of(sender: &Side<'_>, s: &SegmentEvent, arrival: u64) -> Option<usize> {
+    sender.events.iter().rposition(|e| {
+        e.time.as_micros() <= arrival
+            && matches!(&e.kind, EventKind::Segment(x)
+                if x.dir == Dir::Tx && x.tuple == s.tuple.reversed() && key(x) == key(s))
     })
 }
 

@@ -9,6 +9,15 @@
 //! state change, loss or retransmission, are drawn by their first and last few segments and a
 //! note saying how many were elided.
 //!
+//! Labels are placed so that none overlaps another: each goes at the first spot along its
+//! arrow (middle, then further out) whose estimated box ([`label_box`]) is free, preferring
+//! spots no other arrow crosses; a label already placed may move aside to make room; and where
+//! that is not enough the crowded stretch of the time axis (instants joined by segments in
+//! flight) is stretched as a whole, so arrows within it keep slants proportional to latency.
+//!
+//! An old duplicate (an arrival nothing sent at that moment) is drawn as a dashed `g.dup`
+//! arrow from the transmission it copies, labelled "old duplicate of …".
+//!
 //! Elements carry classes for tools and tests: each drawn segment is a `<g class="seg …">`
 //! holding a `line.arrow`; lost ones also hold a `path.cross`; state boxes are `g.state`,
 //! timer brackets `g.timer`, axis breaks `g.break`, elision notes `text.elision`; the legend's
@@ -19,7 +28,7 @@ use std::fmt::Write as _;
 
 use oxtcp_core::{State, TimerKind};
 
-use crate::model::{Arrivals, Fate, Ladder, Segment, Side};
+use crate::model::{Arrivals, Fate, Ladder, NoteKind, Segment, Side};
 
 /// How to draw the figure.
 #[derive(Debug, Clone)]
@@ -58,8 +67,283 @@ const MIN_GAP: f64 = 8.0;
 const BREAK_US: u64 = 60_000;
 const BREAK_H: f64 = 56.0;
 const ELIDE_H: f64 = 40.0;
+const LEGEND_H: f64 = 108.0;
 /// Where along the way a lost segment's arrow ends.
 const LOST_AT: f64 = 0.55;
+/// Label font size, px (`.label` in the style sheet).
+const LABEL_PX: f64 = 10.5;
+/// A label's baseline sits this far above its arrow (the `dy` of `text.label`).
+const LABEL_RISE: f64 = 4.0;
+/// Where along its arrow a label may go, in order of preference.
+const FRACTIONS: [f64; 9] = [0.5, 0.35, 0.65, 0.25, 0.75, 0.42, 0.58, 0.18, 0.82];
+/// A label stays this far from its arrow's ends (the arrowhead), when it fits.
+const LABEL_MARGIN: f64 = 12.0;
+/// How much a crowded stretch of the time axis grows per layout round, and at most.
+const STRETCH_STEP: f64 = 1.35;
+const MAX_STRETCH: f64 = 8.0;
+/// The most a stretch grows for labels that are free but crossed by other arrows.
+const SOFT_STRETCH: f64 = 5.0;
+/// Layout rounds at most.
+const MAX_ROUNDS: usize = 24;
+
+/// Estimated advance width of `text` in px at font size `px`, from DejaVu Sans's glyph widths
+/// (the figure's first font; Helvetica and Arial are narrower, so this errs on the wide side).
+pub fn text_width(text: &str, px: f64) -> f64 {
+    let em = |c: char| match c {
+        ' ' | '.' | ',' | '·' => 0.3179,
+        ':' | '|' => 0.337,
+        'i' | 'l' | 'j' => 0.278,
+        'I' => 0.295,
+        'f' => 0.352,
+        't' => 0.392,
+        '(' | ')' => 0.39,
+        'r' => 0.411,
+        '_' => 0.5,
+        's' => 0.521,
+        'c' => 0.55,
+        'w' => 0.818,
+        'm' => 0.974,
+        'M' | 'W' => 0.99,
+        '=' | '+' | '→' | '<' | '>' => 0.838,
+        '…' => 1.0,
+        '0'..='9' => 0.636,
+        'a'..='z' => 0.62,
+        'A'..='Z' => 0.72,
+        _ => 0.8,
+    };
+    text.chars().map(em).sum::<f64>() * px
+}
+
+/// The estimated box of a segment label as drawn: `text` centred at (`x`, `y`), its baseline
+/// 4 px above that point, rotated by `angle` degrees about it (the attributes of a
+/// `text.label`). Corners in order, in figure coordinates.
+pub fn label_box(x: f64, y: f64, angle: f64, text: &str) -> [(f64, f64); 4] {
+    rotated_box(x, y, angle, text_width(text, LABEL_PX), 0.0)
+}
+
+fn rotated_box(x: f64, y: f64, angle: f64, w: f64, pad: f64) -> [(f64, f64); 4] {
+    let (sin, cos) = angle.to_radians().sin_cos();
+    let (u0, u1) = (-w / 2.0 - pad, w / 2.0 + pad);
+    // Ascent and descent of the font, about 0.76 and 0.24 em.
+    let v0 = -LABEL_RISE - 0.76 * LABEL_PX - pad;
+    let v1 = -LABEL_RISE + 0.24 * LABEL_PX + pad;
+    let p = |u: f64, v: f64| (x + u * cos - v * sin, y + u * sin + v * cos);
+    [p(u0, v0), p(u1, v0), p(u1, v1), p(u0, v1)]
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> [(f64, f64); 4] {
+    [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+}
+
+/// Whether two boxes (rectangles given by their corners in order) overlap, by the separating
+/// axis test; touching is not overlapping.
+pub fn boxes_overlap(a: &Quad, b: &Quad) -> bool {
+    let span = |r: &Quad, ax: (f64, f64)| {
+        r.iter()
+            .map(|p| p.0 * ax.0 + p.1 * ax.1)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), d| {
+                (lo.min(d), hi.max(d))
+            })
+    };
+    for r in [a, b] {
+        for k in 0..2 {
+            let (p, q) = (r[k], r[k + 1]);
+            let ax = (p.1 - q.1, q.0 - p.0);
+            let (a0, a1) = span(a, ax);
+            let (b0, b1) = span(b, ax);
+            // A small tolerance, relative to the axis length, against rounding.
+            let eps = 1e-6 * (ax.0.abs() + ax.1.abs());
+            if a1 <= b0 + eps || b1 <= a0 + eps {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// An arrow with a label, for the layout.
+struct Arrow {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    text: String,
+    /// The stretch of the time axis it lies in.
+    region: Option<usize>,
+    /// Its label may also be drawn upright across it (for a long, steep arrow, whose
+    /// slanted label would cross everything on the way).
+    upright: bool,
+}
+
+type Quad = [(f64, f64); 4];
+
+/// Where an arrow's label may go, best first: as (x, y, angle) with its box. Along the arrow
+/// at each of [`FRACTIONS`] where it fits (the middle always), then, if allowed, upright
+/// across it.
+fn candidates(a: &Arrow) -> Vec<((f64, f64, f64), Quad)> {
+    // Read left to right, whichever way the arrow points.
+    let (lx0, ly0, lx1, ly1) = if a.x1 >= a.x0 {
+        (a.x0, a.y0, a.x1, a.y1)
+    } else {
+        (a.x1, a.y1, a.x0, a.y0)
+    };
+    let angle = (ly1 - ly0).atan2(lx1 - lx0).to_degrees();
+    let len = (lx1 - lx0).hypot(ly1 - ly0);
+    let w = text_width(&a.text, LABEL_PX);
+    let fits = w + 2.0 * LABEL_MARGIN <= len;
+    let (left, right) = (XA.min(XB), XA.max(XB));
+    let mut out = Vec::new();
+    for (ci, &f) in FRACTIONS.iter().enumerate() {
+        let along = f * len;
+        if fits && (along - w / 2.0 < LABEL_MARGIN || along + w / 2.0 > len - LABEL_MARGIN) {
+            continue;
+        }
+        let (x, y) = (lx0 + f * (lx1 - lx0), ly0 + f * (ly1 - ly0));
+        let bx = rotated_box(x, y, angle, w, 1.0);
+        let (xmin, xmax) = bx
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.0), hi.max(p.0))
+            });
+        // Off the middle, stay between the timelines.
+        if ci > 0 && (xmin < left + 3.0 || xmax > right - 3.0) {
+            continue;
+        }
+        out.push(((x, y, angle), bx));
+    }
+    if a.upright {
+        // Upright, centred on a point of the arrow as far as the timelines allow.
+        let (lo, hi) = (left + 6.0 + w / 2.0, right - 6.0 - w / 2.0);
+        for step in 1..20 {
+            let f = f64::from(step) / 20.0;
+            let (ax, y) = (lx0 + f * (lx1 - lx0), ly0 + f * (ly1 - ly0));
+            let x = if lo <= hi {
+                ax.clamp(lo, hi)
+            } else {
+                (left + right) / 2.0
+            };
+            out.push(((x, y, 0.0), rotated_box(x, y, 0.0, w, 1.0)));
+        }
+    }
+    out
+}
+
+/// How many of the arrows cross the box `q`.
+fn crossings(arrows: &[Arrow], q: &Quad) -> usize {
+    arrows
+        .iter()
+        .filter(|a| segment_hits(q, (a.x0, a.y0), (a.x1, a.y1)))
+        .count()
+}
+
+/// Whether the segment from `p` to `r` meets the box `q` (separating axis test).
+fn segment_hits(q: &Quad, p: (f64, f64), r: (f64, f64)) -> bool {
+    let normal = |a: (f64, f64), b: (f64, f64)| (a.1 - b.1, b.0 - a.0);
+    let axes = [normal(q[0], q[1]), normal(q[1], q[2]), normal(p, r)];
+    axes.iter().all(|&ax| {
+        let d = |v: (f64, f64)| v.0 * ax.0 + v.1 * ax.1;
+        let (q0, q1) = q
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(d(v)), hi.max(d(v)))
+            });
+        let (s0, s1) = (d(p).min(d(r)), d(p).max(d(r)));
+        s1 > q0 && q1 > s0
+    })
+}
+
+/// Place each arrow's label, in order, at the candidate spot whose box overlaps no box placed
+/// so far (the `fixed` ones included) and is crossed by the fewest arrows, the earliest of
+/// those; failing that, try moving one label already
+/// placed that is in the way to another of its spots; failing that, take the spot that
+/// overlaps fewest.
+fn place(arrows: &[Arrow], fixed: &[Quad]) -> Placement {
+    let nf = fixed.len();
+    let mut boxes: Vec<Quad> = fixed.to_vec();
+    let mut out: Vec<(f64, f64, f64)> = Vec::with_capacity(arrows.len());
+    let mut failed = Vec::new();
+    let mut crossed = Vec::new();
+    let cands: Vec<_> = arrows.iter().map(candidates).collect();
+    // Whether `bx` is clear of every box but the `skip`th.
+    let clear = |boxes: &[Quad], bx: &Quad, skip: usize| {
+        boxes
+            .iter()
+            .enumerate()
+            .all(|(i, p)| i == skip || !boxes_overlap(p, bx))
+    };
+    for (k, c) in cands.iter().enumerate() {
+        // Of the free spots, the one fewest other arrows cross (the earliest of those).
+        let free = c
+            .iter()
+            .filter(|(_, bx)| clear(&boxes, bx, usize::MAX))
+            .map(|(pos, bx)| (crossings(arrows, bx), pos, bx))
+            .min_by_key(|c| c.0);
+        if let Some((n, pos, bx)) = free {
+            if n > 0 {
+                crossed.push(k);
+            }
+            boxes.push(*bx);
+            out.push(*pos);
+            continue;
+        }
+        // The labels in the way of any of this one's spots, in order.
+        let mut blocking: Vec<usize> = (nf..boxes.len())
+            .filter(|&i| c.iter().any(|(_, bx)| boxes_overlap(&boxes[i], bx)))
+            .collect();
+        blocking.dedup();
+        let mut moved = None;
+        'search: for &i in &blocking {
+            for (pj, bj) in &cands[i - nf] {
+                if !clear(&boxes, bj, i) {
+                    continue;
+                }
+                for (pk, bk) in c {
+                    if !boxes_overlap(bj, bk) && clear(&boxes, bk, i) {
+                        moved = Some((i, *pj, *bj, *pk, *bk));
+                        break 'search;
+                    }
+                }
+            }
+        }
+        if let Some((i, pj, bj, pk, bk)) = moved {
+            boxes[i] = bj;
+            out[i - nf] = pj;
+            boxes.push(bk);
+            out.push(pk);
+            continue;
+        }
+        let hits = |bx: &Quad| boxes.iter().filter(|p| boxes_overlap(p, bx)).count();
+        let (pos, bx) = c
+            .iter()
+            .min_by_key(|(_, bx)| hits(bx))
+            .copied()
+            .expect("the middle is always a candidate");
+        failed.push(k);
+        failed.extend(
+            (nf..boxes.len())
+                .filter(|&i| boxes_overlap(&boxes[i], &bx))
+                .map(|i| i - nf),
+        );
+        boxes.push(bx);
+        out.push(pos);
+    }
+    Placement {
+        at: out,
+        failed,
+        crossed,
+    }
+}
+
+/// Where the labels went.
+struct Placement {
+    /// Each label's (x, y, angle).
+    at: Vec<(f64, f64, f64)>,
+    /// The arrows whose labels overlap another label: those that found no free spot and
+    /// those whose labels they overlap.
+    failed: Vec<usize>,
+    /// The arrows whose labels are free but crossed by another arrow.
+    crossed: Vec<usize>,
+}
 
 /// Escape text for XML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -214,7 +498,8 @@ enum Gap {
 }
 
 impl Axis {
-    fn new(slots: &BTreeMap<u64, usize>, elisions: &[Elision], top: f64) -> Axis {
+    /// `scale[i]`: how much the linear gap after the `i`th instant is stretched.
+    fn new(slots: &BTreeMap<u64, usize>, elisions: &[Elision], top: f64, scale: &[f64]) -> Axis {
         let times: Vec<u64> = slots.keys().copied().collect();
         let mut y = Vec::with_capacity(times.len());
         let mut extra = Vec::with_capacity(times.len());
@@ -237,7 +522,11 @@ impl Axis {
                     } else if dt > BREAK_US {
                         (BREAK_H, Gap::Idle)
                     } else {
-                        ((dt as f64 / 1000.0 * PX_PER_MS).max(MIN_GAP), Gap::Linear)
+                        let k = scale.get(i).copied().unwrap_or(1.0);
+                        (
+                            (dt as f64 / 1000.0 * PX_PER_MS).max(MIN_GAP) * k,
+                            Gap::Linear,
+                        )
                     }
                 }
             };
@@ -276,6 +565,42 @@ impl Axis {
             n => self.y[n - 1] + self.extra[n - 1],
         }
     }
+}
+
+/// A segment label's `text` element, at `(x, y)` rotated by the angle (see [`label_box`]).
+fn label_text((x, y, angle): (f64, f64, f64), text: &str) -> String {
+    format!(
+        r#"<text class="label" x="{x:.1}" y="{y:.1}" dy="-{LABEL_RISE}" transform="rotate({angle:.2} {x:.1} {y:.1})">{}</text>"#,
+        escape(text)
+    )
+}
+
+/// Whether the receiver dropped the segment, and the label's note saying so.
+fn fate_text(s: &Segment) -> (bool, String) {
+    match s.arrival.map(|a| a.fate) {
+        Some(Fate::Dropped(r)) => (true, format!(" · dropped: {}", r.as_str())),
+        Some(Fate::Damaged(r)) => (true, format!(" · damaged, dropped: {}", r.as_str())),
+        _ => (false, String::new()),
+    }
+}
+
+/// Boxes the labels must keep clear of: elision notes and idle-gap marks (as drawn below).
+fn obstacles(axis: &Axis, elisions: &[Elision]) -> Vec<[(f64, f64); 4]> {
+    let cx = (XA + XB) / 2.0;
+    let mut out = Vec::new();
+    for e in elisions {
+        let mid = (axis.at(e.t0) + axis.at(e.t1)) / 2.0;
+        // The note's width as drawn, or wider.
+        let w = (e.data.to_string().len() as f64 + 60.0) * 6.6 + 16.0;
+        out.push(rect(cx - w / 2.0, mid - 12.0, cx + w / 2.0, mid + 6.0));
+    }
+    for (i, &(h, kind)) in axis.gap.iter().enumerate() {
+        if kind == Gap::Idle {
+            let mid = axis.y[i] + axis.extra[i] + h / 2.0;
+            out.push(rect(cx - 50.0, mid - 8.0, cx + 50.0, mid + 8.0));
+        }
+    }
+    out
 }
 
 /// Render the ladder of two sides as a standalone SVG document; `a` is drawn on the left.
@@ -334,10 +659,163 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
     }
     for n in &ladder.notes {
         slots.entry(n.time).or_insert(1);
+        if let Some((_, _, t)) = n.origin {
+            slots.entry(t).or_insert(1);
+        }
     }
     let has_title = !opts.title.is_empty();
     let top = if has_title { 130.0 } else { 106.0 };
-    let axis = Axis::new(&slots, &elisions, top);
+
+    let typical = {
+        let mut l: Vec<u64> = shown
+            .iter()
+            .filter_map(|&i| segs[i].arrival.map(|a| a.time - segs[i].send))
+            .collect();
+        l.sort_unstable();
+        l.get(l.len() / 2).copied().unwrap_or(10_000)
+    };
+    // Network duplicates with a known origin: drawn as arrows from it, labelled as the
+    // original was (numbers relative to the connection that sent it).
+    let dups: Vec<(
+        &crate::model::Note,
+        (usize, usize, u64),
+        &crate::model::Label,
+    )> = ladder
+        .notes
+        .iter()
+        .filter_map(|n| match (&n.kind, n.origin) {
+            (NoteKind::Unmatched(l), Some(o)) => {
+                let original = segs.iter().find(|s| s.from == o.0 && s.index == o.1);
+                Some((n, o, original.map_or(l, |s| &s.label)))
+            }
+            _ => None,
+        })
+        .collect();
+
+    // Regions of the time axis: gaps joined by a segment in flight across both. Each region is
+    // stretched as a whole where its labels need room, so arrows inside one keep their slant
+    // proportional to their latency.
+    let times: Vec<u64> = slots.keys().copied().collect();
+    let ngaps = times.len().saturating_sub(1);
+    let lost_us = (typical as f64 * LOST_AT) as u64;
+    let spans: Vec<(u64, u64)> = shown
+        .iter()
+        .map(|&i| {
+            let s = &segs[i];
+            (s.send, s.arrival.map_or(s.send + lost_us, |a| a.time))
+        })
+        .chain(dups.iter().map(|(n, o, _)| (o.2.min(n.time), n.time)))
+        .collect();
+    // The gaps a span covers: first and last.
+    let gaps_of = |(t0, t1): (u64, u64)| -> Option<(usize, usize)> {
+        if ngaps == 0 {
+            return None;
+        }
+        let lo = times
+            .partition_point(|&x| x <= t0)
+            .saturating_sub(1)
+            .min(ngaps - 1);
+        let hi = times
+            .partition_point(|&x| x < t1)
+            .saturating_sub(1)
+            .clamp(lo, ngaps - 1);
+        Some((lo, hi))
+    };
+    let mut linked = vec![false; ngaps];
+    // Segments only: a duplicate's lag says nothing about the link's latency.
+    for &sp in &spans[..shown.len()] {
+        if let Some((lo, hi)) = gaps_of(sp) {
+            for l in &mut linked[lo..hi] {
+                *l = true;
+            }
+        }
+    }
+    let mut region = vec![0usize; ngaps];
+    for j in 1..ngaps {
+        region[j] = region[j - 1] + usize::from(!linked[j - 1]);
+    }
+    let arrow_region: Vec<Option<usize>> = spans
+        .iter()
+        .map(|&sp| gaps_of(sp).map(|(lo, _)| region[lo]))
+        .collect();
+    let mut stretch = vec![1.0f64; region.last().map_or(0, |r| r + 1)];
+
+    // Lay out, stretching the regions where labels collide, until every label has room or the
+    // regions are stretched to the limit.
+    let side_x = |side: usize| if side == 0 { XA } else { XB };
+    let mut round = 0;
+    let (axis, arrows, placed) = loop {
+        round += 1;
+        let scale: Vec<f64> = (0..times.len())
+            .map(|j| region.get(j).map_or(1.0, |&r| stretch[r]))
+            .collect();
+        let axis = Axis::new(&slots, &elisions, top, &scale);
+        let event_y = |side: usize, idx: usize, t: u64| -> f64 {
+            axis.at(t) + rank[side].get(&idx).copied().unwrap_or(0) as f64 * SLOT
+        };
+        let mut arrows = Vec::with_capacity(spans.len());
+        for (k, &i) in shown.iter().enumerate() {
+            let s = &segs[i];
+            let (x0, x1) = (side_x(s.from), side_x(1 - s.from));
+            let y0 = event_y(s.from, s.index, s.send);
+            let (xe, ye) = match s.arrival {
+                Some(arr) => (x1, event_y(1 - s.from, arr.index, arr.time)),
+                None => {
+                    // Slanted as a typical arrival would be, whatever breaks follow.
+                    let k = arrow_region[k].map_or(1.0, |r| stretch[r]);
+                    let dy = (typical as f64 / 1000.0 * PX_PER_MS).max(MIN_GAP) * k;
+                    (x0 + (x1 - x0) * LOST_AT, y0 + dy * LOST_AT)
+                }
+            };
+            let mut text = s.label.terminal(opts.relative);
+            text.push_str(&fate_text(s).1);
+            arrows.push(Arrow {
+                x0,
+                y0,
+                x1: xe,
+                y1: ye,
+                text,
+                region: arrow_region[k],
+                upright: false,
+            });
+        }
+        for (k, (n, o, l)) in dups.iter().enumerate() {
+            arrows.push(Arrow {
+                x0: side_x(o.0),
+                y0: event_y(o.0, o.1, o.2),
+                x1: side_x(n.side),
+                y1: axis.at(n.time),
+                text: format!("old duplicate of {}", l.terminal(opts.relative)),
+                region: arrow_region[shown.len() + k],
+                upright: true,
+            });
+        }
+        let fixed = obstacles(&axis, &elisions);
+        let placement = place(&arrows, &fixed);
+        // Overlapping labels stretch their region up to the limit; labels crossed by other
+        // arrows, only a little.
+        let mut grow: Vec<usize> = placement
+            .failed
+            .iter()
+            .filter_map(|&k| arrows[k].region)
+            .filter(|&r| stretch[r] < MAX_STRETCH)
+            .chain(
+                placement
+                    .crossed
+                    .iter()
+                    .filter_map(|&k| arrows[k].region)
+                    .filter(|&r| stretch[r] < SOFT_STRETCH),
+            )
+            .collect();
+        grow.sort_unstable();
+        grow.dedup();
+        if grow.is_empty() || round >= MAX_ROUNDS {
+            break (axis, arrows, placement.at);
+        }
+        for r in grow {
+            stretch[r] = (stretch[r] * STRETCH_STEP).min(MAX_STRETCH);
+        }
+    };
     let event_y = |side: usize, idx: usize, t: u64| -> f64 {
         axis.at(t) + rank[side].get(&idx).copied().unwrap_or(0) as f64 * SLOT
     };
@@ -477,27 +955,10 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
     }
 
     // Segments.
-    let typical = {
-        let mut l: Vec<u64> = shown
-            .iter()
-            .filter_map(|&i| segs[i].arrival.map(|a| a.time - segs[i].send))
-            .collect();
-        l.sort_unstable();
-        l.get(l.len() / 2).copied().unwrap_or(10_000)
-    };
-    for &i in &shown {
+    for (k, &i) in shown.iter().enumerate() {
         let s = &segs[i];
-        let (x0, x1) = if s.from == 0 { (XA, XB) } else { (XB, XA) };
-        let y0 = event_y(s.from, s.index, s.send);
+        let ar = &arrows[k];
         let lost = s.arrival.is_none();
-        let (xe, ye) = match s.arrival {
-            Some(arr) => (x1, event_y(1 - s.from, arr.index, arr.time)),
-            None => {
-                // Slanted as a typical arrival would be, whatever breaks follow.
-                let dy = (typical as f64 / 1000.0 * PX_PER_MS).max(MIN_GAP);
-                (x0 + (x1 - x0) * LOST_AT, y0 + dy * LOST_AT)
-            }
-        };
         let mut class = String::from("seg");
         class.push_str(if s.len > 0 { " data" } else { " ctl" });
         if s.label.rtx {
@@ -506,22 +967,10 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
         if lost {
             class.push_str(" lost");
         }
-        let mut label = s.label.terminal(opts.relative);
-        let mut fate = String::new();
-        if let Some(arr) = s.arrival {
-            match arr.fate {
-                Fate::Processed => {}
-                Fate::Dropped(r) => {
-                    class.push_str(" dropped");
-                    fate = format!(" · dropped: {}", r.as_str());
-                }
-                Fate::Damaged(r) => {
-                    class.push_str(" dropped");
-                    fate = format!(" · damaged, dropped: {}", r.as_str());
-                }
-            }
+        let (dropped, fate) = fate_text(s);
+        if dropped {
+            class.push_str(" dropped");
         }
-        label.push_str(&fate);
         let tip = format!(
             "{} → {}: {} · sent {:.6} s · {}",
             ladder.names[s.from],
@@ -535,10 +984,14 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
         );
         let _ = write!(
             b,
-            r#"<g class="{class}" id="seg-{}-{}"><title>{}</title><line class="arrow" x1="{x0:.1}" y1="{y0:.1}" x2="{xe:.1}" y2="{ye:.1}"{}/>"#,
+            r#"<g class="{class}" id="seg-{}-{}"><title>{}</title><line class="arrow" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"{}/>"#,
             s.from,
             s.index,
             escape(&tip),
+            ar.x0,
+            ar.y0,
+            ar.x1,
+            ar.y1,
             if lost {
                 ""
             } else {
@@ -549,29 +1002,40 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
             let _ = write!(
                 b,
                 r#"<path class="cross" d="M{:.1},{:.1} l10,10 m0,-10 l-10,10"/>"#,
-                xe - 5.0,
-                ye - 5.0
+                ar.x1 - 5.0,
+                ar.y1 - 5.0
             );
         }
-        // Label along the arrow, upright, just above it, centred on the full span.
-        let (lx0, ly0, lx1, ly1) = if xe > x0 {
-            (x0, y0, xe, ye)
-        } else {
-            (xe, ye, x0, y0)
-        };
-        let angle = (ly1 - ly0).atan2(lx1 - lx0).to_degrees();
-        let (mx, my) = ((lx0 + lx1) / 2.0, (ly0 + ly1) / 2.0);
-        let _ = writeln!(
-            b,
-            r#"<text class="label" x="{mx:.1}" y="{my:.1}" dy="-4" transform="rotate({angle:.2} {mx:.1} {my:.1})">{}</text></g>"#,
-            escape(&label)
-        );
+        let _ = writeln!(b, "{}</g>", label_text(placed[k], &ar.text));
     }
 
-    // Unmatched arrivals (network duplicates): a dot on the receiver's line.
+    // Network duplicates: a dashed arrow from the transmission they copy, where it is known,
+    // and a dot where they arrive.
+    for (k, (n, o, _)) in dups.iter().enumerate() {
+        let ar = &arrows[shown.len() + k];
+        let tip = format!(
+            "{} → {}: old duplicate (a network copy) of the segment sent at {:.6} s, arriving {:.6} s",
+            ladder.names[o.0],
+            ladder.names[n.side],
+            o.2 as f64 / 1e6,
+            n.time as f64 / 1e6
+        );
+        let _ = writeln!(
+            b,
+            r#"<g class="dup" id="dup-{}-{}"><title>{}</title><line class="duparrow" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" marker-end="url(#duphead)"/>{}</g>"#,
+            n.side,
+            n.index,
+            escape(&tip),
+            ar.x0,
+            ar.y0,
+            ar.x1,
+            ar.y1,
+            label_text(placed[shown.len() + k], &ar.text)
+        );
+    }
     for n in &ladder.notes {
-        if let crate::model::NoteKind::Unmatched(l) = &n.kind {
-            let x = if n.side == 0 { XA } else { XB };
+        if let NoteKind::Unmatched(l) = &n.kind {
+            let x = side_x(n.side);
             let _ = writeln!(
                 b,
                 r#"<circle class="unmatched" cx="{x}" cy="{:.1}" r="3"><title>{}</title></circle>"#,
@@ -676,11 +1140,12 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
     let mut legend = String::new();
     let _ = writeln!(
         legend,
-        r#"<g id="legend"><rect class="lg-frame" x="8" y="{ly:.1}" width="{:.1}" height="78"/>"#,
+        r#"<g id="legend"><rect class="lg-frame" x="8" y="{ly:.1}" width="{:.1}" height="{LEGEND_H}"/>"#,
         WIDTH - 16.0
     );
     let r1 = ly + 24.0;
     let r2 = ly + 56.0;
+    let r3 = ly + 88.0;
     let item = |l: &mut String, x: f64, y: f64, shape: String, text: &str| {
         let _ = writeln!(
             l,
@@ -768,9 +1233,21 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
         ),
         "long data runs elided (first and last few drawn)",
     );
+    item(
+        &mut legend,
+        24.0,
+        r3,
+        format!(
+            r#"<line class="lg-dup" x1="24" y1="{:.1}" x2="72" y2="{:.1}" marker-end="url(#duphead)"/><circle class="unmatched" cx="72" cy="{:.1}" r="3"/>"#,
+            r3 - 4.0,
+            r3 + 4.0,
+            r3 + 4.0
+        ),
+        "old duplicate: a network copy of an earlier segment, arriving late",
+    );
     let _ = writeln!(legend, "</g>");
 
-    let height = ly + 78.0 + 12.0;
+    let height = ly + LEGEND_H + 12.0;
     let mut out = String::with_capacity(body.len() + 4096);
     let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
@@ -790,7 +1267,7 @@ pub fn render_ladder(ladder: &Ladder, opts: &SvgOptions) -> String {
     out
 }
 
-const STYLE: &str = r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#222"/></marker></defs>
+const STYLE: &str = r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#222"/></marker><marker id="duphead" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#c2185b"/></marker></defs>
 <style>
 .bg { fill: #fff; }
 .title { font-size: 17px; font-weight: bold; text-anchor: middle; }
@@ -819,7 +1296,9 @@ const STYLE: &str = r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" re
 .timerlabel { font-size: 10.5px; fill: #6a3d9a; text-anchor: middle; }
 .elision { font-size: 11.5px; font-style: italic; text-anchor: middle; fill: #333; }
 .elision-bg { fill: #fffbe6; stroke: #d9c36a; }
-.unmatched { fill: #b00; }
+.unmatched { fill: #c2185b; }
+.duparrow, .lg-dup { stroke: #c2185b; stroke-width: 1.4; stroke-dasharray: 2 3; fill: none; }
+.dup .label { fill: #c2185b; font-style: italic; }
 .lg-frame { fill: none; stroke: #bbb; }
 .lg-text { font-size: 11.5px; fill: #222; }
 </style>

@@ -421,3 +421,227 @@ fn chromium_renders_a_non_blank_png() {
     assert!(frac < 0.6, "the rendering is mostly dark ({frac})");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scenario's figure, as `oxtcp demo` draws it (seed 1); also written to `$OXTCP_SVG_DIR`.
+fn scenario_svg(s: &oxtcp_lab::scenario::Scenario, file: &str) -> String {
+    let r = oxtcp_lab::scenario::run((s.setup)(), 1, None).expect("the scenario settles");
+    let (a, b) = s.sides(&r);
+    let out = svg::render(
+        &a,
+        &b,
+        Some(&r.arrivals),
+        &SvgOptions {
+            title: s.name.into(),
+            ..SvgOptions::default()
+        },
+    );
+    if let Some(dir) = std::env::var_os("OXTCP_SVG_DIR") {
+        std::fs::write(PathBuf::from(dir).join(format!("{file}.svg")), &out).unwrap();
+    }
+    out
+}
+
+type Quad = [(f64, f64); 4];
+
+/// Whether two convex quadrilaterals overlap by more than a hair: separating axis test on
+/// their edges, written here rather than taken from the renderer.
+fn quads_overlap(a: &Quad, b: &Quad) -> bool {
+    let span = |q: &Quad, ax: (f64, f64)| {
+        let d: Vec<f64> = q.iter().map(|p| p.0 * ax.0 + p.1 * ax.1).collect();
+        (
+            d.iter().copied().fold(f64::INFINITY, f64::min),
+            d.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    };
+    [a, b].iter().all(|q| {
+        (0..4).all(|k| {
+            let (p, r) = (q[k], q[(k + 1) % 4]);
+            let len = (r.0 - p.0).hypot(r.1 - p.1);
+            let ax = ((p.1 - r.1) / len, (r.0 - p.0) / len);
+            let (a0, a1) = span(a, ax);
+            let (b0, b1) = span(b, ax);
+            // Overlapping by more than 0.1 px along every axis.
+            a1 > b0 + 0.1 && b1 > a0 + 0.1
+        })
+    })
+}
+
+/// Every `text.label` (segment and duplicate labels) with its estimated box, from the
+/// element's own attributes: `x`, `y`, `rotate(angle …)` and the text.
+fn label_boxes(svg: &str) -> Vec<(String, Quad)> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed");
+    doc.descendants()
+        .filter(|n| n.is_element() && has_class(n, "label"))
+        .map(|n| {
+            let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            let (x, y) = (num("x"), num("y"));
+            assert_eq!(
+                n.attribute("dy"),
+                Some("-4"),
+                "labels sit 4 px above their arrow"
+            );
+            let tr = n.attribute("transform").unwrap();
+            let angle: f64 = tr
+                .strip_prefix("rotate(")
+                .and_then(|t| t.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            let text = n.text().unwrap().to_string();
+            let bx = svg::label_box(x, y, angle, &text);
+            (text, bx)
+        })
+        .collect()
+}
+
+fn overlapping_labels(svg: &str) -> Vec<(String, String)> {
+    let boxes = label_boxes(svg);
+    let mut bad = Vec::new();
+    for (i, (ta, a)) in boxes.iter().enumerate() {
+        for (tb, b) in &boxes[i + 1..] {
+            if quads_overlap(a, b) {
+                bad.push((ta.clone(), tb.clone()));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn label_box_estimate_is_sane() {
+    // An upright label: centred on x, above y; about 6 px a character at 10.5 px.
+    let text = "ACK seq=1 ack=1 len=0 win=65535";
+    let b = svg::label_box(500.0, 100.0, 0.0, text);
+    let w = b[1].0 - b[0].0;
+    assert!((150.0..230.0).contains(&w), "width {w}");
+    assert!((b[0].0 + b[1].0) / 2.0 - 500.0 < 1e-9);
+    assert!(b.iter().all(|p| p.1 < 100.0 && p.1 > 80.0), "{b:?}");
+    // Rotated boxes overlap where they cross, and not when far apart.
+    let c = svg::label_box(500.0, 100.0, 30.0, text);
+    assert!(quads_overlap(&b, &c));
+    let d = svg::label_box(500.0, 130.0, 0.0, text);
+    assert!(!quads_overlap(&b, &d));
+}
+
+#[test]
+fn old_duplicate_without_time_wait_labels_do_not_overlap() {
+    let s = oxtcp_lab::scenario::find("old-duplicate")
+        .unwrap()
+        .no_time_wait
+        .unwrap();
+    let svg = scenario_svg(s, "old-duplicate-no-time-wait");
+    let boxes = label_boxes(&svg);
+    assert!(boxes.len() > 30, "{} labels", boxes.len());
+    let bad = overlapping_labels(&svg);
+    assert!(bad.is_empty(), "{} overlapping labels: {bad:#?}", bad.len());
+    // The stretched axis still runs forward: time ticks go down the page in order.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let ticks: Vec<(f64, f64)> = doc
+        .descendants()
+        .filter(|n| has_class(n, "tick"))
+        .map(|n| {
+            (
+                n.text().unwrap().parse().unwrap(),
+                n.attribute("y").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(ticks.len() > 10);
+    assert!(
+        ticks
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1),
+        "{ticks:?}"
+    );
+    // And the figure is the same every time.
+    assert_eq!(svg, scenario_svg(s, "old-duplicate-no-time-wait"));
+}
+
+#[test]
+fn backlog_full_labels_do_not_overlap() {
+    let s = oxtcp_lab::scenario::find("backlog-full").unwrap();
+    let svg = scenario_svg(s, "backlog-full");
+    assert!(label_boxes(&svg).len() > 20);
+    let bad = overlapping_labels(&svg);
+    assert!(bad.is_empty(), "{} overlapping labels: {bad:#?}", bad.len());
+}
+
+#[test]
+fn half_close_labels_do_not_overlap() {
+    let s = oxtcp_lab::scenario::find("half-close").unwrap();
+    let svg = scenario_svg(s, "half-close");
+    let bad = overlapping_labels(&svg);
+    assert!(bad.is_empty(), "{} overlapping labels: {bad:#?}", bad.len());
+}
+
+#[test]
+fn old_duplicate_is_drawn_from_its_origin() {
+    let s = oxtcp_lab::scenario::find("old-duplicate")
+        .unwrap()
+        .no_time_wait
+        .unwrap();
+    let r = oxtcp_lab::scenario::run((s.setup)(), 1, None).unwrap();
+    let (a, b) = s.sides(&r);
+    // The model finds the duplicate's origin: B's data segment, sent well before it arrives.
+    let ladder = Ladder::new(&a, &b, Some(&r.arrivals));
+    let dups: Vec<_> = ladder
+        .notes
+        .iter()
+        .filter(|n| matches!(n.kind, oxtcp_lab::model::NoteKind::Unmatched(_)))
+        .collect();
+    assert_eq!(dups.len(), 1, "one old duplicate");
+    let n = dups[0];
+    assert_eq!(n.side, 0, "it arrives at A");
+    let (side, index, sent) = n.origin.expect("its origin is found");
+    assert_eq!(side, 1);
+    assert!(
+        sent < n.time && n.time - sent >= 10_000,
+        "{sent} → {}",
+        n.time
+    );
+    let orig = ladder
+        .segments
+        .iter()
+        .find(|s| s.from == side && s.index == index)
+        .expect("the origin is a drawn segment");
+    assert!(orig.len > 0 && orig.send == sent);
+    assert!(orig.arrival.is_some(), "the original arrived too");
+    // Other notes have no origin.
+    assert!(ladder.notes.iter().filter(|m| m.origin.is_some()).count() == 1);
+
+    // The figure draws it as a `dup` arrow from B's line at the send time to A's line.
+    let svg = scenario_svg(s, "old-duplicate-no-time-wait");
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let g: Vec<_> = doc
+        .descendants()
+        .filter(|e| e.is_element() && has_class(e, "dup"))
+        .collect();
+    assert_eq!(g.len(), 1, "one dup element");
+    let line = g[0]
+        .descendants()
+        .find(|e| e.tag_name().name() == "line")
+        .expect("an arrow");
+    let num = |k: &str| line.attribute(k).unwrap().parse::<f64>().unwrap();
+    assert!(num("x1") > num("x2"), "from B (right) to A (left)");
+    assert!(num("y2") > num("y1") + 50.0, "slanted down across its lag");
+    // It starts where the original does, on B's line.
+    let orig_line = doc
+        .descendants()
+        .find(|e| e.attribute("id") == Some(format!("seg-{side}-{index}").as_str()))
+        .and_then(|g| g.descendants().find(|e| has_class(e, "arrow")))
+        .expect("the original's arrow");
+    for k in ["x1", "y1"] {
+        assert_eq!(orig_line.attribute(k), line.attribute(k), "{k}");
+    }
+    let label = g[0]
+        .descendants()
+        .find(|e| has_class(e, "label"))
+        .and_then(|e| e.text())
+        .unwrap();
+    assert!(label.starts_with("old duplicate of "), "{label}");
+    assert!(label.contains(&format!("len={}", orig.len)), "{label}");
+    // Not counted as a segment arrow, and named in the legend.
+    assert_eq!(count(&doc, "arrow"), count(&doc, "seg"));
+    assert!(count(&doc, "lg-dup") == 1);
+    assert!(svg.contains("old duplicate: a network copy"));
+}
