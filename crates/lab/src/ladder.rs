@@ -251,10 +251,11 @@ pub fn render_ladder_with(ladder: &Ladder, opts: &LadderOptions) -> String {
             time: n.time,
             order: (n.side, n.index),
             text: format!(
-                "{:>11}{}{} {note}",
+                "{:>11}{}{}{} {note}",
                 secs(n.time),
                 " ".repeat(pad),
-                ladder.names[n.side]
+                ladder.names[n.side],
+                n.port.map(|p| format!(" :{p}")).unwrap_or_default()
             ),
         });
     }

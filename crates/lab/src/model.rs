@@ -215,6 +215,8 @@ pub struct Note {
     /// the other side sent with the same 4-tuple, seq, ack, flags, length and window, no later
     /// than the arrival. `None` for other notes, or when nothing like it was sent.
     pub origin: Option<(usize, usize, u64)>,
+    /// The side's local port for the note's connection, when the ladder holds more than one.
+    pub port: Option<u16>,
 }
 
 /// A state change of one side.
@@ -442,6 +444,7 @@ impl Ladder {
                     time,
                     kind,
                     origin,
+                    port: tuple_of(e).filter(|_| show_ports).map(|t| t.local.port()),
                 });
             }
         }
