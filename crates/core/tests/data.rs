@@ -547,3 +547,26 @@ fn passive_connection_rounds_its_buffer_from_the_peers_syn() {
     t.handshake_passive();
     assert_eq!(t.info().recv_buffer, 65700);
 }
+
+#[test]
+fn initial_window_is_ten_full_segments_and_the_syns_ack_adds_nothing_to_it() {
+    // RFC 6928: IW = 10 segments. RFC 5681 §3.1 grows cwnd for ACKs of new data; the ACK of
+    // our SYN acknowledges no data, so no 1-byte runt follows the tenth segment.
+    let mut t = Harness::server();
+    t.send(seg().syn().seq(0).mss(1000));
+    t.expect(seg().syn().ack().seq(0).ack_no(1));
+    t.send(seg().ack().seq(1).ack_no(1));
+    t.accept();
+    assert_eq!(t.app_send(&pattern(0, 15_000)), 15_000);
+    for k in 0..10u32 {
+        t.expect(
+            seg()
+                .ack()
+                .seq(1 + 1000 * k)
+                .ack_no(1)
+                .no_psh()
+                .data(&pattern(1000 * k as usize, 1000)),
+        );
+    }
+    t.expect_none();
+}

@@ -454,7 +454,6 @@ impl Connection {
 
     /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3).
     pub(crate) fn on_ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
-        let acked = ack.since(self.snd_una);
         let data_start = self.data_start();
         let data_acked = if ack.after(data_start) {
             (ack.since(data_start) as usize).min(self.send_buf.len())
@@ -474,11 +473,13 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
-        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above; cwnd grows
+        // for ACKs of new data only (the ACK of a SYN or FIN acknowledges none).
         let mss = u32::from(self.mss);
-        if self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
-        } else {
+        let data_acked = data_acked as u32;
+        if data_acked > 0 && self.cwnd < self.ssthresh {
+            self.cwnd = self.cwnd.saturating_add(data_acked.min(mss));
+        } else if data_acked > 0 {
             self.cwnd = self
                 .cwnd
                 .saturating_add((mss * mss / self.cwnd.max(1)).max(1));
