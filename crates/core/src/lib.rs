@@ -6,6 +6,7 @@
 //! [`Stack::poll_transmit`], and sleeps until [`Stack::poll_timeout`]. Every segment and every
 //! state change is an [`Event`] in the trace stream behind [`Stack::poll_event`].
 
+pub mod cc;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod time;
 pub mod timer;
 pub mod tuple;
 
+pub use cc::{CcAlgorithm, CongestionControl};
 pub use config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
 pub use conn::{ConnInfo, ConnStats, Disposition, RstReply};
 pub use error::{
