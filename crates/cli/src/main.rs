@@ -1,6 +1,7 @@
 //! The `oxtcp` command: `demo` runs TCP's whole lifecycle on the simulator and draws it;
 //! `drill` runs packetdrill scripts against the stack; `serve` and `connect` run oxtcp on a
-//! TUN interface against the kernel's TCP; `ss` lists a running oxtcp's connections.
+//! TUN interface against the kernel's TCP; `ss` lists a running oxtcp's connections;
+//! `sim` measures bulk transfers over a simulated bottleneck.
 
 mod connect;
 mod control;
@@ -11,6 +12,7 @@ mod jsonl;
 mod netargs;
 mod serve;
 mod signals;
+mod sim;
 mod ss;
 mod svgout;
 mod trace;
@@ -42,6 +44,8 @@ enum Cmd {
     Ss(ss::SsArgs),
     /// Read a pcap/pcapng capture: each TCP connection as a ladder with inferred states.
     Trace(trace::TraceArgs),
+    /// Experiments on the simulator with the real stacks: `sim transfer` measures bulk transfers.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Cmd::Connect(args) => connect::run(&args),
         Cmd::Ss(args) => ss::run(&args),
         Cmd::Trace(args) => trace::run(&args),
+        Cmd::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,154 @@
+//! Printing a transfer's outcome: a human summary or one JSON object.
+
+use serde_json::{json, Value};
+
+use super::transfer::{jain_fairness, TransferResult, TransferSpec};
+
+/// Everything reported about a run.
+pub struct Report<'a> {
+    /// What was simulated.
+    pub spec: &'a TransferSpec,
+    /// What happened.
+    pub result: &'a TransferResult,
+    /// Process CPU time the simulation took, seconds.
+    pub cpu_seconds: f64,
+}
+
+impl Report<'_> {
+    fn fairness(&self) -> Option<f64> {
+        let goodputs: Vec<f64> = self.result.flows.iter().map(|f| f.goodput_bps).collect();
+        (goodputs.len() > 1).then(|| jain_fairness(&goodputs))
+    }
+
+    fn retransmitted_bytes(&self) -> u64 {
+        self.result
+            .flows
+            .iter()
+            .map(|f| f.retransmitted_bytes)
+            .sum()
+    }
+
+    fn spurious(&self) -> u64 {
+        self.result
+            .flows
+            .iter()
+            .map(|f| f.spurious_retransmissions)
+            .sum()
+    }
+
+    fn rto_count(&self) -> u64 {
+        self.result.flows.iter().map(|f| f.rto_count).sum()
+    }
+
+    /// The JSON object `--json` prints. Totals are over all flows; `final_cwnd` is flow 1's.
+    pub fn json(&self) -> Value {
+        let (s, r) = (self.spec, self.result);
+        let flows: Vec<Value> = r
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                json!({
+                    "flow": i + 1,
+                    "goodput_bps": f.goodput_bps,
+                    "sim_seconds": f.duration.as_secs_f64(),
+                    "retransmitted_bytes": f.retransmitted_bytes,
+                    "spurious_retransmissions": f.spurious_retransmissions,
+                    "rto_count": f.rto_count,
+                    "final_cwnd": f.final_cwnd,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "bytes_per_flow": s.bytes,
+            "flows": s.flows,
+            "rtt_ms": s.rtt.as_secs_f64() * 1000.0,
+            "bandwidth_bps": s.bandwidth_bps,
+            "loss": s.loss,
+            "reorder": s.reorder,
+            "queue_packets": s.queue_packets,
+            "seed": s.seed,
+            "goodput_bps": r.goodput_bps,
+            "utilization": r.utilization,
+            "retransmitted_bytes": self.retransmitted_bytes(),
+            "spurious_retransmissions": self.spurious(),
+            "rto_count": self.rto_count(),
+            "final_cwnd": r.flows.first().map_or(0, |f| f.final_cwnd),
+            "queue_drops": r.queue_drops,
+            "random_losses": r.random_losses,
+            "sim_seconds": r.sim_duration.as_secs_f64(),
+            "cpu_seconds": self.cpu_seconds,
+            "per_flow": flows,
+        });
+        if let Some(f) = self.fairness() {
+            v["fairness"] = json!(f);
+        }
+        v
+    }
+
+    /// The human summary.
+    pub fn human(&self) -> String {
+        let (s, r) = (self.spec, self.result);
+        let mut out = format!(
+            "oxtcp sim transfer: {} flow(s) x {} bytes, {} Mbit/s, RTT {} ms, loss {}, reorder {}, \
+             queue {} packets, seed {}\n",
+            s.flows,
+            s.bytes,
+            s.bandwidth_bps as f64 / 1e6,
+            s.rtt.as_secs_f64() * 1000.0,
+            s.loss,
+            s.reorder,
+            s.queue_packets,
+            s.seed
+        );
+        let line = |k: &str, v: String| format!("  {k:<26} {v}\n");
+        out += &line("goodput", format!("{:.2} Mbit/s", r.goodput_bps / 1e6));
+        out += &line(
+            "link utilisation",
+            format!("{:.1} %", r.utilization * 100.0),
+        );
+        out += &line(
+            "retransmitted",
+            format!("{} bytes", self.retransmitted_bytes()),
+        );
+        out += &line("spurious retransmissions", self.spurious().to_string());
+        out += &line("RTO count", self.rto_count().to_string());
+        out += &line(
+            "final cwnd (flow 1)",
+            format!("{} bytes", r.flows.first().map_or(0, |f| f.final_cwnd)),
+        );
+        out += &line(
+            "drops",
+            format!("{} at the queue, {} random", r.queue_drops, r.random_losses),
+        );
+        out += &line(
+            "simulated duration",
+            format!("{:.3} s", r.sim_duration.as_secs_f64()),
+        );
+        out += &line("CPU time", format!("{:.3} s", self.cpu_seconds));
+        // Without window scaling the receiver can offer at most 65535 bytes per round trip.
+        let window_bps = 65535.0 * 8.0 / s.rtt.as_secs_f64();
+        if window_bps * (s.flows as f64) < s.bandwidth_bps as f64 {
+            out += &format!(
+                "  note: no window scaling yet, so each flow carries at most 64 KiB per RTT \
+                 ({:.1} Mbit/s here)\n",
+                window_bps / 1e6
+            );
+        }
+        if let Some(f) = self.fairness() {
+            out += &line("Jain's fairness", format!("{f:.4}"));
+            for (i, f) in r.flows.iter().enumerate() {
+                out += &line(
+                    &format!("  flow {}", i + 1),
+                    format!(
+                        "{:.2} Mbit/s, {:.3} s, {} bytes retransmitted",
+                        f.goodput_bps / 1e6,
+                        f.duration.as_secs_f64(),
+                        f.retransmitted_bytes
+                    ),
+                );
+            }
+        }
+        out
+    }
+}
