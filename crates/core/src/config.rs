@@ -62,6 +62,12 @@ pub struct StackConfig {
     /// Round the receive buffer up to a whole number of segments once the MSS is known
     /// (FreeBSD does; Linux does not).
     pub recv_buffer_whole_segments: bool,
+    /// Offer the Window Scale option (RFC 7323 §2) on SYNs; scaling applies when both sides
+    /// send it. Without it the window field caps RCV.WND's advertisement at 65535.
+    pub window_scaling: bool,
+    /// Offer the Timestamps option (RFC 7323 §3): RTT measurement from echoed timestamps and
+    /// PAWS (§5) once both sides send it.
+    pub timestamps: bool,
     /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
@@ -105,6 +111,8 @@ impl Default for StackConfig {
             send_buffer: 64 * 1024,
             recv_buffer: 65535,
             recv_buffer_whole_segments: false,
+            window_scaling: true,
+            timestamps: true,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

@@ -219,6 +219,11 @@ pub enum DropReason {
     AcceptQueueFull,
     /// Outside the receive window (RFC 9293 §3.10.7.4, first check).
     OutOfWindow,
+    /// PAWS: a TSval older than TS.Recent (RFC 7323 §5.3 R1); an ACK goes back.
+    Paws,
+    /// A non-RST segment without the Timestamps option on a connection that negotiated it
+    /// (RFC 7323 §3.2).
+    MissingTimestamp,
     /// An RST not at RCV.NXT but in the window: challenge ACK sent (RFC 5961 §3.2).
     ChallengeAckRst,
     /// An RST in TIME-WAIT, ignored against TIME-WAIT assassination (RFC 1337 §3, fix F1).
@@ -256,6 +261,8 @@ impl DropReason {
             DropReason::SynQueueFull => "syn_queue_full",
             DropReason::AcceptQueueFull => "accept_queue_full",
             DropReason::OutOfWindow => "out_of_window",
+            DropReason::Paws => "paws",
+            DropReason::MissingTimestamp => "missing_timestamp",
             DropReason::TimeWaitRst => "time_wait_rst",
             DropReason::ChallengeAckRst => "challenge_ack_rst",
             DropReason::ChallengeAckSyn => "challenge_ack_syn",

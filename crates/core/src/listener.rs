@@ -9,10 +9,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use oxtcp_wire::TcpFlags;
+use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
 use crate::config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
-use crate::conn::{Disposition, PeerSyn, RstReply, SegIn};
+use crate::conn::{syn_options, ts_clock, Disposition, PeerSyn, RstReply, SegIn};
 use crate::event::DropReason;
 use crate::handle::ConnId;
 use crate::seq::SeqNum;
@@ -112,6 +112,8 @@ pub(crate) struct HalfOpen {
     pub(crate) tuple: FourTuple,
     pub(crate) iss: SeqNum,
     pub(crate) syn: PeerSyn,
+    /// Offset of the TSval clock, kept for the connection (RFC 7323 §7.1).
+    pub(crate) ts_offset: u32,
     /// SYN-ACK retransmissions so far.
     pub(crate) retries: u32,
     /// When the next SYN-ACK retransmission is due.
@@ -139,6 +141,7 @@ impl HalfOpen {
         tuple: FourTuple,
         iss: SeqNum,
         syn: PeerSyn,
+        ts_offset: u32,
         now: Instant,
         cfg: &StackConfig,
     ) -> Self {
@@ -147,6 +150,7 @@ impl HalfOpen {
             tuple,
             iss,
             syn,
+            ts_offset,
             retries: 0,
             deadline: now + cfg.initial_rto,
             synack_due: true,
@@ -242,6 +246,34 @@ impl HalfOpen {
         let wait = (cfg.initial_rto * (1u32 << shift)).min(cfg.max_rto.max(Duration::from_secs(1)));
         self.deadline = now + wait;
         true
+    }
+
+    /// Options of our SYN-ACK (`syn`) or challenge ACK: RFC 7323 §2.2 and §3.2 let a SYN-ACK
+    /// carry Window Scale and Timestamps only when the SYN did; once the SYN-ACK has carried
+    /// Timestamps, every segment does.
+    pub(crate) fn options(
+        &self,
+        cfg: &StackConfig,
+        opts: &SocketOptions,
+        now: Instant,
+        syn: bool,
+    ) -> TcpOptions {
+        let ts = match (cfg.timestamps, self.syn.tsval) {
+            (true, Some(tsecr)) => Some(Timestamps {
+                tsval: ts_clock(now, self.ts_offset),
+                tsecr,
+            }),
+            _ => None,
+        };
+        if syn {
+            let wscale = cfg.window_scaling && self.syn.wscale.is_some();
+            syn_options(cfg, opts, &self.tuple, wscale, ts)
+        } else {
+            TcpOptions {
+                timestamps: ts,
+                ..TcpOptions::default()
+            }
+        }
     }
 
     /// The SYN-ACK (or challenge ACK) to send now, if any.

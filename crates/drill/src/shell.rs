@@ -126,14 +126,24 @@ impl Runner<'_> {
                 (ProfileKind::FreeBsd, "net.inet.tcp.sendspace") => {
                     cfg.send_buffer = parse_num(name, value)? as usize
                 }
-                // RFC 7323 options and SACK: oxtcp negotiates neither yet, so a script that
-                // turns them on sees them not offered; with option comparison off (the
-                // default) that is invisible. Accepted so such scripts can run at all.
-                (ProfileKind::FreeBsd, "net.inet.tcp.rfc1323" | "net.inet.tcp.sack.enable")
-                | (
-                    ProfileKind::Linux,
-                    "net.ipv4.tcp_timestamps" | "net.ipv4.tcp_sack" | "net.ipv4.tcp_window_scaling",
-                ) => {
+                // RFC 7323: FreeBSD's rfc1323 is 0 (neither), 1 (both), 2 (window scaling
+                // only) or 3 (timestamps only).
+                (ProfileKind::FreeBsd, "net.inet.tcp.rfc1323") => {
+                    let v = parse_num(name, value)?;
+                    cfg.window_scaling = v == 1 || v == 2;
+                    cfg.timestamps = v == 1 || v == 3;
+                }
+                (ProfileKind::Linux, "net.ipv4.tcp_timestamps") => {
+                    cfg.timestamps = parse_num(name, value)? != 0
+                }
+                (ProfileKind::Linux, "net.ipv4.tcp_window_scaling") => {
+                    cfg.window_scaling = parse_num(name, value)? != 0
+                }
+                // SACK: oxtcp does not negotiate it yet, so a script that turns it on sees it
+                // not offered; with option comparison off (the default) that is invisible.
+                // Accepted so such scripts can run at all.
+                (ProfileKind::FreeBsd, "net.inet.tcp.sack.enable")
+                | (ProfileKind::Linux, "net.ipv4.tcp_sack") => {
                     parse_num(name, value)?;
                 }
                 // Settings with no counterpart in oxtcp: ECN (not implemented), blackhole

@@ -3,7 +3,7 @@
 
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
-use super::{Connection, Ctx, PeerSyn};
+use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
 use crate::config::{RstPolicy, SynPolicy};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
@@ -96,15 +96,10 @@ impl Connection {
         if !seg.flags.syn() {
             return Disposition::Dropped(DropReason::NoSynInSynSent);
         }
-        let syn = PeerSyn {
-            irs: seg.seq,
-            window: seg.wnd,
-            mss: seg.options.mss,
-        };
-        self.on_peer_syn(ctx.cfg, syn);
+        self.on_peer_syn(ctx.cfg, PeerSyn::from_segment(&seg), ctx.now);
         self.ack_now = true;
         if seg.flags.ack() {
-            self.on_ack_advance(ctx, seg.ack);
+            self.on_ack_advance(ctx, seg.ack, seg.options.timestamps.map(|t| t.tsecr));
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.set_state(ctx, State::Established, Cause::RecvSynAck);
@@ -128,6 +123,7 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states.
     fn on_segment_synchronizing(&mut self, ctx: &mut Ctx<'_>, mut seg: SegIn<'_>) -> Disposition {
+        let mut seg_wnd_unscaled = seg.flags.syn();
         // Deviation (as Linux): in a simultaneous open the peer's SYN-ACK repeats the SYN we
         // already hold, so the RFC's first check would reject it and the open would stall until
         // a retransmission. Treat it as the ACK of our SYN, with its SYN already consumed.
@@ -139,6 +135,33 @@ impl Connection {
         {
             seg.flags = seg.flags.without_syn();
             seg.seq = seg.seq.add(1);
+            seg_wnd_unscaled = true;
+        }
+        // RFC 7323 §2.2: SEG.WND of a SYN is never scaled; every other one is.
+        let seg_wnd = if seg_wnd_unscaled {
+            u32::from(seg.wnd)
+        } else {
+            u32::from(seg.wnd) << self.snd_wind_shift
+        };
+
+        // RFC 7323 §3.2, §5.3 R1: with timestamps negotiated, a non-RST segment without one is
+        // dropped silently, and PAWS drops one whose TSval is older than TS.Recent, with an ACK
+        // in reply, before the sequence number is even looked at.
+        let seg_ts = seg.options.timestamps;
+        if self.ts_ok && !seg.flags.rst() {
+            let Some(ts) = seg_ts else {
+                return Disposition::Dropped(DropReason::MissingTimestamp);
+            };
+            if ctx.now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
+                // RFC 7323 §5.5: idle for more than 24 days, TS.Recent is no longer valid; the
+                // segment's TSval takes its place instead of being judged against it.
+                self.ts_recent = ts.tsval;
+                self.ts_recent_age = ctx.now;
+            }
+            if ts_before(ts.tsval, self.ts_recent) {
+                self.ack_now = true;
+                return Disposition::AckSent(DropReason::Paws);
+            }
         }
 
         if self.state == State::TimeWait {
@@ -205,6 +228,18 @@ impl Connection {
             } else {
                 self.ack_now = true;
                 return Disposition::AckSent(DropReason::OutOfWindow);
+            }
+        }
+        // RFC 7323 §4.3 (§5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent,
+        // then SEG.TSval is copied to TS.Recent": the timestamp echoed is that of the segment
+        // that advanced the left edge, never of one that arrived out of order.
+        if let (true, Some(ts)) = (self.ts_ok, seg_ts) {
+            if !seg.flags.rst()
+                && !ts_before(ts.tsval, self.ts_recent)
+                && seg.seq.before_eq(self.last_ack_sent)
+            {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_age = ctx.now;
             }
         }
         let seg = self.trim_to_window(seg, rcv_wnd);
@@ -279,7 +314,7 @@ impl Connection {
                     },
                 );
             }
-            self.snd_wnd = u32::from(seg.wnd);
+            self.snd_wnd = seg_wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
@@ -302,7 +337,7 @@ impl Connection {
             return Disposition::AckSent(DropReason::AckTooOld);
         }
         if seg.ack.after(self.snd_una) {
-            self.on_ack_advance(ctx, seg.ack);
+            self.on_ack_advance(ctx, seg.ack, seg_ts.map(|t| t.tsecr));
         }
         // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
         // The probe interval keeps backing off until the window opens (below).
@@ -311,7 +346,7 @@ impl Connection {
         if !old_duplicate && self.snd_wl1.before(seg.seq)
             || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
         {
-            self.snd_wnd = u32::from(seg.wnd);
+            self.snd_wnd = seg_wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
@@ -452,8 +487,9 @@ impl Connection {
         self.fin_seq.is_some_and(|f| self.snd_una.after(f))
     }
 
-    /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3).
-    pub(crate) fn on_ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+    /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3);
+    /// `tsecr` is the segment's echoed timestamp, if it carried one.
+    pub(crate) fn on_ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
         let data_start = self.data_start();
         let data_acked = if ack.after(data_start) {
             (ack.since(data_start) as usize).min(self.send_buf.len())
@@ -466,8 +502,21 @@ impl Connection {
         if self.snd_nxt.before(ack) {
             self.snd_nxt = ack;
         }
-        // Karn's rule: the probe is dropped on retransmission, so this sample is clean.
-        if let Some((end, sent)) = self.rtt_probe {
+        if self.ts_ok {
+            // RTTM (RFC 7323 §4.1): an ACK that advances SND.UNA gives a sample from the
+            // timestamp it echoes. A retransmission carries a new TSval, so the sample is
+            // unambiguous and Karn's rule is not needed; the timed-segment probe is unused.
+            self.rtt_probe = None;
+            if let Some(ecr) = tsecr {
+                let ticks = ts_clock(ctx.now, self.ts_offset).wrapping_sub(ecr);
+                // An echo from the future or from before the connection is no sample.
+                if (ticks as i32) >= 0 {
+                    self.rtt
+                        .on_sample(std::time::Duration::from_millis(u64::from(ticks)));
+                }
+            }
+        } else if let Some((end, sent)) = self.rtt_probe {
+            // Karn's rule: the probe is dropped on retransmission, so this sample is clean.
             if ack.after_eq(end) {
                 self.rtt.on_sample(ctx.now - sent);
                 self.rtt_probe = None;

@@ -14,7 +14,7 @@ mod timers;
 
 use std::time::Duration;
 
-use oxtcp_wire::{TcpFlags, TcpOptions};
+use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
 use crate::config::{SocketOptions, StackConfig};
 use crate::error::{CloseError, ConnError, RecvError, SendError};
@@ -139,6 +139,29 @@ pub struct Connection {
 
     /// Effective send MSS.
     mss: u16,
+
+    // Window scaling (RFC 7323 §2). Both shifts stay 0 unless both SYNs carried the option.
+    /// The shift our SYN offered, chosen from the receive buffer.
+    rcv_wind_shift_offered: u8,
+    /// Snd.Wind.Shift: applied to SEG.WND of every segment but a SYN.
+    snd_wind_shift: u8,
+    /// Rcv.Wind.Shift: applied to the window we advertise in every segment but a SYN.
+    rcv_wind_shift: u8,
+    /// Both SYNs carried the Window Scale option.
+    ws_ok: bool,
+
+    // Timestamps (RFC 7323 §3–5).
+    /// Both SYNs carried the Timestamps option: every non-RST segment carries it.
+    ts_ok: bool,
+    /// Per-connection offset of our TSval clock (RFC 7323 §5.4, §7.1).
+    ts_offset: u32,
+    /// TS.Recent: the TSval to echo (RFC 7323 §4.3).
+    ts_recent: u32,
+    /// When TS.Recent was last set, for PAWS's 24-day idle rule (RFC 7323 §5.5).
+    ts_recent_age: Instant,
+    /// Last.ACK.sent: the ACK field of the last segment we sent (RFC 7323 §4.3).
+    last_ack_sent: SeqNum,
+
     cwnd: u32,
     ssthresh: u32,
     rtt: RttEstimator,
@@ -177,6 +200,55 @@ pub(crate) struct PeerSyn {
     pub(crate) irs: SeqNum,
     pub(crate) window: u16,
     pub(crate) mss: Option<u16>,
+    /// Its Window Scale option's shift, as sent (clamped only when applied).
+    pub(crate) wscale: Option<u8>,
+    /// Its Timestamps option's TSval.
+    pub(crate) tsval: Option<u32>,
+}
+
+impl PeerSyn {
+    /// The parameters of an arriving SYN (or SYN-ACK).
+    pub(crate) fn from_segment(seg: &SegIn<'_>) -> PeerSyn {
+        PeerSyn {
+            irs: seg.seq,
+            window: seg.wnd,
+            mss: seg.options.mss,
+            wscale: seg.options.window_scale,
+            tsval: seg.options.timestamps.map(|t| t.tsval),
+        }
+    }
+}
+
+/// RFC 7323 §2.3: a shift count above 14 is treated as 14.
+const MAX_WIND_SHIFT: u8 = 14;
+
+/// RFC 7323 §5.5: after this long without a TS.Recent update the peer's timestamp clock may
+/// have wrapped (at 1 ms per tick, 2^31 ticks is 24.8 days), so TS.Recent is no longer valid.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// Option bytes of a Timestamps option as sent on every segment (two NOPs, kind, length,
+/// TSval, TSecr: RFC 7323 Appendix A layout).
+const TS_OPTION_LEN: u16 = 12;
+
+/// The Window Scale shift we offer: the smallest that lets the window field show the whole
+/// receive buffer, at most 14 (RFC 7323 §2.3).
+pub(crate) fn wind_shift_for(buffer: usize) -> u8 {
+    let mut shift = 0;
+    while shift < MAX_WIND_SHIFT && (buffer >> shift) > usize::from(u16::MAX) {
+        shift += 1;
+    }
+    shift
+}
+
+/// Our TSval clock: milliseconds of the sans-IO time plus the connection's offset
+/// (RFC 7323 §5.4 asks for 1 ms to 1 s per tick).
+pub(crate) fn ts_clock(now: Instant, offset: u32) -> u32 {
+    ((now.as_micros() / 1000) as u32).wrapping_add(offset)
+}
+
+/// `a` is older than `b` in timestamp space (RFC 7323 §5.2: modulo 2^32, as sequence numbers).
+fn ts_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }
 
 impl Connection {
@@ -187,6 +259,7 @@ impl Connection {
         iss: SeqNum,
         state: State,
         passive: bool,
+        ts_offset: u32,
     ) -> Self {
         let our_mss = our_mss(cfg, &opts, &tuple);
         Connection {
@@ -212,6 +285,15 @@ impl Connection {
             ooo_fin: None,
             // RFC 9293 §3.7.1: without the peer's MSS option, assume 536 (IPv4) / 1220 (IPv6).
             mss: our_mss.min(default_peer_mss(&tuple)),
+            rcv_wind_shift_offered: wind_shift_for(opts.recv_buffer(cfg)),
+            snd_wind_shift: 0,
+            rcv_wind_shift: 0,
+            ws_ok: false,
+            ts_ok: false,
+            ts_offset,
+            ts_recent: 0,
+            ts_recent_age: Instant::ZERO,
+            last_ack_sent: SeqNum::default(),
             cwnd: 0,
             ssthresh: u32::MAX,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
@@ -238,8 +320,9 @@ impl Connection {
         opts: SocketOptions,
         tuple: FourTuple,
         iss: SeqNum,
+        ts_offset: u32,
     ) -> Self {
-        let mut c = Connection::new(ctx.cfg, opts, tuple, iss, State::Closed, false);
+        let mut c = Connection::new(ctx.cfg, opts, tuple, iss, State::Closed, false, ts_offset);
         c.set_state(ctx, State::SynSent, Cause::Connect);
         c
     }
@@ -253,16 +336,23 @@ impl Connection {
         tuple: FourTuple,
         iss: SeqNum,
         syn: PeerSyn,
+        ts_offset: u32,
+        now: Instant,
     ) -> Self {
-        let mut c = Connection::new(cfg, opts, tuple, iss, State::SynReceived, true);
-        c.on_peer_syn(cfg, syn);
+        let mut c = Connection::new(cfg, opts, tuple, iss, State::SynReceived, true, ts_offset);
+        c.on_peer_syn(cfg, syn, now);
+        // Our SYN-ACK acknowledged the SYN.
+        c.last_ack_sent = c.rcv_nxt;
         c.snd_nxt = iss.add(1);
         c.snd_max = iss.add(1);
         c
     }
 
-    /// Record the peer's SYN: IRS, RCV.NXT, its window and MSS (RFC 9293 §3.10.7.3, fourth).
-    fn on_peer_syn(&mut self, cfg: &StackConfig, syn: PeerSyn) {
+    /// Record the peer's SYN: IRS, RCV.NXT, its window and MSS (RFC 9293 §3.10.7.3, fourth),
+    /// and settle the RFC 7323 options: each applies only when both SYNs carried it. Our SYN
+    /// offered them as the configuration says; a passive side's SYN-ACK offered them only
+    /// when this SYN did.
+    fn on_peer_syn(&mut self, cfg: &StackConfig, syn: PeerSyn, now: Instant) {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
@@ -274,7 +364,20 @@ impl Connection {
             self.recv_buf
                 .grow_to(self.recv_buf.capacity().div_ceil(mss) * mss);
         }
+        // The window of a SYN is never scaled (RFC 7323 §2.2), so the right edge our SYN
+        // showed is taken before the shift applies.
         self.rcv_adv = self.rcv_nxt.add(u32::from(self.advertised_window()));
+        if let (true, Some(shift)) = (cfg.window_scaling, syn.wscale) {
+            // RFC 7323 §2.3: a shift above 14 is used as 14.
+            self.ws_ok = true;
+            self.snd_wind_shift = shift.min(MAX_WIND_SHIFT);
+            self.rcv_wind_shift = self.rcv_wind_shift_offered;
+        }
+        if let (true, Some(tsval)) = (cfg.timestamps, syn.tsval) {
+            self.ts_ok = true;
+            self.ts_recent = tsval;
+            self.ts_recent_age = now;
+        }
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.irs;
@@ -531,14 +634,19 @@ fn default_peer_mss(tuple: &FourTuple) -> u16 {
 /// Flags helper for building segments.
 pub(crate) const ACK: TcpFlags = TcpFlags::ACK;
 
-/// Our SYN options: MSS only for now (window scale, SACK and timestamps arrive with RFC 7323).
+/// Options of our SYN or SYN-ACK: the MSS, the Window Scale option when `wscale` (RFC 7323
+/// §2.2: on a SYN-ACK only if the SYN carried it; the caller decides), and `ts`.
 pub(crate) fn syn_options(
     cfg: &StackConfig,
     opts: &SocketOptions,
     tuple: &FourTuple,
+    wscale: bool,
+    ts: Option<Timestamps>,
 ) -> TcpOptions {
     TcpOptions {
         mss: Some(our_mss(cfg, opts, tuple)),
+        window_scale: wscale.then(|| wind_shift_for(opts.recv_buffer(cfg))),
+        timestamps: ts,
         ..TcpOptions::default()
     }
 }

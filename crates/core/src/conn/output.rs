@@ -1,11 +1,12 @@
 //! Building the next segment a connection sends: SYN or SYN-ACK, data within the send window
 //! and congestion window, FIN after the data, zero-window probes, and pure ACKs.
 
-use oxtcp_wire::{TcpFlags, TcpOptions};
+use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
-use super::{syn_options, Connection, Ctx, ACK};
+use super::{syn_options, ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
 use crate::seq::SeqNum;
 use crate::state::State;
+use crate::time::Instant;
 
 /// A segment ready to be written: header fields, plus the payload as a range of the send buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +32,16 @@ impl Connection {
     ) -> Option<TxSegment> {
         let seg = self.next_segment(ctx, max_payload)?;
         self.ack_now = false;
-        self.rcv_adv = self.rcv_nxt.add(u32::from(seg.window));
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        let shift = if seg.flags.syn() {
+            0
+        } else {
+            self.rcv_wind_shift
+        };
+        self.rcv_adv = self.rcv_nxt.add(u32::from(seg.window) << shift);
+        if seg.flags.ack() {
+            self.last_ack_sent = seg.ack;
+        }
         self.stats.segs_out += 1;
         self.stats.bytes_sent += seg.payload_len as u64;
         if seg.retransmit {
@@ -63,6 +73,17 @@ impl Connection {
                 self.rtt_probe = Some((self.snd_nxt, now));
             }
             self.rto_at.get_or_insert(now + self.rtt.rto());
+            // Our SYN offers what the configuration says (RFC 7323 §2.2, §3.2); a SYN-ACK
+            // in a simultaneous open carries only what the peer's SYN offered too.
+            let (wscale, ts) = if self.state == State::SynSent {
+                (ctx.cfg.window_scaling, ctx.cfg.timestamps)
+            } else {
+                (self.ws_ok, self.ts_ok)
+            };
+            let ts = ts.then(|| Timestamps {
+                tsval: ts_clock(now, self.ts_offset),
+                tsecr: if flags.ack() { self.ts_recent } else { 0 },
+            });
             return Some(TxSegment {
                 seq: self.iss,
                 ack: if flags.ack() {
@@ -71,8 +92,8 @@ impl Connection {
                     SeqNum::new(0)
                 },
                 flags,
-                window,
-                options: syn_options(ctx.cfg, &self.opts, &self.tuple),
+                window: u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX),
+                options: syn_options(ctx.cfg, &self.opts, &self.tuple, wscale, ts),
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,
@@ -97,10 +118,7 @@ impl Connection {
             let unsent = self.send_buf.len().saturating_sub(off);
             let in_flight = self.snd_nxt.since(self.snd_una);
             let usable = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
-            len = unsent
-                .min(usize::from(self.mss))
-                .min(max_payload)
-                .min(usable);
+            len = unsent.min(self.max_payload()).min(max_payload).min(usable);
             if len == 0 && unsent > 0 {
                 if self.probe_now {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
@@ -131,7 +149,7 @@ impl Connection {
                 ack: self.rcv_nxt,
                 flags: ACK,
                 window,
-                options: TcpOptions::default(),
+                options: self.segment_options(now),
                 payload_off: 0,
                 payload_len: 0,
                 retransmit: false,
@@ -168,7 +186,7 @@ impl Connection {
             ack: self.rcv_nxt,
             flags,
             window,
-            options: TcpOptions::default(),
+            options: self.segment_options(now),
             payload_off: off,
             payload_len: len,
             retransmit,
@@ -190,9 +208,38 @@ impl Connection {
         }
     }
 
-    /// The window field: free receive buffer space (at most 65535 without window scaling).
+    /// The window field of a non-SYN segment: free receive buffer space shifted right by
+    /// Rcv.Wind.Shift (at most 65535 units). RFC 7323 §2.4: the shift rounds down, which
+    /// could pull the right edge left of what was advertised before; the field is rounded up
+    /// far enough to keep it (RFC 9293 §3.8.6: the window should not shrink).
     pub(crate) fn advertised_window(&self) -> u16 {
-        u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX)
+        let shift = self.rcv_wind_shift;
+        let free = u32::try_from(self.recv_buf.window()).unwrap_or(u32::MAX);
+        let mut field = free >> shift;
+        if shift > 0 && self.rcv_adv.after(self.rcv_nxt) {
+            let promised = self.rcv_adv.since(self.rcv_nxt);
+            field = field.max(promised.div_ceil(1 << shift));
+        }
+        u16::try_from(field).unwrap_or(u16::MAX)
+    }
+
+    /// Most payload one segment carries: the MSS less the option bytes every segment carries
+    /// (RFC 6691 §2, RFC 7323 §3.2: the MSS does not count TCP options).
+    pub(crate) fn max_payload(&self) -> usize {
+        let opts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
+        usize::from(self.mss.saturating_sub(opts).max(1))
+    }
+
+    /// Options of a non-SYN, non-RST segment: the Timestamps option once negotiated, echoing
+    /// TS.Recent (RFC 7323 §3.2, §4.3).
+    fn segment_options(&self, now: Instant) -> TcpOptions {
+        TcpOptions {
+            timestamps: self.ts_ok.then(|| Timestamps {
+                tsval: ts_clock(now, self.ts_offset),
+                tsecr: self.ts_recent,
+            }),
+            ..TcpOptions::default()
+        }
     }
 
     /// Payload bytes of a segment returned by `poll_transmit`, as at most two slices.

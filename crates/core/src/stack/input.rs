@@ -12,6 +12,7 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
+use rand::RngCore;
 
 use std::net::SocketAddr;
 
@@ -178,15 +179,15 @@ impl Stack {
         l.syn_queue += 1;
         l.stats.syns_received += 1;
         let iss = self.isn.isn(now, &tuple);
-        let syn = PeerSyn {
-            irs: seg.seq,
-            window: seg.wnd,
-            mss: seg.options.mss,
-        };
+        // The half-open entry keeps the SYN's options for the connection its final ACK builds,
+        // and the TSval offset its SYN-ACK already used (RFC 7323 §7.1: one per connection).
+        let syn = PeerSyn::from_segment(&seg);
+        let ts_offset = self.rng.next_u32();
         let index = self.alloc_slot();
         let id = self.conn_id(index);
-        self.slots[index as usize].entry =
-            Entry::HalfOpen(HalfOpen::new(listener, tuple, iss, syn, now, &self.cfg));
+        self.slots[index as usize].entry = Entry::HalfOpen(HalfOpen::new(
+            listener, tuple, iss, syn, ts_offset, now, &self.cfg,
+        ));
         self.by_tuple.insert(tuple, index);
         self.trace.set_conn(pos, id);
         self.trace.push(
@@ -233,7 +234,8 @@ impl Stack {
         let Entry::HalfOpen(h) = &self.slots[index as usize].entry else {
             return Disposition::Dropped(DropReason::Closed);
         };
-        let (listener, tuple, iss, syn) = (h.listener, h.tuple, h.iss, h.syn);
+        let (listener, tuple, iss, syn, ts_offset) =
+            (h.listener, h.tuple, h.iss, h.syn, h.ts_offset);
         let Some(l) = self.listeners[listener as usize].1.as_mut() else {
             return Disposition::Dropped(DropReason::Closed);
         };
@@ -250,7 +252,7 @@ impl Stack {
         l.syn_queue = l.syn_queue.saturating_sub(1);
         l.stats.established += 1;
         l.accept_queue.push_back(id);
-        let conn = Connection::from_half_open(&self.cfg, l.opts, tuple, iss, syn);
+        let conn = Connection::from_half_open(&self.cfg, l.opts, tuple, iss, syn, ts_offset, now);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.on_conn_segment(now, index, seg)
     }

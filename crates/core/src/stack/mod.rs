@@ -388,6 +388,9 @@ impl Stack {
             t
         };
         let iss = self.isn.isn(now, &tuple);
+        // RFC 7323 §7.1: a random offset per connection keeps the TSval clock from telling
+        // one connection's peer about another's.
+        let ts_offset = self.rng.next_u32();
         let index = self.alloc_slot();
         let id = self.conn_id(index);
         let mut ctx = Ctx {
@@ -396,7 +399,7 @@ impl Stack {
             trace: &mut self.trace,
             id,
         };
-        let conn = Connection::connect(&mut ctx, opts, tuple, iss);
+        let conn = Connection::connect(&mut ctx, opts, tuple, iss, ts_offset);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.by_tuple.insert(tuple, index);
         self.after_activity(index);

@@ -48,11 +48,7 @@ impl Stack {
                         Some((_, Some(l))) => l.opts,
                         _ => SocketOptions::default(),
                     };
-                    let options = if flags.syn() {
-                        crate::conn::syn_options(&self.cfg, &opts, &h.tuple)
-                    } else {
-                        TcpOptions::default()
-                    };
+                    let options = h.options(&self.cfg, &opts, now, flags.syn());
                     let window = u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX);
                     let retransmit = h.retries > 0 && flags.syn();
                     let header = Header {

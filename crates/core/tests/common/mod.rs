@@ -24,7 +24,7 @@ use oxtcp_core::{
     Cause, ConnId, ConnInfo, Dir, Event, EventKind, Instant, ListenerId, Stack, StackConfig, State,
     StateEvent,
 };
-use oxtcp_wire::{emit_packet, parse_packet, TcpFlags, TcpOptions, TcpRepr};
+use oxtcp_wire::{emit_packet, parse_packet, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 /// oxtcp's address.
 pub const OX_IP: &str = "10.0.0.2";
@@ -75,6 +75,12 @@ pub struct Seg {
     ack_abs: Option<u32>,
     win: Option<u16>,
     mss: Option<u16>,
+    /// Window Scale option: `Some(None)` expects none.
+    wscale: Option<Option<u8>>,
+    /// Timestamps option (TSval, TSecr): `Some(None)` expects none.
+    ts: Option<Option<(u32, u32)>>,
+    /// Expected TSecr (oxtcp's TSval is offset at random, so only the echo is scripted).
+    tsecr: Option<u32>,
     psh: Option<bool>,
     data: Option<Vec<u8>>,
     len: Option<usize>,
@@ -150,6 +156,42 @@ impl Seg {
         self.mss = Some(m);
         self
     }
+    /// Window Scale option with this shift, sent or expected.
+    pub fn wscale(mut self, shift: u8) -> Self {
+        self.wscale = Some(Some(shift));
+        self
+    }
+    /// Expect no Window Scale option.
+    pub fn no_wscale(mut self) -> Self {
+        self.wscale = Some(None);
+        self
+    }
+    /// Timestamps option the peer sends.
+    pub fn ts(mut self, tsval: u32, tsecr: u32) -> Self {
+        self.ts = Some(Some((tsval, tsecr)));
+        self
+    }
+    /// Expect no Timestamps option.
+    pub fn no_ts(mut self) -> Self {
+        self.ts = Some(None);
+        self
+    }
+    /// Expect a Timestamps option echoing `tsecr`.
+    pub fn tsecr(mut self, tsecr: u32) -> Self {
+        self.tsecr = Some(tsecr);
+        self
+    }
+    fn options(&self) -> TcpOptions {
+        TcpOptions {
+            mss: self.mss,
+            window_scale: self.wscale.flatten(),
+            timestamps: self
+                .ts
+                .flatten()
+                .map(|(tsval, tsecr)| Timestamps { tsval, tsecr }),
+            ..TcpOptions::default()
+        }
+    }
     /// Payload bytes (compared byte for byte on expected segments).
     pub fn data(mut self, d: &[u8]) -> Self {
         self.data = Some(d.to_vec());
@@ -213,6 +255,12 @@ impl fmt::Display for Out {
         )?;
         if let Some(m) = self.options.mss {
             write!(f, " mss={m}")?;
+        }
+        if let Some(w) = self.options.window_scale {
+            write!(f, " wscale={w}")?;
+        }
+        if let Some(t) = self.options.timestamps {
+            write!(f, " TS val {} ecr {}", t.tsval, t.tsecr)?;
         }
         Ok(())
     }
@@ -571,10 +619,7 @@ impl Harness {
             flags: s.flags,
             window: s.win.unwrap_or(PEER_WIN),
             urgent: 0,
-            options: TcpOptions {
-                mss: s.mss,
-                ..TcpOptions::default()
-            },
+            options: s.options(),
         };
         let mut buf = vec![0u8; 100 + payload.len()];
         let n = emit_packet(&mut buf, peer_ip(), ox_ip(), 64, &repr, &[&payload]).unwrap();
@@ -618,10 +663,7 @@ impl Harness {
             flags: s.flags,
             window: s.win.unwrap_or(PEER_WIN),
             urgent: 0,
-            options: TcpOptions {
-                mss: s.mss,
-                ..TcpOptions::default()
-            },
+            options: s.options(),
         };
         let mut buf = vec![0u8; 100 + payload.len()];
         let n = emit_packet(&mut buf, peer_ip(), ox_ip(), 64, &repr, &[&payload]).unwrap();
@@ -753,6 +795,18 @@ impl Harness {
         }
         if e.mss.is_some() && out.options.mss != e.mss {
             fail("MSS option differs", self.ladder());
+        }
+        if e.wscale.is_some_and(|w| out.options.window_scale != w) {
+            fail("Window Scale option differs", self.ladder());
+        }
+        if let Some(ts) = e.ts {
+            let got = out.options.timestamps.map(|t| (t.tsval, t.tsecr));
+            if got != ts {
+                fail("Timestamps option differs", self.ladder());
+            }
+        }
+        if e.tsecr.is_some() && out.options.timestamps.map(|t| t.tsecr) != e.tsecr {
+            fail("TSecr differs", self.ladder());
         }
         out
     }

@@ -146,6 +146,11 @@ fn old_duplicate_setup(time_wait: bool) -> Setup {
     s.cfg_b.msl = msl;
     s.cfg_a.time_wait = time_wait;
     s.cfg_b.time_wait = time_wait;
+    // Timestamps off: each connection's TSval clock starts at a random offset (RFC 7323
+    // §7.1), so whether PAWS happens to drop the old duplicate in the new incarnation would
+    // depend on the seed. The scenario shows what TIME-WAIT alone guards against.
+    s.cfg_a.timestamps = false;
+    s.cfg_b.timestamps = false;
     let mut b_syn: Option<(u32, oxtcp_core::Instant)> = None;
     let mut done = false;
     s.filter = Some(Box::new(move |p: &PacketInfo| {
