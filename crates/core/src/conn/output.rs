@@ -29,7 +29,9 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         max_payload: usize,
     ) -> Option<TxSegment> {
-        let seg = self.next_segment(ctx, max_payload)?;
+        let seg = self
+            .next_segment(ctx, max_payload)
+            .or_else(|| self.keepalive_probe())?;
         self.ack_now = false;
         self.rcv_adv = self.rcv_nxt.add(u32::from(seg.window));
         self.stats.segs_out += 1;
@@ -101,6 +103,9 @@ impl Connection {
                 .min(usize::from(self.mss))
                 .min(max_payload)
                 .min(usable);
+            // tcp_info's limited-time clocks: what stopped the sender, if it stopped.
+            let limit = (len == 0).then(|| self.classify_limit(unsent, in_flight));
+            self.note_limit(now, limit.flatten());
             if len == 0 && unsent > 0 {
                 if self.probe_now {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
