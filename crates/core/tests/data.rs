@@ -547,3 +547,22 @@ fn passive_connection_rounds_its_buffer_from_the_peers_syn() {
     t.handshake_passive();
     assert_eq!(t.info().recv_buffer, 65700);
 }
+
+#[test]
+fn rwnd_limited_time_grows_while_the_peer_advertises_a_zero_window() {
+    let mut t = Harness::established_client();
+    t.send(seg().ack().seq(1).ack_no(1).win(0));
+    t.app_send(b"waiting");
+    t.expect_none();
+    t.advance(ms(150));
+    // The persist timer (initial RTO, 1 s) has not fired yet; the sender is stalled by rwnd.
+    let s = t.info().stats;
+    assert_eq!(s.rwnd_limited, ms(150));
+    assert_eq!((s.cwnd_limited, s.sndbuf_limited), (ms(0), ms(0)));
+    // The window opens: the data goes out and the clock stops.
+    t.send(seg().ack().seq(1).ack_no(1).win(1000));
+    t.expect(seg().ack().psh().seq(1).ack_no(1).data(b"waiting"));
+    t.send(seg().ack().seq(1).ack_no(8).win(1000));
+    t.advance(secs(5));
+    assert_eq!(t.info().stats.rwnd_limited, ms(150));
+}
