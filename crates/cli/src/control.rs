@@ -106,6 +106,14 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
             "bytes_sent": c.stats.bytes_sent,
             "bytes_acked": c.stats.bytes_acked,
             "bytes_received": c.stats.bytes_received,
+            "rttvar_us": c.rttvar.as_micros() as u64,
+            "ssthresh": (c.ssthresh != u32::MAX).then_some(c.ssthresh),
+            "mss": c.mss,
+            "snd_wnd": c.snd_wnd,
+            "rwnd_limited_us": c.stats.rwnd_limited.as_micros() as u64,
+            "cwnd_limited_us": c.stats.cwnd_limited.as_micros() as u64,
+            "sndbuf_limited_us": c.stats.sndbuf_limited.as_micros() as u64,
+            "keepalive_probes": c.stats.keepalive_probes,
         }));
     }
     for l in lines {

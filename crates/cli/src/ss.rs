@@ -21,6 +21,10 @@ pub struct SsArgs {
     /// Print the raw JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show TCP internals under each connection, like `ss -i`: RTT/RTTVAR, MSS, ssthresh,
+    /// bytes, and the time the sender was limited by the peer's window, cwnd, or send buffer.
+    #[arg(short = 'i', long)]
+    pub info: bool,
 }
 
 fn sockets(args: &SsArgs) -> Result<Vec<PathBuf>> {
@@ -68,6 +72,30 @@ fn s(v: &Value, k: &str) -> String {
 fn ms(v: &Value, k: &str) -> String {
     v[k].as_u64()
         .map_or("-".into(), |us| format!("{:.1}", us as f64 / 1000.0))
+}
+
+/// The `--info` line of one connection row, in the style of `ss -i`.
+fn info_line(r: &Value) -> String {
+    format!(
+        "\t rtt:{}/{} rto:{} mss:{} cwnd:{} ssthresh:{} snd_wnd:{} bytes_sent:{} bytes_acked:{} \
+         bytes_received:{} retrans:{} rwnd_limited:{}ms cwnd_limited:{}ms sndbuf_limited:{}ms \
+         keepalive_probes:{}",
+        ms(r, "rtt_us"),
+        ms(r, "rttvar_us"),
+        ms(r, "rto_us"),
+        s(r, "mss"),
+        s(r, "cwnd"),
+        s(r, "ssthresh"),
+        s(r, "snd_wnd"),
+        s(r, "bytes_sent"),
+        s(r, "bytes_acked"),
+        s(r, "bytes_received"),
+        s(r, "retransmits"),
+        ms(r, "rwnd_limited_us"),
+        ms(r, "cwnd_limited_us"),
+        ms(r, "sndbuf_limited_us"),
+        s(r, "keepalive_probes"),
+    )
 }
 
 /// Run `oxtcp ss`.
@@ -128,20 +156,25 @@ pub fn run(args: &SsArgs) -> Result<()> {
                     s(r, "local"),
                     "*"
                 ),
-                Some("conn") => println!(
-                    "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
-                    s(r, "state"),
-                    s(r, "recv_queue"),
-                    s(r, "send_queue"),
-                    s(r, "local"),
-                    s(r, "remote"),
-                    ms(r, "rtt_us"),
-                    ms(r, "rto_us"),
-                    s(r, "cwnd"),
-                    s(r, "retransmits"),
-                    s(r, "bytes_sent"),
-                    s(r, "bytes_received"),
-                ),
+                Some("conn") => {
+                    println!(
+                        "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
+                        s(r, "state"),
+                        s(r, "recv_queue"),
+                        s(r, "send_queue"),
+                        s(r, "local"),
+                        s(r, "remote"),
+                        ms(r, "rtt_us"),
+                        ms(r, "rto_us"),
+                        s(r, "cwnd"),
+                        s(r, "retransmits"),
+                        s(r, "bytes_sent"),
+                        s(r, "bytes_received"),
+                    );
+                    if args.info {
+                        println!("{}", info_line(r));
+                    }
+                }
                 _ => {}
             }
         }
@@ -150,4 +183,27 @@ pub fn run(args: &SsArgs) -> Result<()> {
         bail!("no oxtcp answered");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn info_line_shows_rtt_windows_bytes_and_limited_times() {
+        let r = json!({
+            "kind": "conn", "rtt_us": 50_500, "rttvar_us": 2_000, "rto_us": 250_000,
+            "mss": 1460, "cwnd": 14600, "ssthresh": null, "snd_wnd": 65535,
+            "bytes_sent": 20000, "bytes_acked": 20000, "bytes_received": 7,
+            "retransmits": 1, "rwnd_limited_us": 150_000, "cwnd_limited_us": 0,
+            "sndbuf_limited_us": 2_500, "keepalive_probes": 3,
+        });
+        assert_eq!(
+            info_line(&r),
+            "\t rtt:50.5/2.0 rto:250.0 mss:1460 cwnd:14600 ssthresh:- snd_wnd:65535 \
+             bytes_sent:20000 bytes_acked:20000 bytes_received:7 retrans:1 \
+             rwnd_limited:150.0ms cwnd_limited:0.0ms sndbuf_limited:2.5ms keepalive_probes:3"
+        );
+    }
 }

@@ -614,6 +614,16 @@ fn oxtcp_ss_lists_a_live_connection_and_sigint_closes_it_with_a_fin() {
         conn["rto_us"].as_u64().is_some_and(|v| v >= 200_000),
         "{conn}"
     );
+    // The tcp_info fields behind `ss --info`.
+    assert_eq!(conn["mss"], 1460, "{conn}");
+    for k in [
+        "rttvar_us",
+        "rwnd_limited_us",
+        "cwnd_limited_us",
+        "sndbuf_limited_us",
+    ] {
+        assert!(conn[k].is_u64(), "{k}: {conn}");
+    }
     assert!(
         rows.iter()
             .any(|r| r["kind"] == "host" && r["tun"] == "oxi-ss"),

@@ -83,6 +83,13 @@ pub struct StackConfig {
     /// Deviation: RFC 9293 has no such timer; Linux's tcp_fin_timeout (60 s) keeps orphans
     /// from living forever when the peer never closes.
     pub fin_wait_2_timeout: Duration,
+    /// Keep-alive idle time before the first probe, for sockets that enable keep-alive without
+    /// their own (Linux tcp_keepalive_time: 7200 s; RFC 9293 §3.8.4: no less than two hours).
+    pub keepalive_idle: Duration,
+    /// Keep-alive interval between unanswered probes (Linux tcp_keepalive_intvl: 75 s).
+    pub keepalive_interval: Duration,
+    /// Unanswered keep-alive probes before the connection fails (Linux tcp_keepalive_probes: 9).
+    pub keepalive_probes: u32,
     /// Ports for active opens without an explicit local port (RFC 6335 dynamic range).
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Granularity of the timer wheel.
@@ -118,6 +125,9 @@ impl Default for StackConfig {
             drop_syn_fin: true,
             time_wait_ignores_rst: true,
             fin_wait_2_timeout: Duration::from_secs(60),
+            keepalive_idle: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),
             trace: false,
@@ -126,8 +136,51 @@ impl Default for StackConfig {
     }
 }
 
-/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG), given at connect or listen time;
-/// what is `None` comes from the stack's configuration.
+/// Keep-alive settings of one socket (SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL,
+/// TCP_KEEPCNT); what is `None` comes from the stack's configuration, as in Linux.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Idle time before the first probe (TCP_KEEPIDLE).
+    pub idle: Option<Duration>,
+    /// Time between unanswered probes (TCP_KEEPINTVL).
+    pub interval: Option<Duration>,
+    /// Unanswered probes before the connection fails (TCP_KEEPCNT).
+    pub probes: Option<u32>,
+}
+
+impl KeepAlive {
+    /// Keep-alive with every setting from the stack's configuration.
+    pub fn defaults() -> KeepAlive {
+        KeepAlive::default()
+    }
+
+    /// Keep-alive with all three settings given.
+    pub fn new(idle: Duration, interval: Duration, probes: u32) -> KeepAlive {
+        KeepAlive {
+            idle: Some(idle),
+            interval: Some(interval),
+            probes: Some(probes),
+        }
+    }
+
+    /// The idle time in effect.
+    pub fn idle(&self, cfg: &StackConfig) -> Duration {
+        self.idle.unwrap_or(cfg.keepalive_idle)
+    }
+
+    /// The probe interval in effect.
+    pub fn interval(&self, cfg: &StackConfig) -> Duration {
+        self.interval.unwrap_or(cfg.keepalive_interval)
+    }
+
+    /// The probe count in effect.
+    pub fn probes(&self, cfg: &StackConfig) -> u32 {
+        self.probes.unwrap_or(cfg.keepalive_probes)
+    }
+}
+
+/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG, SO_KEEPALIVE), given at connect or
+/// listen time; what is `None` comes from the stack's configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketOptions {
     /// Receive buffer size, bytes.
@@ -136,6 +189,8 @@ pub struct SocketOptions {
     pub send_buffer: Option<usize>,
     /// Largest segment we announce and send (TCP_MAXSEG); can only lower the MSS.
     pub max_segment: Option<u16>,
+    /// Keep-alive (RFC 9293 §3.8.4): off when `None`, the default, as the RFC requires.
+    pub keepalive: Option<KeepAlive>,
 }
 
 impl SocketOptions {

@@ -124,6 +124,9 @@ pub enum TimerKind {
     TimeWait,
     /// An orphaned connection's FIN-WAIT-2 limit expired.
     FinWait2,
+    /// Keep-alive (RFC 9293 §3.8.4): the attempt number is the probe's; one past the last
+    /// probe means the peer never answered and the connection fails.
+    KeepAlive,
 }
 
 impl TimerKind {
@@ -135,6 +138,7 @@ impl TimerKind {
             TimerKind::Persist => "persist",
             TimerKind::TimeWait => "time-wait",
             TimerKind::FinWait2 => "fin-wait-2",
+            TimerKind::KeepAlive => "keep-alive",
         }
     }
 }

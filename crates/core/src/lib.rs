@@ -22,7 +22,7 @@ pub mod timer;
 pub mod tuple;
 
 pub use cc::{CcAlgorithm, CongestionControl};
-pub use config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
+pub use config::{KeepAlive, RstPolicy, SocketOptions, StackConfig, SynPolicy};
 pub use conn::{ConnInfo, ConnStats, Disposition, RstReply};
 pub use error::{
     AcceptError, CloseError, ConnError, ConnectError, InvalidHandle, ListenError, RecvError,

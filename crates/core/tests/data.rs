@@ -570,3 +570,53 @@ fn initial_window_is_ten_full_segments_and_the_syns_ack_adds_nothing_to_it() {
     }
     t.expect_none();
 }
+
+#[test]
+fn rwnd_limited_time_grows_while_the_peer_advertises_a_zero_window() {
+    let mut t = Harness::established_client();
+    t.send(seg().ack().seq(1).ack_no(1).win(0));
+    t.app_send(b"waiting");
+    t.expect_none();
+    t.advance(ms(150));
+    // The persist timer (initial RTO, 1 s) has not fired yet; the sender is stalled by rwnd.
+    let s = t.info().stats;
+    assert_eq!(s.rwnd_limited, ms(150));
+    assert_eq!((s.cwnd_limited, s.sndbuf_limited), (ms(0), ms(0)));
+    // The window opens: the data goes out and the clock stops.
+    t.send(seg().ack().seq(1).ack_no(1).win(1000));
+    t.expect(seg().ack().psh().seq(1).ack_no(1).data(b"waiting"));
+    t.send(seg().ack().seq(1).ack_no(8).win(1000));
+    t.advance(secs(5));
+    assert_eq!(t.info().stats.rwnd_limited, ms(150));
+}
+
+#[test]
+fn cwnd_limited_time_runs_while_the_initial_window_is_in_flight() {
+    let mut t = Harness::established_client();
+    let mss = t.info().mss as usize;
+    // RFC 6928: ten segments; the peer's 65535-byte window is larger.
+    assert_eq!(t.info().cwnd as usize / mss, 10);
+    t.app_send(&pattern(0, 20 * mss));
+    for i in 0..10 {
+        t.expect(seg().ack().seq(1 + (i * mss) as u32).ack_no(1).len(mss));
+    }
+    t.expect_none();
+    t.advance(ms(40));
+    let s = t.info().stats;
+    assert_eq!(s.cwnd_limited, ms(40));
+    assert_eq!((s.rwnd_limited, s.sndbuf_limited), (ms(0), ms(0)));
+    t.drain_raw();
+}
+
+#[test]
+fn sndbuf_limited_time_runs_while_a_full_send_buffer_waits_for_its_ack() {
+    let mut t = Harness::established_client_with(|c| c.send_buffer = 1000);
+    assert_eq!(t.app_send(&pattern(0, 1000)), 1000);
+    t.expect(seg().ack().psh().seq(1).ack_no(1).len(1000));
+    t.advance(ms(30));
+    t.send(seg().ack().seq(1).ack_no(1001));
+    t.advance(ms(500));
+    let s = t.info().stats;
+    assert_eq!(s.sndbuf_limited, ms(30));
+    assert_eq!((s.rwnd_limited, s.cwnd_limited), (ms(0), ms(0)));
+}

@@ -230,6 +230,7 @@ pub fn render_ladder_with(ladder: &Ladder, opts: &LadderOptions) -> String {
                     TimerKind::SynAckRetransmit => format!("SYN-ACK retry #{attempt}"),
                     TimerKind::Persist => format!("persist timer #{attempt}"),
                     TimerKind::FinWait2 => "FIN-WAIT-2 timer fires".to_string(),
+                    TimerKind::KeepAlive => format!("keep-alive probe #{attempt}"),
                 };
                 paint(&format!("⏱ {what}"), ansi::TIMER, colour)
             }

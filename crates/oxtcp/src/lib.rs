@@ -19,6 +19,6 @@ pub mod tokio;
 
 pub use listener::{Incoming, TcpListener};
 pub use net::{EventSink, Net, NetBuilder, NetStats};
-pub use oxtcp_core::{ConnInfo, StackConfig, State};
+pub use oxtcp_core::{ConnInfo, KeepAlive, StackConfig, State};
 pub use setup::{net_on_tun, next_addr, parse_cidr};
 pub use stream::TcpStream;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oxtcp_core::{ConnId, ConnInfo, FourTuple, Stack, State};
+use oxtcp_core::{ConnId, ConnInfo, FourTuple, KeepAlive, Stack, State};
 
 use crate::errors;
 use crate::net::Net;
@@ -257,6 +257,17 @@ impl TcpStream {
     /// TCP_NODELAY as last set.
     pub fn nodelay(&self) -> io::Result<bool> {
         Ok(self.inner.nodelay.load(Ordering::SeqCst))
+    }
+
+    /// SO_KEEPALIVE (RFC 9293 §3.8.4): `Some` turns keep-alive on, with the stack's defaults
+    /// for the settings left `None`; `None` turns it off. A peer that stops answering fails
+    /// reads and writes with TimedOut.
+    pub fn set_keepalive(&self, keepalive: Option<KeepAlive>) -> io::Result<()> {
+        let id = self.inner.id;
+        self.inner
+            .net
+            .with_stack(|s, now| s.set_keepalive(now, id, keepalive))
+            .map_err(|_| errors::not_connected())
     }
 
     /// A snapshot of the connection (state, queues, RTT, counters).

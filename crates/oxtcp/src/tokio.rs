@@ -14,7 +14,7 @@ use crate::errors;
 use crate::listener::try_accept;
 use crate::net::Net;
 use crate::stream::{try_established, try_read, try_write, OpenGuard};
-use crate::ConnInfo;
+use crate::{ConnInfo, KeepAlive};
 
 /// An async listening socket.
 pub struct TcpListener {
@@ -102,6 +102,11 @@ impl TcpStream {
     /// See [`crate::TcpStream::set_nodelay`].
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.inner.set_nodelay(on)
+    }
+
+    /// See [`crate::TcpStream::set_keepalive`].
+    pub fn set_keepalive(&self, keepalive: Option<KeepAlive>) -> io::Result<()> {
+        self.inner.set_keepalive(keepalive)
     }
 
     /// A snapshot of the connection.

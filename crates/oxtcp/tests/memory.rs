@@ -338,3 +338,25 @@ fn mss_comes_from_the_device_mtu_per_family() {
     assert_eq!(c6.info().unwrap().mss, 1340);
     assert_eq!(s6.info().unwrap().mss, 1340);
 }
+
+#[test]
+fn keepalive_probes_a_live_peer_and_detects_a_vanished_one() {
+    let (client, server) = pair(None);
+    let l = TcpListener::bind(&server, (B, 80)).unwrap();
+    let c = TcpStream::connect(&client, (B, 80)).unwrap();
+    let _s = l.accept().unwrap();
+    let ka = oxtcp::KeepAlive::new(Duration::from_millis(100), Duration::from_millis(100), 3);
+    c.set_keepalive(Some(ka)).unwrap();
+    // The peer answers every probe: the connection stays up.
+    thread::sleep(Duration::from_millis(500));
+    let info = c.info().unwrap();
+    assert_eq!(info.state, State::Established);
+    assert!(info.stats.keepalive_probes >= 2, "{:?}", info.stats);
+    // The peer's runtime stops without a word: keep-alive notices within idle + 3 × interval.
+    server.shutdown(Duration::from_millis(100));
+    let t = Instant::now();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!((&c).read(&mut buf).unwrap_err().kind(), ErrorKind::TimedOut);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}

@@ -5,7 +5,9 @@
 //! holds the TCB and the user calls (§3.10.1–§3.10.6). The connection never touches the wire
 //! format beyond header fields, and never does IO.
 
+mod chrono;
 mod input;
+mod keepalive;
 mod output;
 mod recv_buf;
 mod rtt;
@@ -60,6 +62,15 @@ pub struct ConnStats {
     pub drops: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
+    /// Keep-alive probes sent (RFC 9293 §3.8.4).
+    pub keepalive_probes: u64,
+    /// Time data waited because the peer's window was full or zero (tcpi_rwnd_limited).
+    pub rwnd_limited: Duration,
+    /// Time data waited because the congestion window was full.
+    pub cwnd_limited: Duration,
+    /// Time the send buffer was full of unacknowledged data with nothing left to send
+    /// (tcpi_sndbuf_limited): a larger SO_SNDBUF would have let the sender go on.
+    pub sndbuf_limited: Duration,
 }
 
 /// A snapshot of a connection for `ss` and the statistics API.
@@ -87,6 +98,8 @@ pub struct ConnInfo {
     pub rto: Duration,
     /// Congestion window, bytes.
     pub cwnd: u32,
+    /// Slow-start threshold, bytes (`u32::MAX` until the first loss).
+    pub ssthresh: u32,
     /// Peer's window, bytes.
     pub snd_wnd: u32,
     /// Effective send MSS.
@@ -187,6 +200,8 @@ pub struct Connection {
     fin_wait_2_at: Option<Instant>,
 
     error: Option<ConnError>,
+    keepalive: keepalive::KeepAliveState,
+    chrono: chrono::Chrono,
     /// The application no longer holds a handle (close or abort was called).
     released: bool,
     /// Accepted by the application (passive connections wait in the accept queue until then).
@@ -308,6 +323,8 @@ impl Connection {
             time_wait_at: None,
             fin_wait_2_at: None,
             error: None,
+            keepalive: keepalive::KeepAliveState::default(),
+            chrono: chrono::Chrono::default(),
             released: false,
             accepted: !passive,
             stats: ConnStats::default(),
@@ -432,6 +449,7 @@ impl Connection {
             self.fin_wait_2_at = None;
             self.ack_now = false;
             self.probe_now = false;
+            self.note_limit(ctx.now, None);
         }
     }
 
@@ -570,7 +588,8 @@ impl Connection {
         rst
     }
 
-    /// A snapshot for `ss` and statistics.
+    /// A snapshot for `ss` and statistics; the limited-time counters include only intervals
+    /// that have ended (see `info_at`).
     pub fn info(&self) -> ConnInfo {
         ConnInfo {
             tuple: self.tuple,
@@ -584,12 +603,21 @@ impl Connection {
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(),
             cwnd: self.cwnd,
+            ssthresh: self.ssthresh,
             snd_wnd: self.snd_wnd,
             mss: self.mss,
             iss: self.iss,
             irs: self.irs,
             error: self.error,
             stats: self.stats,
+        }
+    }
+
+    /// A snapshot at `now`: a limited interval still running counts up to `now`.
+    pub fn info_at(&self, now: Instant) -> ConnInfo {
+        ConnInfo {
+            stats: self.stats_at(now),
+            ..self.info()
         }
     }
 

@@ -30,7 +30,9 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         max_payload: usize,
     ) -> Option<TxSegment> {
-        let seg = self.next_segment(ctx, max_payload)?;
+        let seg = self
+            .next_segment(ctx, max_payload)
+            .or_else(|| self.keepalive_probe())?;
         self.ack_now = false;
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let shift = if seg.flags.syn() {
@@ -119,6 +121,9 @@ impl Connection {
             let in_flight = self.snd_nxt.since(self.snd_una);
             let usable = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
             len = unsent.min(self.max_payload()).min(max_payload).min(usable);
+            // tcp_info's limited-time clocks: what stopped the sender, if it stopped.
+            let limit = (len == 0).then(|| self.classify_limit(unsent, in_flight));
+            self.note_limit(now, limit.flatten());
             if len == 0 && unsent > 0 {
                 if self.probe_now {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.

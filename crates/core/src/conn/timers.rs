@@ -11,12 +11,13 @@ use super::{Connection, Ctx};
 
 impl Connection {
     /// The earliest instant at which `handle_timeout` has work.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
         [
             self.rto_at,
             self.persist_at,
             self.time_wait_at,
             self.fin_wait_2_at,
+            self.keepalive_deadline(cfg),
         ]
         .into_iter()
         .flatten()
@@ -45,6 +46,9 @@ impl Connection {
         }
         if self.persist_at.is_some_and(|t| t <= now) {
             self.on_persist_timeout(ctx);
+        }
+        if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now) {
+            self.on_keepalive_timeout(ctx);
         }
     }
 
@@ -124,7 +128,7 @@ impl Connection {
         self.fin_wait_2_at = Some(now + cfg.fin_wait_2_timeout);
     }
 
-    fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {
+    pub(super) fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {
         ctx.trace.push(
             ctx.now,
             EventKind::Timer(TimerEvent {

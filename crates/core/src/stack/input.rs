@@ -132,6 +132,8 @@ impl Stack {
             trace: &mut self.trace,
             id,
         };
+        // RFC 9293 §3.8.4: anything from the peer restarts the keep-alive idle period.
+        c.keepalive_heard(now);
         let d = c.handle_segment(&mut ctx, seg);
         self.after_activity(index);
         d

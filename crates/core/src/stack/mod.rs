@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{SocketOptions, StackConfig};
+use crate::config::{KeepAlive, SocketOptions, StackConfig};
 use crate::conn::{ConnInfo, Connection, Ctx, RstReply};
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -477,7 +477,24 @@ impl Stack {
 
     /// A snapshot of a connection the application holds.
     pub fn info(&self, id: ConnId) -> Option<ConnInfo> {
-        self.conn(id).map(|c| c.info())
+        self.conn(id).map(|c| c.info_at(self.now))
+    }
+
+    /// SO_KEEPALIVE on a live connection (RFC 9293 §3.8.4): `Some` turns keep-alive on (its
+    /// `None` fields come from the stack's configuration) and starts the idle period at
+    /// `now`; `None` turns it off.
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        keepalive: Option<KeepAlive>,
+    ) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        self.conn_mut(id)
+            .ok_or(InvalidHandle)?
+            .set_keepalive(now, keepalive);
+        self.after_activity(id.index);
+        Ok(())
     }
 
     /// Every connection in the stack, including released ones still closing and half-open
@@ -499,7 +516,7 @@ impl Stack {
     /// A snapshot of any connection in the stack, held or released.
     pub fn info_any(&self, id: ConnId) -> Option<ConnInfo> {
         match self.slot_of(id).map(|s| &s.entry) {
-            Some(Entry::Conn(c)) => Some(c.info()),
+            Some(Entry::Conn(c)) => Some(c.info_at(self.now)),
             _ => None,
         }
     }
@@ -654,7 +671,7 @@ impl Stack {
         let (deadline, closed) = match &slot.entry {
             Entry::Vacant => return,
             Entry::HalfOpen(h) => (Some(h.deadline), false),
-            Entry::Conn(c) => (c.next_deadline(), c.state() == State::Closed),
+            Entry::Conn(c) => (c.next_deadline(&self.cfg), c.state() == State::Closed),
         };
         // Every touched slot is offered the transmit queue; that is also where a finished
         // connection is reaped, after it has sent its last segment.

@@ -109,7 +109,7 @@ impl Stack {
                         // Finding nothing to send can still arm a timer: the persist timer of
                         // a zero window (RFC 9293 §3.8.6.1), which takes over from the RTO.
                         Entry::Conn(c) => {
-                            let deadline = c.next_deadline();
+                            let deadline = c.next_deadline(&self.cfg);
                             self.sync_timer(index, deadline);
                         }
                         _ => {}

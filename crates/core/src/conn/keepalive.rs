@@ -1,0 +1,113 @@
+//! Keep-alive (RFC 9293 §3.8.4): off unless the application asks for it. After `idle` with
+//! nothing heard from the peer, probe with an ACK one below SND.NXT, which any live peer must
+//! answer with an ACK (the sequence number is outside its window, §3.10.7.4 first check);
+//! after `probes` unanswered probes `interval` apart the connection fails with `TimedOut`.
+//!
+//! Probes go out in ESTABLISHED and CLOSE-WAIT, where the connection may sit idle forever, and
+//! in FIN-WAIT-2 (as Linux), where the peer may vanish before sending its FIN; a released
+//! connection's FIN-WAIT-2 is also bounded by `fin_wait_2_timeout`. Other states have a
+//! retransmission or TIME-WAIT timer of their own.
+
+use oxtcp_wire::TcpOptions;
+
+use super::output::TxSegment;
+use super::{Connection, Ctx, ACK};
+use crate::config::{KeepAlive, StackConfig};
+use crate::error::ConnError;
+use crate::event::{Cause, TimerKind};
+use crate::state::State;
+use crate::time::Instant;
+
+/// Keep-alive bookkeeping of one connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeepAliveState {
+    /// When the idle period began: the last segment from the peer, or keep-alive being
+    /// switched on, whichever is later.
+    idle_since: Instant,
+    /// Probes sent since the peer was last heard from.
+    probes_sent: u32,
+    /// When the last probe was sent.
+    last_probe: Instant,
+    /// The timer fired: a probe goes out on the next poll.
+    probe_now: bool,
+}
+
+impl Connection {
+    fn keepalive_applies(&self) -> bool {
+        self.opts.keepalive.is_some()
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            )
+    }
+
+    /// When the keep-alive timer is due, if it runs.
+    pub(crate) fn keepalive_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
+        let ka = self.opts.keepalive?;
+        if !self.keepalive_applies() {
+            return None;
+        }
+        let k = &self.keepalive;
+        Some(if k.probes_sent == 0 {
+            k.idle_since + ka.idle(cfg)
+        } else {
+            k.last_probe + ka.interval(cfg)
+        })
+    }
+
+    /// Any segment from the peer proves it alive: the idle period starts over (§3.8.4).
+    pub(crate) fn keepalive_heard(&mut self, now: Instant) {
+        self.keepalive.idle_since = now;
+        self.keepalive.probes_sent = 0;
+        self.keepalive.probe_now = false;
+    }
+
+    /// SO_KEEPALIVE on a live connection: `None` turns it off; turning it on starts the idle
+    /// period now, as Linux's tcp_set_keepalive does.
+    pub(crate) fn set_keepalive(&mut self, now: Instant, ka: Option<KeepAlive>) {
+        self.opts.keepalive = ka;
+        self.keepalive_heard(now);
+    }
+
+    /// The keep-alive timer fired.
+    pub(crate) fn on_keepalive_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(ka) = self.opts.keepalive else {
+            return;
+        };
+        // RFC 9293 §3.8.4: "Keep-alive packets MUST only be sent when no sent data is
+        // outstanding". Data in flight or waiting has the retransmission or persist timer
+        // watching the peer; start the idle period over, as Linux does.
+        if self.snd_una != self.snd_max || self.send_buf.len() > 0 {
+            self.keepalive_heard(ctx.now);
+            return;
+        }
+        if self.keepalive.probes_sent >= ka.probes(ctx.cfg) {
+            self.timer_event(ctx, TimerKind::KeepAlive, self.keepalive.probes_sent + 1);
+            self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
+            return;
+        }
+        self.keepalive.probes_sent += 1;
+        self.keepalive.last_probe = ctx.now;
+        self.keepalive.probe_now = true;
+        self.timer_event(ctx, TimerKind::KeepAlive, self.keepalive.probes_sent);
+    }
+
+    /// The probe, when one is due: an ACK with SEG.SEQ = SND.NXT-1 and no data (§3.8.4; the
+    /// optional garbage octet is not sent).
+    pub(crate) fn keepalive_probe(&mut self) -> Option<TxSegment> {
+        if !std::mem::take(&mut self.keepalive.probe_now) || !self.keepalive_applies() {
+            return None;
+        }
+        self.stats.keepalive_probes += 1;
+        Some(TxSegment {
+            seq: self.snd_nxt.sub(1),
+            ack: self.rcv_nxt,
+            flags: ACK,
+            window: self.advertised_window(),
+            options: TcpOptions::default(),
+            payload_off: 0,
+            payload_len: 0,
+            retransmit: false,
+        })
+    }
+}
