@@ -3,6 +3,8 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::cc::CcAlgorithm;
+
 /// How RST segments in synchronized states are validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RstPolicy {
@@ -90,6 +92,8 @@ pub struct StackConfig {
     pub keepalive_interval: Duration,
     /// Unanswered keep-alive probes before the connection fails (Linux tcp_keepalive_probes: 9).
     pub keepalive_probes: u32,
+    /// Congestion control of connections that do not choose their own (Linux: cubic).
+    pub congestion_control: CcAlgorithm,
     /// Ports for active opens without an explicit local port (RFC 6335 dynamic range).
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Granularity of the timer wheel.
@@ -128,6 +132,7 @@ impl Default for StackConfig {
             keepalive_idle: Duration::from_secs(7200),
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
+            congestion_control: CcAlgorithm::Cubic,
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),
             trace: false,
@@ -191,6 +196,8 @@ pub struct SocketOptions {
     pub max_segment: Option<u16>,
     /// Keep-alive (RFC 9293 §3.8.4): off when `None`, the default, as the RFC requires.
     pub keepalive: Option<KeepAlive>,
+    /// Congestion control (TCP_CONGESTION); `None`: the stack's.
+    pub congestion_control: Option<CcAlgorithm>,
 }
 
 impl SocketOptions {

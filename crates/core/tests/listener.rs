@@ -321,6 +321,7 @@ fn listener_socket_options_shape_the_syn_ack_and_the_accepted_connection() {
         send_buffer: Some(3000),
         max_segment: Some(1000),
         keepalive: None,
+        congestion_control: None,
     };
     t.listener = Some(t.stack.listen_with(ox_addr(), 8, opts).unwrap());
     t.send(seg().syn().seq(0).mss(1460));
@@ -343,6 +344,7 @@ fn connect_with_options_clamps_the_mss_and_sizes_the_buffers() {
         send_buffer: None,
         max_segment: Some(500),
         keepalive: None,
+        congestion_control: None,
     };
     let c = t
         .stack

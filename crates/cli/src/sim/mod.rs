@@ -55,7 +55,7 @@ pub struct TransferArgs {
     #[arg(long, value_name = "PACKETS")]
     queue: Option<usize>,
     /// Congestion control.
-    #[arg(long, value_enum, default_value = "newreno")]
+    #[arg(long, value_enum, default_value = "cubic")]
     cc: CongestionControl,
     /// Selective acknowledgments.
     #[arg(long, value_enum, default_value = "off")]

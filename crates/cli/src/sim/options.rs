@@ -2,16 +2,26 @@
 //! stack configuration.
 
 use anyhow::{bail, Result};
-use oxtcp_core::StackConfig;
+use oxtcp_core::{CcAlgorithm, StackConfig};
 
 /// Congestion control algorithm requested with `--cc`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CongestionControl {
-    /// The core's built-in controller: RFC 5681 slow start and congestion avoidance, with loss
-    /// detected by the retransmission timer (fast retransmit/recovery is not implemented yet).
+    /// NewReno (RFC 5681 + RFC 6582); loss is still found by the retransmission timer only
+    /// (fast retransmit/recovery is not implemented yet).
     Newreno,
-    /// CUBIC (RFC 9438): not available in the core yet.
+    /// CUBIC (RFC 9438), the core's default.
     Cubic,
+}
+
+impl CongestionControl {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CongestionControl::Newreno => "newreno",
+            CongestionControl::Cubic => "cubic",
+        }
+    }
 }
 
 /// Selective acknowledgments requested with `--sack`.
@@ -23,22 +33,17 @@ pub enum Sack {
     Off,
 }
 
-/// Map `--cc` and `--sack` onto the stacks' configuration.
-///
-/// This is the one place the flags reach the core. Today the core has a single congestion
-/// controller and no SACK, so only `--cc newreno --sack off` is accepted and nothing changes;
-/// once `StackConfig` (or `SocketOptions`) grows the fields, set them here.
+/// Map `--cc` and `--sack` onto the stacks' configuration: the one place the flags reach the
+/// core. SACK is not implemented yet, so only `--sack off` is accepted.
 pub fn apply_transport_options(
-    _cfg: &mut StackConfig,
+    cfg: &mut StackConfig,
     cc: CongestionControl,
     sack: Sack,
 ) -> Result<()> {
-    if cc == CongestionControl::Cubic {
-        bail!(
-            "--cc cubic is not available yet: the core has only its built-in controller \
-             (--cc newreno)"
-        );
-    }
+    cfg.congestion_control = match cc {
+        CongestionControl::Newreno => CcAlgorithm::NewReno,
+        CongestionControl::Cubic => CcAlgorithm::Cubic,
+    };
     if sack == Sack::On {
         bail!("--sack on is not available yet: the core does not implement SACK (use --sack off)");
     }

@@ -68,6 +68,7 @@ impl Report<'_> {
             "reorder": s.reorder,
             "queue_packets": s.queue_packets,
             "seed": s.seed,
+            "cc": s.cc.as_str(),
             "goodput_bps": r.goodput_bps,
             "utilization": r.utilization,
             "retransmitted_bytes": self.retransmitted_bytes(),
@@ -126,15 +127,6 @@ impl Report<'_> {
             format!("{:.3} s", r.sim_duration.as_secs_f64()),
         );
         out += &line("CPU time", format!("{:.3} s", self.cpu_seconds));
-        // Without window scaling the receiver can offer at most 65535 bytes per round trip.
-        let window_bps = 65535.0 * 8.0 / s.rtt.as_secs_f64();
-        if window_bps * (s.flows as f64) < s.bandwidth_bps as f64 {
-            out += &format!(
-                "  note: no window scaling yet, so each flow carries at most 64 KiB per RTT \
-                 ({:.1} Mbit/s here)\n",
-                window_bps / 1e6
-            );
-        }
         if let Some(f) = self.fairness() {
             out += &line("Jain's fairness", format!("{f:.4}"));
             for (i, f) in r.flows.iter().enumerate() {

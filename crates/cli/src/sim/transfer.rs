@@ -113,10 +113,17 @@ pub fn jain_fairness(xs: &[f64]) -> f64 {
 }
 
 fn stack_config(seed: u64, spec: &TransferSpec) -> Result<StackConfig> {
+    // Buffers of two bandwidth-delay products (at least the stack's defaults), as an
+    // autotuning stack would grow them for a bulk transfer: the receive window, not the
+    // link, would otherwise cap a long fat path. Window scaling carries them past 64 KiB.
+    let bdp = (spec.bandwidth_bps as f64 / 8.0 * spec.rtt.as_secs_f64()) as usize;
+    let defaults = StackConfig::default();
     let mut cfg = StackConfig {
         seed,
         trace: true,
-        ..StackConfig::default()
+        recv_buffer: (2 * bdp).max(defaults.recv_buffer),
+        send_buffer: (2 * bdp).max(defaults.send_buffer),
+        ..defaults
     };
     apply_transport_options(&mut cfg, spec.cc, spec.sack)?;
     Ok(cfg)

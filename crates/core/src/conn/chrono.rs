@@ -44,7 +44,7 @@ impl Connection {
         if unsent > 0 {
             if self.snd_wnd.saturating_sub(in_flight) == 0 {
                 Some(Limit::Rwnd)
-            } else if self.cwnd.saturating_sub(in_flight) == 0 {
+            } else if self.cc.cwnd().saturating_sub(in_flight) == 0 {
                 Some(Limit::Cwnd)
             } else {
                 None

@@ -522,16 +522,10 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
-        // RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above; cwnd grows
-        // for ACKs of new data only (the ACK of a SYN or FIN acknowledges none).
-        let mss = u32::from(self.mss);
-        let data_acked = data_acked as u32;
-        if data_acked > 0 && self.cwnd < self.ssthresh {
-            self.cwnd = self.cwnd.saturating_add(data_acked.min(mss));
-        } else if data_acked > 0 {
-            self.cwnd = self
-                .cwnd
-                .saturating_add((mss * mss / self.cwnd.max(1)).max(1));
+        // RFC 5681 §3.1: cwnd grows for ACKs of new data only (the ACK of a SYN or FIN
+        // acknowledges none); how it grows is the algorithm's.
+        if data_acked > 0 {
+            self.cc.on_ack(ctx.now, data_acked as u32, self.rtt.srtt());
         }
         self.retries = 0;
         self.rto_at = if self.snd_una == self.snd_max {

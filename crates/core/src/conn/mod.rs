@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
+use crate::cc::{CcAlgorithm, CongestionControl};
 use crate::config::{SocketOptions, StackConfig};
 use crate::error::{CloseError, ConnError, RecvError, SendError};
 use crate::event::{Cause, EventKind, StateEvent, Trace};
@@ -100,6 +101,8 @@ pub struct ConnInfo {
     pub cwnd: u32,
     /// Slow-start threshold, bytes (`u32::MAX` until the first loss).
     pub ssthresh: u32,
+    /// The congestion control algorithm.
+    pub congestion_control: CcAlgorithm,
     /// Peer's window, bytes.
     pub snd_wnd: u32,
     /// Effective send MSS.
@@ -175,8 +178,8 @@ pub struct Connection {
     /// Last.ACK.sent: the ACK field of the last segment we sent (RFC 7323 §4.3).
     last_ack_sent: SeqNum,
 
-    cwnd: u32,
-    ssthresh: u32,
+    /// Congestion control: cwnd and ssthresh live behind it.
+    cc: Box<dyn CongestionControl>,
     rtt: RttEstimator,
     /// Karn's rule: the one segment being timed, by its end sequence number.
     rtt_probe: Option<(SeqNum, Instant)>,
@@ -309,8 +312,10 @@ impl Connection {
             ts_recent: 0,
             ts_recent_age: Instant::ZERO,
             last_ack_sent: SeqNum::default(),
-            cwnd: 0,
-            ssthresh: u32::MAX,
+            cc: opts
+                .congestion_control
+                .unwrap_or(cfg.congestion_control)
+                .build(u32::from(our_mss)),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
             rtt_probe: None,
             ack_now: false,
@@ -398,8 +403,8 @@ impl Connection {
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.irs;
-        // RFC 6928: initial window of ten segments.
-        self.cwnd = 10 * u32::from(self.mss);
+        // RFC 6928: the initial window, sized by the MSS now known.
+        self.cc = self.cc.algorithm().build(u32::from(self.mss));
     }
 
     /// Current state.
@@ -602,8 +607,9 @@ impl Connection {
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(),
-            cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            congestion_control: self.cc.algorithm(),
             snd_wnd: self.snd_wnd,
             mss: self.mss,
             iss: self.iss,

@@ -119,7 +119,7 @@ impl Connection {
             off = self.snd_nxt.since(data_start) as usize;
             let unsent = self.send_buf.len().saturating_sub(off);
             let in_flight = self.snd_nxt.since(self.snd_una);
-            let usable = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
+            let usable = self.snd_wnd.min(self.cc.cwnd()).saturating_sub(in_flight) as usize;
             len = unsent.min(self.max_payload()).min(max_payload).min(usable);
             // tcp_info's limited-time clocks: what stopped the sender, if it stopped.
             let limit = (len == 0).then(|| self.classify_limit(unsent, in_flight));

@@ -70,10 +70,8 @@ impl Connection {
             return;
         }
         self.rtt.back_off();
-        let mss = u32::from(self.mss);
         let flight = self.snd_max.since(self.snd_una);
-        self.ssthresh = (flight / 2).max(2 * mss);
-        self.cwnd = mss;
+        self.cc.on_rto(ctx.now, flight);
         // Go back N: everything from SND.UNA is sent again as the window allows. Karn's rule:
         // nothing sent before this point may be timed.
         self.snd_nxt = self.snd_una;
