@@ -160,3 +160,19 @@ fn probe_is_traced_on_the_ladder() {
     t.expect(seg().ack().seq(0).ack_no(1));
     assert_eq!(keepalive_timers(&t), [1]);
 }
+
+#[test]
+fn probe_carries_timestamps_once_negotiated() {
+    // RFC 7323 §3.2: a peer that negotiated timestamps drops a segment without TSopt, so a
+    // probe without it would go unanswered and kill a live connection.
+    let mut t = Harness::server();
+    t.send(seg().syn().seq(0).ts(100, 0));
+    let synack = t.expect(seg().syn().ack().seq(0).ack_no(1).tsecr(100));
+    let ox_ts = synack.options.timestamps.unwrap().tsval;
+    t.send(seg().ack().seq(1).ack_no(1).ts(101, ox_ts));
+    t.accept();
+    enable(&mut t, ka());
+    t.wait_for_tx(secs(100));
+    let probe = t.expect(seg().ack().seq(0).ack_no(1).tsecr(101));
+    assert!(probe.options.timestamps.is_some());
+}

@@ -8,8 +8,6 @@
 //! connection's FIN-WAIT-2 is also bounded by `fin_wait_2_timeout`. Other states have a
 //! retransmission or TIME-WAIT timer of their own.
 
-use oxtcp_wire::TcpOptions;
-
 use super::output::TxSegment;
 use super::{Connection, Ctx, ACK};
 use crate::config::{KeepAlive, StackConfig};
@@ -94,7 +92,7 @@ impl Connection {
 
     /// The probe, when one is due: an ACK with SEG.SEQ = SND.NXT-1 and no data (§3.8.4; the
     /// optional garbage octet is not sent).
-    pub(crate) fn keepalive_probe(&mut self) -> Option<TxSegment> {
+    pub(crate) fn keepalive_probe(&mut self, now: Instant) -> Option<TxSegment> {
         if !std::mem::take(&mut self.keepalive.probe_now) || !self.keepalive_applies() {
             return None;
         }
@@ -104,7 +102,9 @@ impl Connection {
             ack: self.rcv_nxt,
             flags: ACK,
             window: self.advertised_window(),
-            options: TcpOptions::default(),
+            // RFC 7323 §3.2: once negotiated, every non-RST segment carries TSopt; a peer
+            // that drops segments without it would never answer the probe.
+            options: self.segment_options(now),
             payload_off: 0,
             payload_len: 0,
             retransmit: false,

@@ -32,7 +32,7 @@ impl Connection {
     ) -> Option<TxSegment> {
         let seg = self
             .next_segment(ctx, max_payload)
-            .or_else(|| self.keepalive_probe())?;
+            .or_else(|| self.keepalive_probe(ctx.now))?;
         self.ack_now = false;
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let shift = if seg.flags.syn() {
@@ -237,7 +237,7 @@ impl Connection {
 
     /// Options of a non-SYN, non-RST segment: the Timestamps option once negotiated, echoing
     /// TS.Recent (RFC 7323 §3.2, §4.3).
-    fn segment_options(&self, now: Instant) -> TcpOptions {
+    pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         TcpOptions {
             timestamps: self.ts_ok.then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
