@@ -29,7 +29,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Probability that a packet is lost, in each direction (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::valueparse::probability)]
     loss: f64,
     /// One-way latency in milliseconds.
     #[arg(long, default_value_t = 10)]
@@ -71,15 +71,6 @@ fn write_svg(
         crate::svgout::write(path, &svg::render(a, b, Some(arrivals), &opts))?;
     }
     Ok(())
-}
-
-fn probability(s: &str) -> Result<f64, String> {
-    let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if (0.0..=1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(format!("{p} is not a probability between 0 and 1"))
-    }
 }
 
 const REQUEST: &[u8] = b"GET /lifecycle HTTP/1.1\r\nHost: b.example\r\n\r\n";

@@ -16,6 +16,7 @@ mod sim;
 mod ss;
 mod svgout;
 mod trace;
+mod valueparse;
 mod view;
 
 use std::process::ExitCode;

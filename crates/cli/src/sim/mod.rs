@@ -44,11 +44,11 @@ pub struct TransferArgs {
     #[arg(long)]
     bandwidth: f64,
     /// Random loss probability on the data direction (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::valueparse::probability)]
     loss: f64,
     /// Random reordering probability on the data direction (0 to 1); a reordered packet is
     /// held back a quarter RTT (at least 1 ms).
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::valueparse::probability)]
     reorder: f64,
     /// Drop-tail queue limit at the bottleneck, in packets of 1500 bytes (each direction)
     /// [default: one bandwidth-delay product].
@@ -76,15 +76,6 @@ pub struct TransferArgs {
     /// Write flow 1's congestion window and bytes in flight over time to this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-}
-
-fn probability(s: &str) -> Result<f64, String> {
-    let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if (0.0..=1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(format!("{p} is not a probability between 0 and 1"))
-    }
 }
 
 /// Run `oxtcp sim`.
