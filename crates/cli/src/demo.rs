@@ -273,9 +273,8 @@ fn handshake_and_close(args: &DemoArgs) -> Result<()> {
     )?;
     let seq_a = ladder::state_sequence(&side_a);
     let seq_b = ladder::state_sequence(&side_b);
-    let show = |s: &[State]| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ");
-    writeln!(out, "\nA: {}", show(&seq_a))?;
-    writeln!(out, "B: {}", show(&seq_b))?;
+    writeln!(out, "\nA: {}", ladder::show_states(&seq_a))?;
+    writeln!(out, "B: {}", ladder::show_states(&seq_b))?;
     let a_ok = ha.app.received == response();
     let b_ok = hb.app.received == REQUEST;
     writeln!(

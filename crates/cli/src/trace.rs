@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use oxtcp_core::{EventKind, State};
+use oxtcp_core::EventKind;
 use oxtcp_lab::ladder::{self, LadderOptions};
 use oxtcp_lab::svg::{self, SvgOptions};
 use oxtcp_lab::trace::{analyze, Analysis};
@@ -31,10 +31,6 @@ pub struct TraceArgs {
     svg: Option<PathBuf>,
     #[command(flatten)]
     view: ViewArgs,
-}
-
-fn show(s: &[State]) -> String {
-    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ")
 }
 
 fn us(v: Option<u64>) -> String {
@@ -114,8 +110,12 @@ fn print_text(out: &mut impl Write, an: &Analysis, opts: &LadderOptions) -> Resu
     } else {
         ""
     };
-    writeln!(out, "\nA: {}{note}", show(&a.state_sequence()))?;
-    writeln!(out, "B: {}{note}", show(&b.state_sequence()))?;
+    writeln!(
+        out,
+        "\nA: {}{note}",
+        ladder::show_states(&a.state_sequence())
+    )?;
+    writeln!(out, "B: {}{note}", ladder::show_states(&b.state_sequence()))?;
     let name = |i: usize| ["A", "B"][i];
     writeln!(
         out,

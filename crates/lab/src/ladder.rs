@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use oxtcp_core::{State, TimerKind};
 
 use crate::model::{secs, Fate, Label, Ladder, NoteKind};
-pub use crate::model::{state_sequence, state_sequences, Arrivals, Side};
+pub use crate::model::{show_states, state_sequence, state_sequences, Arrivals, Side};
 
 /// How the terminal ladder is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -633,6 +633,11 @@ pub fn state_sequences(side: &Side<'_>) -> Vec<(FourTuple, Vec<State>)> {
     groups
 }
 
+/// A state sequence as text: `CLOSED → SYN-SENT → …`.
+pub fn show_states(s: &[State]) -> String {
+    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ")
+}
+
 /// Seconds with six decimals.
 pub fn secs(t: u64) -> String {
     format!("{}.{:06}", t / 1_000_000, t % 1_000_000)

@@ -14,6 +14,7 @@ pub use run::{packet_arrivals, run, Filter, Run, Setup, A_IP, B_IP};
 pub use script::{AppConn, Call, Script};
 
 use crate::ladder::Side;
+pub use crate::model::show_states;
 use crate::model::state_sequences;
 
 /// A named scenario.
@@ -103,11 +104,6 @@ impl Scenario {
         out.extend((self.claims)(r));
         out
     }
-}
-
-/// `CLOSED → SYN-SENT → …`.
-pub fn show_states(s: &[State]) -> String {
-    s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" → ")
 }
 
 /// The segments a side sent.
