@@ -259,8 +259,6 @@ pub struct Ladder {
     pub names: [String; 2],
     /// Initial states.
     pub initial: [State; 2],
-    /// Each side's ISN (its first transmitted SYN's seq).
-    pub isn: [Option<u32>; 2],
     /// Every transmitted segment: A's in order, then B's.
     pub segments: Vec<Segment>,
     /// Side notes: A's in order, then B's.
@@ -277,7 +275,6 @@ impl Ladder {
     /// unpaired arrival of an identical segment on the other side.
     pub fn new(a: &Side<'_>, b: &Side<'_>, arrivals: Option<&Arrivals>) -> Ladder {
         let sides = [a, b];
-        let isn = [first_syn(a), first_syn(b)];
         let st = [States::of(a), States::of(b)];
         let isns = [Isns::of(a), Isns::of(b)];
         // With more than one connection between the two, every label names its ports.
@@ -451,7 +448,6 @@ impl Ladder {
         Ladder {
             names: [a.name.to_string(), b.name.to_string()],
             initial: [a.initial, b.initial],
-            isn,
             segments,
             notes,
             changes,
@@ -575,13 +571,6 @@ pub fn is_user_cause(c: Cause) -> bool {
             | Cause::RetriesExhausted
             | Cause::ListenerClosed
     )
-}
-
-fn first_syn(side: &Side<'_>) -> Option<u32> {
-    side.events.iter().find_map(|e| match &e.kind {
-        EventKind::Segment(s) if s.dir == Dir::Tx && s.flags.syn() => Some(s.seq),
-        _ => None,
-    })
 }
 
 /// The latest segment `sender` transmitted that is identical to the received `s` (same
