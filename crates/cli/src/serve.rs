@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -195,5 +196,23 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         let _ = s.shutdown(Shutdown::Write);
     }
     drop(open);
+    // Give each open connection a bounded grace to see the peer's FIN before the runtime
+    // stops: a worker blocked in read() would otherwise be cut off by our own shutdown and
+    // report it as a failed connection.
+    await_workers(&workers, Duration::from_secs(5));
     session.finish(stop)
+}
+
+/// Wait until every worker thread has finished, or `grace` has passed.
+fn await_workers(workers: &Mutex<Vec<thread::JoinHandle<()>>>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    loop {
+        let mut w = workers.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|h| !h.is_finished());
+        if w.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        drop(w);
+        thread::sleep(Duration::from_millis(20));
+    }
 }
