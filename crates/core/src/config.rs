@@ -70,6 +70,9 @@ pub struct StackConfig {
     /// Offer the Timestamps option (RFC 7323 §3): RTT measurement from echoed timestamps and
     /// PAWS (§5) once both sides send it.
     pub timestamps: bool,
+    /// Offer SACK-Permitted (RFC 2018) on SYNs: once both sides send it, the receiver reports
+    /// out-of-order blocks and the sender recovers losses by RFC 6675.
+    pub sack: bool,
     /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
@@ -124,6 +127,7 @@ impl Default for StackConfig {
             recv_buffer_whole_segments: false,
             window_scaling: true,
             timestamps: true,
+            sack: true,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

@@ -267,7 +267,8 @@ impl HalfOpen {
         };
         if syn {
             let wscale = cfg.window_scaling && self.syn.wscale.is_some();
-            syn_options(cfg, opts, &self.tuple, wscale, ts)
+            let sack = cfg.sack && self.syn.sack_permitted;
+            syn_options(cfg, opts, &self.tuple, wscale, sack, ts)
         } else {
             TcpOptions {
                 timestamps: ts,

@@ -139,12 +139,9 @@ impl Runner<'_> {
                 (ProfileKind::Linux, "net.ipv4.tcp_window_scaling") => {
                     cfg.window_scaling = parse_num(name, value)? != 0
                 }
-                // SACK: oxtcp does not negotiate it yet, so a script that turns it on sees it
-                // not offered; with option comparison off (the default) that is invisible.
-                // Accepted so such scripts can run at all.
                 (ProfileKind::FreeBsd, "net.inet.tcp.sack.enable")
                 | (ProfileKind::Linux, "net.ipv4.tcp_sack") => {
-                    parse_num(name, value)?;
+                    cfg.sack = parse_num(name, value)? != 0
                 }
                 // Settings with no counterpart in oxtcp: ECN (not implemented), blackhole
                 // (oxtcp always answers closed ports), the host cache (oxtcp keeps none), the

@@ -236,7 +236,7 @@ fn option_layout_is_compared_only_when_strict() {
 +0.000 bind(3, ..., ...) = 0
 +0.000 listen(3, 1) = 0
 +0.000 < S  0:0(0) win 32767 <mss 1460,sackOK,eol,eol>
-+0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.000 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
 +0.100 < .  1:1(0) ack 1 win 32767
 ";
     assert_pass(run_with(FREEBSD, true, oxtcp_layout));
@@ -1201,10 +1201,11 @@ fn so_rcvbuf_set_before_listen_sizes_the_window() {
 
 #[test]
 fn tcp_maxseg_set_before_connect_is_offered_and_used() {
-    // Without the RFC 7323 options the SYN carries the MSS alone and each segment carries a
+    // Without the RFC 7323 options and SACK the SYN carries the MSS alone and each segment carries a
     // full MSS of data (with timestamps it would be 12 bytes less).
     let script = r"
  0.000 `sysctl -w net.inet.tcp.rfc1323=0`
+ 0.000 `sysctl -w net.inet.tcp.sack.enable=0`
  0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0.000 setsockopt(3, IPPROTO_TCP, TCP_MAXSEG, [1000], 4) = 0
 +0.000 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
@@ -1220,7 +1221,7 @@ fn tcp_maxseg_set_before_connect_is_offered_and_used() {
     assert_pass(run_with(FREEBSD, true, script));
     assert_fail_at(
         run_with(FREEBSD, true, &script.replace("<mss 1000>", "<mss 1460>")),
-        6,
+        7,
         "options differs",
     );
 }

@@ -165,6 +165,8 @@ pub struct Connection {
     rcv_wind_shift: u8,
     /// Both SYNs carried the Window Scale option.
     ws_ok: bool,
+    /// Both SYNs carried SACK-Permitted (RFC 2018 §2): SACK blocks may be sent and are used.
+    sack_ok: bool,
 
     // Timestamps (RFC 7323 §3–5).
     /// Both SYNs carried the Timestamps option: every non-RST segment carries it.
@@ -222,6 +224,8 @@ pub(crate) struct PeerSyn {
     pub(crate) wscale: Option<u8>,
     /// Its Timestamps option's TSval.
     pub(crate) tsval: Option<u32>,
+    /// It carried SACK-Permitted.
+    pub(crate) sack_permitted: bool,
 }
 
 impl PeerSyn {
@@ -233,6 +237,7 @@ impl PeerSyn {
             mss: seg.options.mss,
             wscale: seg.options.window_scale,
             tsval: seg.options.timestamps.map(|t| t.tsval),
+            sack_permitted: seg.options.sack_permitted,
         }
     }
 }
@@ -307,6 +312,7 @@ impl Connection {
             snd_wind_shift: 0,
             rcv_wind_shift: 0,
             ws_ok: false,
+            sack_ok: false,
             ts_ok: false,
             ts_offset,
             ts_recent: 0,
@@ -395,6 +401,8 @@ impl Connection {
             self.snd_wind_shift = shift.min(MAX_WIND_SHIFT);
             self.rcv_wind_shift = self.rcv_wind_shift_offered;
         }
+        // RFC 2018 §2: SACK only when both SYNs carried SACK-Permitted.
+        self.sack_ok = cfg.sack && syn.sack_permitted;
         if let (true, Some(tsval)) = (cfg.timestamps, syn.tsval) {
             self.ts_ok = true;
             self.ts_recent = tsval;
@@ -668,18 +676,21 @@ fn default_peer_mss(tuple: &FourTuple) -> u16 {
 /// Flags helper for building segments.
 pub(crate) const ACK: TcpFlags = TcpFlags::ACK;
 
-/// Options of our SYN or SYN-ACK: the MSS, the Window Scale option when `wscale` (RFC 7323
-/// §2.2: on a SYN-ACK only if the SYN carried it; the caller decides), and `ts`.
+/// Options of our SYN or SYN-ACK: the MSS, the Window Scale option when `wscale` and
+/// SACK-Permitted when `sack` (RFC 7323 §2.2, RFC 2018 §2: on a SYN-ACK only if the SYN
+/// carried it; the caller decides), and `ts`.
 pub(crate) fn syn_options(
     cfg: &StackConfig,
     opts: &SocketOptions,
     tuple: &FourTuple,
     wscale: bool,
+    sack: bool,
     ts: Option<Timestamps>,
 ) -> TcpOptions {
     TcpOptions {
         mss: Some(our_mss(cfg, opts, tuple)),
         window_scale: wscale.then(|| wind_shift_for(opts.recv_buffer(cfg))),
+        sack_permitted: sack,
         timestamps: ts,
         ..TcpOptions::default()
     }

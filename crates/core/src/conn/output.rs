@@ -77,10 +77,10 @@ impl Connection {
             self.rto_at.get_or_insert(now + self.rtt.rto());
             // Our SYN offers what the configuration says (RFC 7323 §2.2, §3.2); a SYN-ACK
             // in a simultaneous open carries only what the peer's SYN offered too.
-            let (wscale, ts) = if self.state == State::SynSent {
-                (ctx.cfg.window_scaling, ctx.cfg.timestamps)
+            let (wscale, sack, ts) = if self.state == State::SynSent {
+                (ctx.cfg.window_scaling, ctx.cfg.sack, ctx.cfg.timestamps)
             } else {
-                (self.ws_ok, self.ts_ok)
+                (self.ws_ok, self.sack_ok, self.ts_ok)
             };
             let ts = ts.then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
@@ -95,7 +95,7 @@ impl Connection {
                 },
                 flags,
                 window: u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX),
-                options: syn_options(ctx.cfg, &self.opts, &self.tuple, wscale, ts),
+                options: syn_options(ctx.cfg, &self.opts, &self.tuple, wscale, sack, ts),
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,

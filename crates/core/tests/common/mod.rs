@@ -24,7 +24,7 @@ use oxtcp_core::{
     Cause, ConnId, ConnInfo, Dir, Event, EventKind, Instant, ListenerId, Stack, StackConfig, State,
     StateEvent,
 };
-use oxtcp_wire::{emit_packet, parse_packet, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+use oxtcp_wire::{emit_packet, parse_packet, SackBlock, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 /// oxtcp's address.
 pub const OX_IP: &str = "10.0.0.2";
@@ -81,6 +81,12 @@ pub struct Seg {
     ts: Option<Option<(u32, u32)>>,
     /// Expected TSecr (oxtcp's TSval is offset at random, so only the echo is scripted).
     tsecr: Option<u32>,
+    /// SACK-Permitted, sent or expected (`Some(false)` expects none).
+    sack_ok: Option<bool>,
+    /// SACK blocks `[left, right)`, relative to the ISN of the side whose data they cover
+    /// (oxtcp's when the peer sends them, the peer's when oxtcp does); `Some(vec![])` expects
+    /// none.
+    sack: Option<Vec<(u32, u32)>>,
     psh: Option<bool>,
     data: Option<Vec<u8>>,
     len: Option<usize>,
@@ -181,9 +187,30 @@ impl Seg {
         self.tsecr = Some(tsecr);
         self
     }
+    /// SACK-Permitted, sent or expected.
+    pub fn sack_ok(mut self) -> Self {
+        self.sack_ok = Some(true);
+        self
+    }
+    /// Expect no SACK-Permitted.
+    pub fn no_sack_ok(mut self) -> Self {
+        self.sack_ok = Some(false);
+        self
+    }
+    /// SACK blocks `[left, right)` in relative numbers, in the order sent (most recent first).
+    pub fn sack(mut self, blocks: &[(u32, u32)]) -> Self {
+        self.sack = Some(blocks.to_vec());
+        self
+    }
+    /// Expect no SACK blocks.
+    pub fn no_sack(mut self) -> Self {
+        self.sack = Some(Vec::new());
+        self
+    }
     fn options(&self) -> TcpOptions {
         TcpOptions {
             mss: self.mss,
+            sack_permitted: self.sack_ok == Some(true),
             window_scale: self.wscale.flatten(),
             timestamps: self
                 .ts
@@ -240,6 +267,23 @@ pub struct Out {
     pub port: u16,
 }
 
+impl Out {
+    /// The SACK blocks carried, relative to `peer_isn`.
+    pub fn sack_rel(&self, peer_isn: u32) -> Vec<(u32, u32)> {
+        self.options
+            .sack_blocks
+            .as_slice()
+            .iter()
+            .map(|b| {
+                (
+                    b.left.wrapping_sub(peer_isn),
+                    b.right.wrapping_sub(peer_isn),
+                )
+            })
+            .collect()
+    }
+}
+
 impl fmt::Display for Out {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -261,6 +305,13 @@ impl fmt::Display for Out {
         }
         if let Some(t) = self.options.timestamps {
             write!(f, " TS val {} ecr {}", t.tsval, t.tsecr)?;
+        }
+        if self.options.sack_permitted {
+            write!(f, " sackOK")?;
+        }
+        let peer_isn = self.ack_raw.wrapping_sub(self.ack);
+        for (l, r) in self.sack_rel(peer_isn) {
+            write!(f, " sack {l}:{r}")?;
         }
         Ok(())
     }
@@ -356,6 +407,14 @@ impl Harness {
         t
     }
 
+    /// A passive connection in ESTABLISHED with SACK negotiated (no timestamps, no window
+    /// scaling), accepted; nothing pending.
+    pub fn established_sack_server_with(f: impl FnOnce(&mut StackConfig)) -> Harness {
+        let mut t = Harness::server_with(8, f);
+        t.handshake_passive_sack();
+        t
+    }
+
     /// An active connection in ESTABLISHED; nothing pending.
     pub fn established_client() -> Harness {
         Harness::established_client_with(|_| {})
@@ -402,6 +461,18 @@ impl Harness {
     pub fn handshake_passive(&mut self) -> ConnId {
         self.send(seg().syn().seq(0).mss(PEER_MSS));
         self.expect(seg().syn().ack().seq(0).ack_no(1));
+        self.send(seg().ack().seq(1).ack_no(1));
+        self.expect_none();
+        let c = self.accept();
+        self.assert_state(State::Established);
+        c
+    }
+
+    /// As `handshake_passive`, with SACK-Permitted on the peer's SYN (and so on oxtcp's
+    /// SYN-ACK): SACK is in use on the connection.
+    pub fn handshake_passive_sack(&mut self) -> ConnId {
+        self.send(seg().syn().seq(0).mss(PEER_MSS).sack_ok());
+        self.expect(seg().syn().ack().seq(0).ack_no(1).sack_ok());
         self.send(seg().ack().seq(1).ack_no(1));
         self.expect_none();
         let c = self.accept();
@@ -611,6 +682,14 @@ impl Harness {
         } else {
             0
         };
+        let mut options = s.options();
+        let ox_iss = p.ox_iss.unwrap_or(0);
+        for &(l, r) in s.sack.iter().flatten() {
+            options.sack_blocks.push(SackBlock {
+                left: ox_iss.wrapping_add(l),
+                right: ox_iss.wrapping_add(r),
+            });
+        }
         let repr = TcpRepr {
             src_port: port,
             dst_port: OX_PORT,
@@ -619,7 +698,7 @@ impl Harness {
             flags: s.flags,
             window: s.win.unwrap_or(PEER_WIN),
             urgent: 0,
-            options: s.options(),
+            options,
         };
         let mut buf = vec![0u8; 100 + payload.len()];
         let n = emit_packet(&mut buf, peer_ip(), ox_ip(), 64, &repr, &[&payload]).unwrap();
@@ -807,6 +886,14 @@ impl Harness {
         }
         if e.tsecr.is_some() && out.options.timestamps.map(|t| t.tsecr) != e.tsecr {
             fail("TSecr differs", self.ladder());
+        }
+        if e.sack_ok.is_some_and(|p| out.options.sack_permitted != p) {
+            fail("SACK-Permitted differs", self.ladder());
+        }
+        if let Some(want) = &e.sack {
+            if &out.sack_rel(before.isn) != want {
+                fail("SACK blocks differ", self.ladder());
+            }
         }
         out
     }
