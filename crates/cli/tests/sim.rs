@@ -137,13 +137,14 @@ fn both_congestion_controls_run_and_cubic_is_the_default() {
 }
 
 #[test]
-fn unavailable_transport_options_are_refused() {
-    let (ok, _, stderr) = transfer(&["--bytes", "1000", "--sack", "on"]);
+fn sack_is_on_by_default_and_can_be_turned_off() {
+    let on = transfer_json(&["--bytes", "100000"]);
+    assert_eq!(on["sack"], true);
+    let off = transfer_json(&["--bytes", "100000", "--sack", "off"]);
+    assert_eq!(off["sack"], false);
+    let (ok, _, stderr) = transfer(&["--bytes", "1000", "--sack", "maybe"]);
     assert!(!ok);
-    assert!(
-        stderr.contains("--sack on is not available yet"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--sack"), "{stderr}");
 }
 
 #[test]

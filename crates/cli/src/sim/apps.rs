@@ -22,6 +22,8 @@ pub struct SendFlow {
     pub final_cwnd: Option<u32>,
     /// Retransmission timeouts at `done_at`.
     pub rto_count: u64,
+    /// Fast-recovery episodes at `done_at`.
+    pub fast_recoveries: u64,
     /// Why the connection failed, if it did.
     pub error: Option<String>,
 }
@@ -93,6 +95,7 @@ impl App for BulkSender {
                 f.done_at = Some(now);
                 f.final_cwnd = Some(info.cwnd);
                 f.rto_count = info.stats.rto_count;
+                f.fast_recoveries = info.stats.fast_recoveries;
             }
         }
     }

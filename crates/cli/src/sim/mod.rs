@@ -58,7 +58,7 @@ pub struct TransferArgs {
     #[arg(long, value_enum, default_value = "cubic")]
     cc: CongestionControl,
     /// Selective acknowledgments.
-    #[arg(long, value_enum, default_value = "off")]
+    #[arg(long, value_enum, default_value = "on")]
     sack: Sack,
     /// Parallel flows, each sending --bytes.
     #[arg(long, default_value_t = 1)]

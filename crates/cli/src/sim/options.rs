@@ -1,14 +1,13 @@
 //! `--cc` and `--sack`: which transport behaviour a run asks for, and where that choice becomes
 //! stack configuration.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use oxtcp_core::{CcAlgorithm, StackConfig};
 
 /// Congestion control algorithm requested with `--cc`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CongestionControl {
-    /// NewReno (RFC 5681 + RFC 6582); loss is still found by the retransmission timer only
-    /// (fast retransmit/recovery is not implemented yet).
+    /// NewReno (RFC 5681 + RFC 6582).
     Newreno,
     /// CUBIC (RFC 9438), the core's default.
     Cubic,
@@ -27,14 +26,21 @@ impl CongestionControl {
 /// Selective acknowledgments requested with `--sack`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sack {
-    /// Negotiate SACK (RFC 2018): not available in the core yet.
+    /// Negotiate SACK (RFC 2018) and recover by RFC 6675, the core's default.
     On,
-    /// No SACK, the core's only behaviour today.
+    /// No SACK: duplicate ACKs and NewReno partial ACKs (RFC 6582) find the losses.
     Off,
 }
 
+impl Sack {
+    /// Whether SACK is asked for.
+    pub fn is_on(self) -> bool {
+        self == Sack::On
+    }
+}
+
 /// Map `--cc` and `--sack` onto the stacks' configuration: the one place the flags reach the
-/// core. SACK is not implemented yet, so only `--sack off` is accepted.
+/// core.
 pub fn apply_transport_options(
     cfg: &mut StackConfig,
     cc: CongestionControl,
@@ -44,8 +50,6 @@ pub fn apply_transport_options(
         CongestionControl::Newreno => CcAlgorithm::NewReno,
         CongestionControl::Cubic => CcAlgorithm::Cubic,
     };
-    if sack == Sack::On {
-        bail!("--sack on is not available yet: the core does not implement SACK (use --sack off)");
-    }
+    cfg.sack = sack.is_on();
     Ok(())
 }

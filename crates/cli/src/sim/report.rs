@@ -40,6 +40,10 @@ impl Report<'_> {
         self.result.flows.iter().map(|f| f.rto_count).sum()
     }
 
+    fn fast_recoveries(&self) -> u64 {
+        self.result.flows.iter().map(|f| f.fast_recoveries).sum()
+    }
+
     /// The JSON object `--json` prints. Totals are over all flows; `final_cwnd` is flow 1's.
     pub fn json(&self) -> Value {
         let (s, r) = (self.spec, self.result);
@@ -55,6 +59,7 @@ impl Report<'_> {
                     "retransmitted_bytes": f.retransmitted_bytes,
                     "spurious_retransmissions": f.spurious_retransmissions,
                     "rto_count": f.rto_count,
+                    "fast_recoveries": f.fast_recoveries,
                     "final_cwnd": f.final_cwnd,
                 })
             })
@@ -69,11 +74,13 @@ impl Report<'_> {
             "queue_packets": s.queue_packets,
             "seed": s.seed,
             "cc": s.cc.as_str(),
+            "sack": s.sack.is_on(),
             "goodput_bps": r.goodput_bps,
             "utilization": r.utilization,
             "retransmitted_bytes": self.retransmitted_bytes(),
             "spurious_retransmissions": self.spurious(),
             "rto_count": self.rto_count(),
+            "fast_recoveries": self.fast_recoveries(),
             "final_cwnd": r.flows.first().map_or(0, |f| f.final_cwnd),
             "queue_drops": r.queue_drops,
             "random_losses": r.random_losses,
@@ -92,7 +99,7 @@ impl Report<'_> {
         let (s, r) = (self.spec, self.result);
         let mut out = format!(
             "oxtcp sim transfer: {} flow(s) x {} bytes, {} Mbit/s, RTT {} ms, loss {}, reorder {}, \
-             queue {} packets, seed {}\n",
+             queue {} packets, {}, SACK {}, seed {}\n",
             s.flows,
             s.bytes,
             s.bandwidth_bps as f64 / 1e6,
@@ -100,6 +107,8 @@ impl Report<'_> {
             s.loss,
             s.reorder,
             s.queue_packets,
+            s.cc.as_str(),
+            if s.sack.is_on() { "on" } else { "off" },
             s.seed
         );
         let line = |k: &str, v: String| format!("  {k:<26} {v}\n");
@@ -114,6 +123,7 @@ impl Report<'_> {
         );
         out += &line("spurious retransmissions", self.spurious().to_string());
         out += &line("RTO count", self.rto_count().to_string());
+        out += &line("fast recoveries", self.fast_recoveries().to_string());
         out += &line(
             "final cwnd (flow 1)",
             format!("{} bytes", r.flows.first().map_or(0, |f| f.final_cwnd)),

@@ -67,6 +67,8 @@ pub struct FlowResult {
     pub spurious_retransmissions: u64,
     /// Retransmission timeouts.
     pub rto_count: u64,
+    /// Fast-recovery episodes (losses repaired without a timeout).
+    pub fast_recoveries: u64,
     /// Congestion window when the last byte was acknowledged, bytes.
     pub final_cwnd: u32,
 }
@@ -276,6 +278,7 @@ fn drive(
             retransmitted_bytes: meter.sender(tuple).retransmitted_bytes,
             spurious_retransmissions: meter.receiver(tuple).duplicate_arrivals,
             rto_count: f.rto_count,
+            fast_recoveries: f.fast_recoveries,
             final_cwnd: f.final_cwnd.unwrap_or(0),
         });
     }

@@ -99,7 +99,7 @@ impl Connection {
         self.on_peer_syn(ctx.cfg, PeerSyn::from_segment(&seg), ctx.now);
         self.ack_now = true;
         if seg.flags.ack() {
-            self.on_ack_advance(ctx, seg.ack, seg.options.timestamps.map(|t| t.tsecr));
+            self.on_ack_advance(ctx, seg.ack, seg.options.timestamps.map(|t| t.tsecr), true);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.set_state(ctx, State::Established, Cause::RecvSynAck);
@@ -123,6 +123,7 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states.
     fn on_segment_synchronizing(&mut self, ctx: &mut Ctx<'_>, mut seg: SegIn<'_>) -> Disposition {
+        let bare = seg.payload.is_empty() && !seg.flags.fin() && !seg.flags.syn();
         let mut seg_wnd_unscaled = seg.flags.syn();
         // Deviation (as Linux): in a simultaneous open the peer's SYN-ACK repeats the SYN we
         // already hold, so the RFC's first check would reject it and the open would stall until
@@ -336,8 +337,18 @@ impl Connection {
             self.ack_now = true;
             return Disposition::AckSent(DropReason::AckTooOld);
         }
+        // RFC 5681 §2: a duplicate ACK carries no data, SYN or FIN, leaves the window as it
+        // was and acknowledges SND.UNA while data is outstanding. The answer to a zero-window
+        // probe is not one: the probe byte is outstanding but the window is shut.
+        let duplicate = bare
+            && !old_duplicate
+            && seg.ack == self.snd_una
+            && seg_wnd == self.snd_wnd
+            && seg_wnd > 0
+            && self.snd_una != self.snd_max;
+        let grow = self.on_ack_for_recovery(ctx, seg.ack, &seg.options, duplicate);
         if seg.ack.after(self.snd_una) {
-            self.on_ack_advance(ctx, seg.ack, seg_ts.map(|t| t.tsecr));
+            self.on_ack_advance(ctx, seg.ack, seg_ts.map(|t| t.tsecr), grow);
         }
         // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
         // The probe interval keeps backing off until the window opens (below).
@@ -488,8 +499,15 @@ impl Connection {
     }
 
     /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3);
-    /// `tsecr` is the segment's echoed timestamp, if it carried one.
-    pub(crate) fn on_ack_advance(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
+    /// `tsecr` is the segment's echoed timestamp, if it carried one; `grow` lets cwnd grow
+    /// for the data acknowledged (not during loss recovery).
+    pub(crate) fn on_ack_advance(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNum,
+        tsecr: Option<u32>,
+        grow: bool,
+    ) {
         let data_start = self.data_start();
         let data_acked = if ack.after(data_start) {
             (ack.since(data_start) as usize).min(self.send_buf.len())
@@ -524,7 +542,8 @@ impl Connection {
         }
         // RFC 5681 §3.1: cwnd grows for ACKs of new data only (the ACK of a SYN or FIN
         // acknowledges none); how it grows is the algorithm's.
-        if data_acked > 0 {
+        // RFC 5681 §3.2 / RFC 6675 §5: cwnd does not grow while recovery runs.
+        if data_acked > 0 && grow {
             self.cc.on_ack(ctx.now, data_acked as u32, self.rtt.srtt());
         }
         self.retries = 0;

@@ -9,8 +9,10 @@ mod chrono;
 mod input;
 mod keepalive;
 mod output;
+mod recovery;
 mod recv_buf;
 mod rtt;
+mod scoreboard;
 mod send_buf;
 mod timers;
 
@@ -63,6 +65,15 @@ pub struct ConnStats {
     pub drops: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
+    /// Fast-recovery episodes entered (three duplicate ACKs or SACKed data, RFC 6675 §5).
+    pub fast_recoveries: u64,
+    /// Payload bytes retransmitted during SACK-based recovery.
+    pub sack_recovered_bytes: u64,
+    /// D-SACK blocks received (RFC 2883): the peer got some data twice.
+    pub dsacks_received: u64,
+    /// Reordering seen: duplicate ACKs answered by the late original short of DupThresh,
+    /// or a D-SACK for retransmitted data.
+    pub reordering_seen: u64,
     /// Keep-alive probes sent (RFC 9293 §3.8.4).
     pub keepalive_probes: u64,
     /// Time data waited because the peer's window was full or zero (tcpi_rwnd_limited).
@@ -180,6 +191,10 @@ pub struct Connection {
     /// Last.ACK.sent: the ACK field of the last segment we sent (RFC 7323 §4.3).
     last_ack_sent: SeqNum,
 
+    /// SACKed ranges above SND.UNA (RFC 6675 §3).
+    scoreboard: scoreboard::Scoreboard,
+    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6582, RFC 6675).
+    recovery: recovery::Recovery,
     /// Congestion control: cwnd and ssthresh live behind it.
     cc: Box<dyn CongestionControl>,
     rtt: RttEstimator,
@@ -322,6 +337,8 @@ impl Connection {
                 .congestion_control
                 .unwrap_or(cfg.congestion_control)
                 .build(u32::from(our_mss)),
+            scoreboard: scoreboard::Scoreboard::default(),
+            recovery: recovery::Recovery::default(),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
             rtt_probe: None,
             ack_now: false,

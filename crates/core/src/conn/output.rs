@@ -3,6 +3,7 @@
 
 use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
+use super::recovery::Rxt;
 use super::{syn_options, ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -116,11 +117,35 @@ impl Connection {
                 | State::LastAck
         ) {
             let data_start = self.data_start();
+            if self.snd_nxt.before(self.snd_max) {
+                // Resending after a timeout skips what the receiver has SACKed since.
+                if let Some((_, right)) = self.scoreboard.range_at(self.snd_nxt) {
+                    self.snd_nxt = right;
+                }
+            }
             off = self.snd_nxt.since(data_start) as usize;
             let unsent = self.send_buf.len().saturating_sub(off);
-            let in_flight = self.snd_nxt.since(self.snd_una);
-            let usable = self.snd_wnd.min(self.cc.cwnd()).saturating_sub(in_flight) as usize;
+            // The peer's window bounds what is outstanding; cwnd bounds what the network is
+            // taken to hold (RFC 6675's pipe in recovery), plus RFC 3042's allowance.
+            let rwnd_room = self
+                .snd_wnd
+                .saturating_sub(self.snd_nxt.since(self.snd_una));
+            let in_flight = self.pipe();
+            let cwnd = self.cc.cwnd() + self.limited_transmit_allowance();
+            // Loss recovery's retransmissions come before new data (RFC 6675 §4 NextSeg).
+            let new_data_can_go = unsent > 0 && rwnd_room > 0 && !self.snd_nxt.before(self.snd_max);
+            while let Some(rxt) = self.next_retransmission(new_data_can_go) {
+                if let Some(seg) = self.retransmission(now, window, rxt, max_payload) {
+                    return Some(seg);
+                }
+            }
+            let usable = rwnd_room.min(cwnd.saturating_sub(in_flight)) as usize;
             len = unsent.min(self.max_payload()).min(max_payload).min(usable);
+            if let Some(next) = self.scoreboard.next_sacked(self.snd_nxt) {
+                if self.snd_nxt.before(self.snd_max) {
+                    len = len.min(next.since(self.snd_nxt) as usize);
+                }
+            }
             // tcp_info's limited-time clocks: what stopped the sender, if it stopped.
             let limit = (len == 0).then(|| self.classify_limit(unsent, in_flight));
             self.note_limit(now, limit.flatten());
@@ -195,6 +220,67 @@ impl Connection {
             payload_off: off,
             payload_len: len,
             retransmit,
+        })
+    }
+
+    /// The segment for a retransmission loss recovery chose: `[rxt.seq, rxt.end)` cut to one
+    /// segment, with the FIN if it lies there. `None` if there is nothing to send in it.
+    fn retransmission(
+        &mut self,
+        now: Instant,
+        window: u16,
+        rxt: Rxt,
+        max_payload: usize,
+    ) -> Option<TxSegment> {
+        let data_start = self.data_start();
+        let data_end = data_start.add(self.send_buf.len() as u32);
+        let cap = self.max_payload().min(max_payload) as u32;
+        let data_stop = if rxt.end.before(data_end) {
+            rxt.end
+        } else {
+            data_end
+        };
+        let len = if rxt.seq.before(data_stop) {
+            data_stop.since(rxt.seq).min(cap)
+        } else {
+            0
+        };
+        let fin = self
+            .fin_seq
+            .is_some_and(|f| f == rxt.seq.add(len) && rxt.end.after(f));
+        // Nothing to send in the range: step HighRxt over all of it, so NextSeg moves on.
+        let end = if len == 0 && !fin {
+            rxt.end
+        } else {
+            rxt.seq.add(len + u32::from(fin))
+        };
+        if !rxt.rescue {
+            self.recovery.high_rxt = self.recovery.high_rxt.max(end);
+        }
+        if len == 0 && !fin {
+            return None;
+        }
+        // Karn's rule: a segment sent twice cannot be timed.
+        if self.rtt_probe.is_some_and(|(e, _)| e.after(rxt.seq)) {
+            self.rtt_probe = None;
+        }
+        self.rto_at.get_or_insert(now + self.rtt.rto());
+        if self.sack_ok {
+            self.stats.sack_recovered_bytes += u64::from(len);
+        }
+        let mut flags = ACK;
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        Some(TxSegment {
+            seq: rxt.seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            options: self.segment_options(now),
+            payload_off: rxt.seq.since(data_start) as usize,
+            payload_len: len as usize,
+            retransmit: true,
         })
     }
 

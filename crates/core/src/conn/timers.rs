@@ -72,6 +72,7 @@ impl Connection {
         self.rtt.back_off();
         let flight = self.snd_max.since(self.snd_una);
         self.cc.on_rto(ctx.now, flight);
+        self.reset_recovery_on_rto();
         // Go back N: everything from SND.UNA is sent again as the window allows. Karn's rule:
         // nothing sent before this point may be timed.
         self.snd_nxt = self.snd_una;

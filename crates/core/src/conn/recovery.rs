@@ -1,0 +1,280 @@
+//! Loss recovery driven by acknowledgments: duplicate ACKs (RFC 5681 §3.2), limited transmit
+//! (RFC 3042), fast retransmit and fast recovery with SACK by RFC 6675 (pipe, NextSeg, rescue
+//! retransmission) and without SACK by RFC 6582 (NewReno partial ACKs), and the
+//! recognition of D-SACKs (RFC 2883).
+//!
+//! Congestion control is told once per episode (`on_congestion_event`) and sets cwnd to the
+//! new ssthresh; this file decides *what* may be sent against that cwnd. Without SACK,
+//! RFC 6582's window inflation is kept here as a credit against FlightSize instead of being
+//! added to cwnd, so the congestion controller never sees an inflated window.
+
+use oxtcp_wire::TcpOptions;
+
+use super::scoreboard::DUP_THRESH;
+use super::{Connection, Ctx};
+use crate::seq::SeqNum;
+
+/// Per-connection loss-recovery state.
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    /// Duplicate ACKs in a row (RFC 5681 §2 definition).
+    pub(crate) dupacks: u32,
+    /// In fast recovery until SND.UNA reaches this: RFC 6675's RecoveryPoint, RFC 6582's
+    /// `recover`. `None` outside recovery.
+    pub(crate) point: Option<SeqNum>,
+    /// After a retransmission timeout no fast recovery may begin until SND.UNA reaches this
+    /// (RFC 6675 §5.1, RFC 6582 §3.2 step 1).
+    pub(crate) rto_point: Option<SeqNum>,
+    /// HighRxt: one past the highest byte retransmitted in this episode.
+    pub(crate) high_rxt: SeqNum,
+    /// RescueRxt (RFC 6675 §4 rule 4): one rescue retransmission per episode.
+    pub(crate) rescue_rxt: Option<SeqNum>,
+    /// Bytes known to have left the network during recovery by duplicate ACKs alone (three
+    /// segments on entry, one per further duplicate ACK, less what partial ACKs acknowledge,
+    /// RFC 6582 §3.2 steps 3–5): the pipe without SACK information.
+    pub(crate) credit: u32,
+    /// The segment at SND.UNA is owed a retransmission now, whatever cwnd says (fast
+    /// retransmit, RFC 5681 §3.2 step 4; a NewReno partial ACK, RFC 6582 §3.2 step 5).
+    pub(crate) rxt_una: bool,
+    /// The receiver has reported SACK blocks since this connection's last timeout or the
+    /// episode began.
+    pub(crate) sack_seen: bool,
+}
+
+/// A retransmission chosen by NextSeg: `[seq, end)` of sequence space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rxt {
+    pub(crate) seq: SeqNum,
+    pub(crate) end: SeqNum,
+    /// RFC 6675 rule 4: does not move HighRxt.
+    pub(crate) rescue: bool,
+}
+
+impl Connection {
+    /// Whether a fast-recovery episode is running.
+    pub(crate) fn in_recovery(&self) -> bool {
+        self.recovery.point.is_some()
+    }
+
+    /// The ACK processing of the fifth step that concerns loss recovery, for an acceptable
+    /// ACK not beyond SND.MAX, called before SND.UNA and the send window are updated.
+    /// `duplicate` says whether it is a duplicate ACK by RFC 5681 §2: no data, no SYN or
+    /// FIN, the same window, acknowledging SND.UNA while data is outstanding. Returns whether
+    /// cwnd may grow for the data this ACK acknowledges: not while recovery runs, nor for
+    /// the ACK that ends it (RFC 6582 §3.2 step 6 leaves cwnd at ssthresh).
+    pub(crate) fn on_ack_for_recovery(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNum,
+        options: &TcpOptions,
+        duplicate: bool,
+    ) -> bool {
+        let grow = !self.in_recovery();
+        let smss = u32::from(self.mss);
+        if self.sack_ok && !options.sack_blocks.is_empty() {
+            let cum = self.snd_una.max(ack);
+            let update = self
+                .scoreboard
+                .on_sack(cum, self.snd_max, options.sack_blocks.as_slice());
+            if update.newly_sacked > 0 {
+                self.recovery.sack_seen = true;
+            }
+            if let Some((l, _)) = update.dsack {
+                self.stats.dsacks_received += 1;
+                // A duplicate of data we retransmitted: the original was only late. RFC 2883
+                // §5 leaves the response open; it is counted as reordering seen.
+                if l.before(self.recovery.high_rxt) || self.stats.retransmits > 0 {
+                    self.stats.reordering_seen += 1;
+                }
+            }
+        }
+        if ack.after(self.snd_una) {
+            let acked = ack.since(self.snd_una);
+            self.scoreboard.advance(ack);
+            if self.recovery.rto_point.is_some_and(|p| ack.after_eq(p)) {
+                self.recovery.rto_point = None;
+            }
+            match self.recovery.point {
+                Some(point) if ack.after_eq(point) => {
+                    // A full ACK ends the episode (RFC 6582 §3.2 step 6, RFC 6675 §5).
+                    self.recovery = Recovery {
+                        rto_point: self.recovery.rto_point,
+                        sack_seen: self.recovery.sack_seen,
+                        ..Default::default()
+                    };
+                }
+                Some(_) => {
+                    // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too. With
+                    // SACK, NextSeg finds it from the scoreboard; a peer that negotiated SACK
+                    // but reports no blocks gets NewReno's answer instead of waiting for a
+                    // timeout.
+                    self.recovery.credit = self.recovery.credit.saturating_sub(acked);
+                    if acked >= smss {
+                        self.recovery.credit += smss;
+                    }
+                    if !self.sack_informed() {
+                        self.recovery.rxt_una = true;
+                    }
+                    self.recovery.high_rxt = self.recovery.high_rxt.max(ack);
+                }
+                None => {
+                    if self.recovery.dupacks > 0 {
+                        // Duplicate ACKs that stopped short of DupThresh and were answered by
+                        // the original segment: it was reordered, not lost.
+                        self.stats.reordering_seen += 1;
+                    }
+                }
+            }
+            self.recovery.dupacks = 0;
+            return grow;
+        }
+        if !duplicate {
+            return grow;
+        }
+        self.recovery.dupacks += 1;
+        if self.in_recovery() {
+            // RFC 6582 §3.2 step 4: each further duplicate ACK is a segment gone.
+            self.recovery.credit += smss;
+            return grow;
+        }
+        if self.recovery.rto_point.is_some() {
+            return grow;
+        }
+        // RFC 6675 §5: three duplicate ACKs, or SACKed data enough to call SND.UNA lost.
+        let lost = self.sack_ok
+            && self
+                .scoreboard
+                .lost_below(smss)
+                .is_some_and(|l| l.after(self.snd_una));
+        if self.recovery.dupacks >= DUP_THRESH || lost {
+            self.enter_recovery(ctx);
+        }
+        grow
+    }
+
+    /// Fast retransmit (RFC 5681 §3.2 steps 2–4, RFC 6675 §5 steps 4.1–4.3).
+    fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        let flight = self.snd_max.since(self.snd_una);
+        self.cc.on_congestion_event(ctx.now, flight);
+        self.recovery.point = Some(self.snd_max);
+        self.recovery.high_rxt = self.snd_una;
+        self.recovery.rescue_rxt = None;
+        self.recovery.credit = DUP_THRESH * u32::from(self.mss);
+        self.recovery.rxt_una = true;
+        self.stats.fast_recoveries += 1;
+    }
+
+    /// A retransmission timeout ends any episode: SACK information is dropped (RFC 2018
+    /// §8), and no new episode starts until everything sent so far is acknowledged
+    /// (RFC 6675 §5.1).
+    pub(crate) fn reset_recovery_on_rto(&mut self) {
+        self.scoreboard.clear();
+        self.recovery = Recovery {
+            rto_point: Some(self.snd_max),
+            ..Recovery::default()
+        };
+    }
+
+    /// The data the network is taken to hold, against which cwnd is compared: RFC 6675's
+    /// pipe during SACK recovery, FlightSize less the NewReno credit without SACK, and
+    /// otherwise FlightSize less what the receiver has SACKed (which is no longer in the
+    /// network, as after a timeout when go-back-N skips it).
+    pub(crate) fn pipe(&self) -> u32 {
+        let flight = self.snd_nxt.since(self.snd_una);
+        if !self.in_recovery() {
+            return self.scoreboard.unsacked_in(self.snd_una, self.snd_nxt);
+        }
+        if !self.sack_informed() {
+            return flight.saturating_sub(self.recovery.credit);
+        }
+        // RFC 6675 §4 SetPipe: un-SACKed bytes not lost, plus bytes retransmitted.
+        let smss = u32::from(self.mss);
+        let lost = self
+            .scoreboard
+            .lost_below(smss)
+            .map_or(self.snd_una, |l| l.max(self.snd_una));
+        let high_rxt = self.recovery.high_rxt.max(self.snd_una);
+        self.scoreboard.unsacked_in(lost, self.snd_max)
+            + self.scoreboard.unsacked_in(self.snd_una, high_rxt)
+    }
+
+    /// SACK is in use and the receiver has reported blocks. A peer that
+    /// negotiated SACK but sends no blocks gets NewReno's accounting instead, rather than a
+    /// pipe that never shrinks.
+    fn sack_informed(&self) -> bool {
+        self.sack_ok && self.recovery.sack_seen
+    }
+
+    /// How far above cwnd limited transmit lets new data go (RFC 3042: one segment for each
+    /// of the first two duplicate ACKs).
+    pub(crate) fn limited_transmit_allowance(&self) -> u32 {
+        if self.in_recovery() {
+            0
+        } else {
+            self.recovery.dupacks.min(2) * u32::from(self.mss)
+        }
+    }
+
+    /// The retransmission loss recovery wants next, if any: NextSeg (RFC 6675 §4) with SACK,
+    /// or the one owed segment at SND.UNA. `new_data_can_go` says whether rule 2 (previously
+    /// unsent data the peer's window allows) applies, in which case the caller sends that.
+    pub(crate) fn next_retransmission(&mut self, new_data_can_go: bool) -> Option<Rxt> {
+        self.recovery.point?;
+        let smss = u32::from(self.mss);
+        if self.recovery.rxt_una {
+            self.recovery.rxt_una = false;
+            let end = self
+                .scoreboard
+                .next_sacked(self.snd_una)
+                .unwrap_or(self.snd_max);
+            return Some(Rxt {
+                seq: self.snd_una,
+                end,
+                rescue: false,
+            });
+        }
+        if !self.sack_informed() || self.cc.cwnd().saturating_sub(self.pipe()) < smss {
+            return None;
+        }
+        let from = self.recovery.high_rxt.max(self.snd_una);
+        let high_sacked = self.scoreboard.high_sacked().unwrap_or(self.snd_una);
+        // Rule 1: the first hole above HighRxt that IsLost.
+        if let Some(lost) = self.scoreboard.lost_below(smss) {
+            if let Some((seq, end)) = self.scoreboard.hole_from(from, lost.max(from)) {
+                return Some(Rxt {
+                    seq,
+                    end,
+                    rescue: false,
+                });
+            }
+        }
+        // Rule 2: new data goes first.
+        if new_data_can_go {
+            return None;
+        }
+        // Rule 3: any hole above HighRxt below the highest SACKed byte.
+        if let Some((seq, end)) = self.scoreboard.hole_from(from, high_sacked) {
+            return Some(Rxt {
+                seq,
+                end,
+                rescue: false,
+            });
+        }
+        // Rule 4: one rescue retransmission per episode, of the highest outstanding
+        // un-SACKed data, when HighACK has passed RescueRxt.
+        let rescue_ok = self
+            .recovery
+            .rescue_rxt
+            .is_none_or(|r| self.snd_una.after(r));
+        if rescue_ok && high_sacked.before(self.snd_max) {
+            self.recovery.rescue_rxt = self.recovery.point;
+            let seq = self.snd_max.sub(smss.min(self.snd_max.since(high_sacked)));
+            return Some(Rxt {
+                seq,
+                end: self.snd_max,
+                rescue: true,
+            });
+        }
+        None
+    }
+}
