@@ -70,6 +70,9 @@ pub struct StackConfig {
     /// Offer the Timestamps option (RFC 7323 §3): RTT measurement from echoed timestamps and
     /// PAWS (§5) once both sides send it.
     pub timestamps: bool,
+    /// Leave the initial slow start when the RTT grows (HyStart++, RFC 9406), before cwnd
+    /// overshoots the path's buffer.
+    pub hystart: bool,
     /// Offer SACK-Permitted (RFC 2018) on SYNs: once both sides send it, the receiver reports
     /// out-of-order blocks and the sender recovers losses by RFC 6675.
     pub sack: bool,
@@ -128,6 +131,7 @@ impl Default for StackConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            hystart: true,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

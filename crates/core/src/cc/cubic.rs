@@ -125,6 +125,15 @@ impl CongestionControl for Cubic {
         self.cwnd += (target - self.cwnd) / self.cwnd * acked;
     }
 
+    fn exit_slow_start(&mut self, _now: Instant) {
+        // RFC 9438 §4.10: congestion avoidance starts a new epoch from the current window,
+        // which becomes W_max (K = 0) and the Reno-friendly estimate's base.
+        self.ssthresh = self.cwnd as u32;
+        self.w_max = self.cwnd;
+        self.cwnd_prior = self.cwnd;
+        self.epoch = None;
+    }
+
     fn on_congestion_event(&mut self, _now: Instant, _flight: u32) {
         self.reduce();
         self.cwnd = f64::from(self.ssthresh);

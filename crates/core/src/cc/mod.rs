@@ -8,6 +8,7 @@
 //! Windows are in bytes. Every algorithm starts from RFC 6928's initial window.
 
 mod cubic;
+pub(crate) mod hystart;
 mod newreno;
 
 use std::fmt;
@@ -82,6 +83,9 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// A retransmission timeout with `flight` bytes outstanding (RFC 5681 §3.1 eq. 4 and the
     /// loss window of one segment).
     fn on_rto(&mut self, now: Instant, flight: u32);
+    /// Slow start ends without a loss (HyStart++, RFC 9406 §4.2): ssthresh = cwnd, and
+    /// congestion avoidance begins from the current window.
+    fn exit_slow_start(&mut self, now: Instant);
     /// The sender's MSS changed (e.g. the peer's MSS option arrived after construction).
     fn set_mss(&mut self, mss: u32);
 }

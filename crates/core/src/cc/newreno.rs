@@ -56,6 +56,10 @@ impl CongestionControl for NewReno {
         }
     }
 
+    fn exit_slow_start(&mut self, _now: Instant) {
+        self.ssthresh = self.cwnd;
+    }
+
     fn on_congestion_event(&mut self, _now: Instant, flight: u32) {
         self.ssthresh = half_flight(flight, self.mss);
         self.cwnd = self.ssthresh;

@@ -9,6 +9,8 @@ use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
 use crate::seq::SeqNum;
 use crate::state::State;
+use crate::time::Instant;
+use std::time::Duration;
 
 /// An arriving segment, as the connection sees it.
 #[derive(Clone, Copy, Debug)]
@@ -520,31 +522,23 @@ impl Connection {
         if self.snd_nxt.before(ack) {
             self.snd_nxt = ack;
         }
-        if self.ts_ok {
-            // RTTM (RFC 7323 §4.1): an ACK that advances SND.UNA gives a sample from the
-            // timestamp it echoes. A retransmission carries a new TSval, so the sample is
-            // unambiguous and Karn's rule is not needed; the timed-segment probe is unused.
-            self.rtt_probe = None;
-            if let Some(ecr) = tsecr {
-                let ticks = ts_clock(ctx.now, self.ts_offset).wrapping_sub(ecr);
-                // An echo from the future or from before the connection is no sample.
-                if (ticks as i32) >= 0 {
-                    self.rtt
-                        .on_sample(std::time::Duration::from_millis(u64::from(ticks)));
-                }
-            }
-        } else if let Some((end, sent)) = self.rtt_probe {
-            // Karn's rule: the probe is dropped on retransmission, so this sample is clean.
-            if ack.after_eq(end) {
-                self.rtt.on_sample(ctx.now - sent);
-                self.rtt_probe = None;
-            }
+        let sample = self.rtt_sample(ctx.now, ack, tsecr);
+        if let Some(rtt) = sample {
+            self.rtt.on_sample(rtt);
         }
         // RFC 5681 §3.1: cwnd grows for ACKs of new data only (the ACK of a SYN or FIN
-        // acknowledges none); how it grows is the algorithm's.
-        // RFC 5681 §3.2 / RFC 6675 §5: cwnd does not grow while recovery runs.
+        // acknowledges none); how it grows is the algorithm's. RFC 5681 §3.2 / RFC 6675 §5: it
+        // does not grow while recovery runs.
         if data_acked > 0 && grow {
-            self.cc.on_ack(ctx.now, data_acked as u32, self.rtt.srtt());
+            let growth = data_acked as u32;
+            let initial_slow_start = self.cc.ssthresh() == u32::MAX;
+            if let (true, Some(h)) = (initial_slow_start, self.hystart.as_mut()) {
+                if h.on_ack(ack, self.snd_nxt, sample) {
+                    self.cc.exit_slow_start(ctx.now);
+                    self.hystart = None;
+                }
+            }
+            self.cc.on_ack(ctx.now, growth, self.rtt.srtt());
         }
         self.retries = 0;
         self.rto_at = if self.snd_una == self.snd_max {
@@ -552,6 +546,25 @@ impl Connection {
         } else {
             Some(ctx.now + self.rtt.rto())
         };
+    }
+
+    /// The RTT sample an ACK advancing SND.UNA to `ack` gives, if any. With timestamps
+    /// (RTTM, RFC 7323 §4.1) it comes from the echoed TSval: a retransmission carries a new
+    /// TSval, so the sample is unambiguous and Karn's rule is not needed. Without, from the
+    /// one timed segment, which Karn's rule dropped if it was sent again (RFC 6298 §3).
+    fn rtt_sample(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) -> Option<Duration> {
+        if self.ts_ok {
+            self.rtt_probe = None;
+            let ticks = ts_clock(now, self.ts_offset).wrapping_sub(tsecr?);
+            // An echo from the future or from before the connection is no sample.
+            return ((ticks as i32) >= 0).then(|| Duration::from_millis(u64::from(ticks)));
+        }
+        let (end, sent) = self.rtt_probe?;
+        if ack.after_eq(end) {
+            self.rtt_probe = None;
+            return Some(now - sent);
+        }
+        None
     }
 
     /// Sequence number of the first byte in the send buffer.

@@ -197,6 +197,8 @@ pub struct Connection {
     recovery: recovery::Recovery,
     /// Congestion control: cwnd and ssthresh live behind it.
     cc: Box<dyn CongestionControl>,
+    /// HyStart++ during the initial slow start.
+    hystart: Option<crate::cc::hystart::HyStart>,
     rtt: RttEstimator,
     /// Karn's rule: the one segment being timed, by its end sequence number.
     rtt_probe: Option<(SeqNum, Instant)>,
@@ -337,6 +339,7 @@ impl Connection {
                 .congestion_control
                 .unwrap_or(cfg.congestion_control)
                 .build(u32::from(our_mss)),
+            hystart: cfg.hystart.then(crate::cc::hystart::HyStart::default),
             scoreboard: scoreboard::Scoreboard::default(),
             recovery: recovery::Recovery::default(),
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
