@@ -76,6 +76,16 @@ pub struct StackConfig {
     /// Offer SACK-Permitted (RFC 2018) on SYNs: once both sides send it, the receiver reports
     /// out-of-order blocks and the sender recovers losses by RFC 6675.
     pub sack: bool,
+    /// Delay the ACK of in-order data by up to this long, hoping to piggyback it on data or a
+    /// window update, with at least every second segment still acknowledged at once
+    /// (RFC 9293 §3.8.6.3: "MUST NOT exceed 0.5 seconds"; RFC 5681 §4.2). 40 ms is Linux's
+    /// minimum (TCP_DELACK_MIN) and FreeBSD's delacktime. `None` acknowledges every segment
+    /// at once (FreeBSD's delayed_ack = 0).
+    pub delayed_ack: Option<Duration>,
+    /// Data segments acknowledged at once, without delay, at the start of a connection so
+    /// the peer's slow start is not slowed (Linux's quick-ACK mode, which allows up to 16).
+    /// FreeBSD has no such phase: 0.
+    pub quick_acks: u32,
     /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
@@ -132,6 +142,8 @@ impl Default for StackConfig {
             timestamps: true,
             sack: true,
             hystart: true,
+            delayed_ack: Some(Duration::from_millis(40)),
+            quick_acks: 16,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

@@ -127,6 +127,8 @@ pub enum TimerKind {
     /// Keep-alive (RFC 9293 §3.8.4): the attempt number is the probe's; one past the last
     /// probe means the peer never answered and the connection fails.
     KeepAlive,
+    /// A delayed ACK (RFC 9293 §3.8.6.3) is due.
+    DelayedAck,
 }
 
 impl TimerKind {
@@ -139,6 +141,7 @@ impl TimerKind {
             TimerKind::TimeWait => "time-wait",
             TimerKind::FinWait2 => "fin-wait-2",
             TimerKind::KeepAlive => "keep-alive",
+            TimerKind::DelayedAck => "delack",
         }
     }
 }

@@ -100,6 +100,12 @@ impl Profile {
         // (tcp_mss), so 65536 becomes 65700 with an MSS of 1460, and its window checks use
         // that size.
         cfg.recv_buffer_whole_segments = self.kind == ProfileKind::FreeBsd;
+        // FreeBSD delays ACKs by delacktime (40 ms) with no quick-ACK phase at connection
+        // start; Linux starts in quick-ACK mode (oxtcp's default).
+        if self.kind == ProfileKind::FreeBsd {
+            cfg.delayed_ack = Some(Duration::from_millis(40));
+            cfg.quick_acks = 0;
+        }
     }
 
     /// What `getsockopt(SO_RCVBUF)` reports for a receive buffer of `size` bytes: Linux

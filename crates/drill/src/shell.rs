@@ -11,6 +11,9 @@ use crate::run::Runner;
 use crate::syscalls::SockKind;
 use crate::verdict::Stop;
 
+/// FreeBSD's default net.inet.tcp.delacktime, milliseconds.
+const FREEBSD_DELACKTIME_MS: u64 = 40;
+
 /// FreeBSD's name of a state, as `sockstat -s` and `tcpdrop -s` print it.
 fn bsd_state_name(s: State) -> &'static str {
     match s {
@@ -138,6 +141,20 @@ impl Runner<'_> {
                 }
                 (ProfileKind::Linux, "net.ipv4.tcp_window_scaling") => {
                     cfg.window_scaling = parse_num(name, value)? != 0
+                }
+                // FreeBSD's delayed_ack turns delayed ACKs off or on; delacktime is the
+                // delay in milliseconds (RFC 9293 §3.8.6.3).
+                (ProfileKind::FreeBsd, "net.inet.tcp.delayed_ack") => {
+                    cfg.delayed_ack = parse_bool(name, value)?.then(|| {
+                        cfg.delayed_ack
+                            .unwrap_or(Duration::from_millis(FREEBSD_DELACKTIME_MS))
+                    });
+                }
+                (ProfileKind::FreeBsd, "net.inet.tcp.delacktime") => {
+                    let delay = Duration::from_millis(parse_num(name, value)?);
+                    if cfg.delayed_ack.is_some() {
+                        cfg.delayed_ack = Some(delay);
+                    }
                 }
                 (ProfileKind::FreeBsd, "net.inet.tcp.sack.enable")
                 | (ProfileKind::Linux, "net.ipv4.tcp_sack") => {

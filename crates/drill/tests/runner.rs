@@ -588,12 +588,13 @@ fn wildcard_seq_on_an_outbound_line_matches_any_seq_but_not_any_length() {
 }
 
 #[test]
-fn inbound_data_is_acked_at_once_and_read() {
+fn inbound_data_is_acked_after_the_delayed_ack_timer_and_read() {
+    // FreeBSD delays the ACK of a lone segment by delacktime (40 ms).
     assert_pass(run(concat!(
         passive_open!(),
         r"
 +0.100 < P. 1:101(100) ack 1 win 32767
-+0.000 > .  1:1(0) ack 101 win 65535
++0.040 > .  1:1(0) ack 101 win 65535
 +0.000 read(4, ..., 1000) = 100
 "
     )));
@@ -606,7 +607,7 @@ fn ack_of_inbound_data_with_wrong_ack_fails() {
             passive_open!(),
             r"
 +0.100 < P. 1:101(100) ack 1 win 32767
-+0.000 > .  1:1(0) ack 100 win 65535
++0.040 > .  1:1(0) ack 100 win 65535
 "
         )),
         10,
@@ -621,7 +622,7 @@ fn blocking_read_returns_when_data_arrives() {
         r"
  0.200...0.300 read(4, ..., 1000) = 100
  0.300 < P. 1:101(100) ack 1 win 32767
- 0.300 > .  1:1(0) ack 101 win 65535
+ 0.340 > .  1:1(0) ack 101 win 65535
 "
     )));
 }
@@ -649,7 +650,7 @@ fn blocking_read_that_returns_at_once_fails() {
             passive_open!(),
             r"
 +0.000 < P. 1:101(100) ack 1 win 32767
-+0.000 > .  1:1(0) ack 101 win 65535
++0.040 > .  1:1(0) ack 101 win 65535
  0.200...0.300 read(4, ..., 1000) = 100
 "
         )),
@@ -1174,7 +1175,7 @@ fn so_rcvbuf_over_ipv6_rounds_to_the_ipv6_mss() {
 #[test]
 fn so_rcvbuf_set_before_listen_sizes_the_window() {
     // The SYN-ACK offers the 16384 set; once the MSS is known FreeBSD rounds the buffer up
-    // to 12 segments of 1460, and 100 unread bytes leave 17420 of it.
+    // to 12 segments of 1460, and 100 unread bytes leave 17420 of it. The ACK is delayed.
     let script = r"
  0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0.000 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [16384], 4) = 0
@@ -1187,7 +1188,7 @@ fn so_rcvbuf_set_before_listen_sizes_the_window() {
 +0.000 accept(3, ..., ...) = 4
 +0.000 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [17520], [4]) = 0
 +0.000 < P. 1:101(100) ack 1 win 32767
-+0.000 > .  1:1(0) ack 101 win 17420
++0.040 > .  1:1(0) ack 101 win 17420
 ";
     assert_pass(run_with(FREEBSD, true, script));
     assert_fail_at(

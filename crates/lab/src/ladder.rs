@@ -231,6 +231,7 @@ pub fn render_ladder_with(ladder: &Ladder, opts: &LadderOptions) -> String {
                     TimerKind::Persist => format!("persist timer #{attempt}"),
                     TimerKind::FinWait2 => "FIN-WAIT-2 timer fires".to_string(),
                     TimerKind::KeepAlive => format!("keep-alive probe #{attempt}"),
+                    TimerKind::DelayedAck => "delayed ACK due".to_string(),
                 };
                 paint(&format!("⏱ {what}"), ansi::TIMER, colour)
             }

@@ -225,6 +225,11 @@ impl Connection {
                 // ACK"). A peer that numbers a bare ACK from before its own FIN still gets its
                 // acknowledgment of our FIN through. The RFC 5961 ACK checks below still apply.
                 self.ack_now = true;
+                if self.sack_ok && !seg.payload.is_empty() {
+                    // RFC 2883 §4: the next ACK reports the duplicate range first.
+                    let end = seg.seq.add(seg.payload.len() as u32);
+                    self.sack_report.on_duplicate(seg.seq, end, None);
+                }
                 seg.payload = &[];
                 seg.flags = seg.flags.without_fin();
                 old_duplicate = true;
@@ -244,6 +249,23 @@ impl Connection {
                 self.ts_recent = ts.tsval;
                 self.ts_recent_age = ctx.now;
             }
+        }
+        if self.sack_ok
+            && !seg.flags.syn()
+            && !seg.flags.rst()
+            && !seg.payload.is_empty()
+            && seg.seq.before(self.rcv_nxt)
+        {
+            // RFC 2883 §4.1: the part below RCV.NXT of a partly duplicate segment is
+            // reported as a D-SACK too; the ACK goes at once so the report is not stale.
+            let end = seg.seq.add(seg.payload.len() as u32);
+            let end = if end.before(self.rcv_nxt) {
+                end
+            } else {
+                self.rcv_nxt
+            };
+            self.sack_report.on_duplicate(seg.seq, end, None);
+            self.ack_now = true;
         }
         let seg = self.trim_to_window(seg, rcv_wnd);
 
@@ -439,15 +461,41 @@ impl Connection {
             )
         {
             let off = seg.seq.since(self.rcv_nxt) as usize;
-            // Out-of-order data draws an immediate (duplicate) ACK (RFC 5681 §4.2), in-order
-            // data an ACK too: delayed ACKs are not implemented yet.
-            self.ack_now = true;
+            let len = seg.payload.len();
+            let had_gap = self.recv_buf.ooo_bytes() > 0;
+            if self.sack_ok && off > 0 && self.recv_buf.ooo_holding(off, off + len).is_some() {
+                // RFC 2883 §4: all of it is held already; the D-SACK names the range that
+                // holds it second.
+                let end = seg.seq.add(len as u32);
+                self.sack_report.on_duplicate(seg.seq, end, Some(seg.seq));
+            }
             match self.recv_buf.insert(off, seg.payload) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);
                     self.stats.bytes_received += n as u64;
                 }
                 super::recv_buf::Insert::Full => self.stats.drops += 1,
+            }
+            if self.sack_ok {
+                if off > 0 {
+                    self.sack_report.on_ooo_segment(seg.seq);
+                }
+                let ooo = self.ooo_seq_ranges();
+                self.sack_report.forget_passed(&ooo);
+            }
+            // RFC 5681 §4.2: out-of-order data draws an immediate (duplicate) ACK, and so does
+            // data that fills all or part of a gap; other in-order data may be delayed.
+            let now = off > 0
+                || had_gap
+                || self.delack.on_in_order_data(
+                    ctx.now,
+                    ctx.cfg.delayed_ack,
+                    ctx.cfg.quick_acks,
+                    len,
+                    self.full_payload(),
+                );
+            if now {
+                self.ack_now = true;
             }
         }
         if seg.flags.fin() && !self.state.has_received_fin() {

@@ -6,12 +6,14 @@
 //! format beyond header fields, and never does IO.
 
 mod chrono;
+mod delack;
 mod input;
 mod keepalive;
 mod output;
 mod recovery;
 mod recv_buf;
 mod rtt;
+mod sack_report;
 mod scoreboard;
 mod send_buf;
 mod timers;
@@ -205,6 +207,10 @@ pub struct Connection {
 
     /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
     ack_now: bool,
+    /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
+    delack: delack::DelayedAck,
+    /// SACK blocks to report (RFC 2018 §4, RFC 2883).
+    sack_report: sack_report::SackReport,
     rto_at: Option<Instant>,
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
@@ -345,6 +351,8 @@ impl Connection {
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
             rtt_probe: None,
             ack_now: false,
+            delack: delack::DelayedAck::default(),
+            sack_report: sack_report::SackReport::default(),
             rto_at: None,
             retries: 0,
             persist_at: None,
@@ -481,6 +489,8 @@ impl Connection {
             self.time_wait_at = None;
             self.fin_wait_2_at = None;
             self.ack_now = false;
+            self.delack.on_ack_sent();
+            self.sack_report.clear();
             self.probe_now = false;
             self.note_limit(ctx.now, None);
         }
@@ -527,8 +537,10 @@ impl Connection {
         Err(RecvError::WouldBlock)
     }
 
-    /// Send a window update when reading opened the window enough to matter: from zero, or by
-    /// at least min(half the buffer, two segments) past what was last advertised.
+    /// Send a window update when reading opened the window enough to matter: from zero (as
+    /// last advertised, or as the buffer was) by
+    /// enough to pass receiver SWS avoidance (RFC 9293 §3.8.6.2.2; less would repeat the old
+    /// edge), or by at least min(half the buffer, two segments) past what was last advertised.
     fn on_window_opened(&mut self, window_before: usize) {
         if !matches!(
             self.state,
@@ -540,7 +552,10 @@ impl Connection {
         let gain = new_right.since(self.rcv_adv) as usize;
         let threshold = (self.recv_buf.window() + self.recv_buf.readable()) / 2;
         let threshold = threshold.min(2 * usize::from(self.mss));
-        if new_right.after(self.rcv_adv) && (window_before == 0 || gain >= threshold) {
+        if new_right.after(self.rcv_adv)
+            && gain >= self.sws_threshold() as usize
+            && (window_before == 0 || !self.rcv_adv.after(self.rcv_nxt) || gain >= threshold)
+        {
             self.ack_now = true;
         }
     }

@@ -1,9 +1,10 @@
 //! Building the next segment a connection sends: SYN or SYN-ACK, data within the send window
 //! and congestion window, FIN after the data, zero-window probes, and pure ACKs.
 
-use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
+use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 
 use super::recovery::Rxt;
+use super::sack_report::sack_option_len;
 use super::{syn_options, ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -35,6 +36,12 @@ impl Connection {
             .next_segment(ctx, max_payload)
             .or_else(|| self.keepalive_probe(ctx.now))?;
         self.ack_now = false;
+        if seg.flags.ack() {
+            // Every segment carries the ACK: nothing is delayed any more, and a D-SACK has
+            // been reported (RFC 2883 §4: once).
+            self.delack.on_ack_sent();
+            self.sack_report.on_sent();
+        }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let shift = if seg.flags.syn() {
             0
@@ -303,9 +310,34 @@ impl Connection {
     /// Rcv.Wind.Shift (at most 65535 units). RFC 7323 §2.4: the shift rounds down, which
     /// could pull the right edge left of what was advertised before; the field is rounded up
     /// far enough to keep it (RFC 9293 §3.8.6: the window should not shrink).
+    ///
+    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): a small window's right edge moves forward
+    /// only when it can move by at least min(RCV.BUFF/2, Eff.snd.MSS); until then the window
+    /// offered is what is left of the last one.
     pub(crate) fn advertised_window(&self) -> u16 {
         let shift = self.rcv_wind_shift;
         let free = u32::try_from(self.recv_buf.window()).unwrap_or(u32::MAX);
+        let offered = if self.rcv_adv.after(self.rcv_nxt) {
+            self.rcv_adv.since(self.rcv_nxt)
+        } else {
+            0
+        };
+        // "If RCV.BUFF - RCV.USER - RCV.WND >= min(Fr * RCV.BUFF, Eff.snd.MSS), then set
+        // RCV.WND = RCV.BUFF - RCV.USER", with Fr = 1/2.
+        // Deviation: the edge is held only while the window offered is itself below the
+        // threshold, where a small step would draw small segments. A window at least that
+        // large, or the whole buffer once the application has read everything, cannot be a
+        // silly one, so it moves freely; FreeBSD likewise only refuses small windows
+        // (tcp_output: below min(RCV.BUFF/4, MSS)) and its conformance scripts expect this.
+        let threshold = self.sws_threshold();
+        let free = if free.saturating_sub(offered) >= threshold
+            || offered >= threshold
+            || self.recv_buf.readable() == 0
+        {
+            free
+        } else {
+            offered.min(free)
+        };
         let mut field = free >> shift;
         if shift > 0 && self.rcv_adv.after(self.rcv_nxt) {
             let promised = self.rcv_adv.since(self.rcv_nxt);
@@ -314,23 +346,59 @@ impl Connection {
         u16::try_from(field).unwrap_or(u16::MAX)
     }
 
-    /// Most payload one segment carries: the MSS less the option bytes every segment carries
+    /// Receiver SWS avoidance's least step of the right edge: min(RCV.BUFF/2, Eff.snd.MSS)
+    /// (RFC 9293 §3.8.6.2.2).
+    pub(crate) fn sws_threshold(&self) -> u32 {
+        let buff = (self.recv_buf.capacity() / 2) as u32;
+        buff.min(u32::from(self.mss))
+    }
+
+    /// A full-sized segment's payload: the MSS less the option bytes every segment carries
     /// (RFC 6691 §2, RFC 7323 §3.2: the MSS does not count TCP options).
-    pub(crate) fn max_payload(&self) -> usize {
+    pub(crate) fn full_payload(&self) -> usize {
         let opts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
         usize::from(self.mss.saturating_sub(opts).max(1))
     }
 
+    /// Most payload the next segment carries: a full-sized segment's, less the SACK blocks
+    /// that ride on it (RFC 6691 §2: the MSS does not count options, so they take its place).
+    pub(crate) fn max_payload(&self) -> usize {
+        let sack = sack_option_len(self.sack_blocks().len());
+        self.full_payload().saturating_sub(sack).max(1)
+    }
+
     /// Options of a non-SYN, non-RST segment: the Timestamps option once negotiated, echoing
-    /// TS.Recent (RFC 7323 §3.2, §4.3).
+    /// TS.Recent (RFC 7323 §3.2, §4.3), and SACK blocks while data is held out of order or a
+    /// duplicate is to be reported (RFC 2018 §4, RFC 2883 §4).
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         TcpOptions {
             timestamps: self.ts_ok.then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
                 tsecr: self.ts_recent,
             }),
+            sack_blocks: self.sack_blocks(),
             ..TcpOptions::default()
         }
+    }
+
+    /// The SACK blocks of the next segment: RFC 2018 §3, as many as fit in the 40 option bytes
+    /// beside the others (4, or 3 beside the 12-byte Timestamps option).
+    fn sack_blocks(&self) -> SackBlocks {
+        if !self.sack_ok || (self.recv_buf.ooo_bytes() == 0 && !self.sack_report.has_dsack()) {
+            return SackBlocks::new();
+        }
+        let max = if self.ts_ok { 3 } else { 4 };
+        self.sack_report.blocks(&self.ooo_seq_ranges(), max)
+    }
+
+    /// The out-of-order ranges of the receive buffer in sequence space, ascending.
+    pub(crate) fn ooo_seq_ranges(&self) -> Vec<(SeqNum, SeqNum)> {
+        let nxt = self.rcv_nxt;
+        self.recv_buf
+            .ooo_ranges()
+            .iter()
+            .map(|&(s, e)| (nxt.add(s as u32), nxt.add(e as u32)))
+            .collect()
     }
 
     /// Payload bytes of a segment returned by `poll_transmit`, as at most two slices.

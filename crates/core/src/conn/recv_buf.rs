@@ -76,6 +76,16 @@ impl RecvBuffer {
         self.ooo.iter().map(|(s, e)| e - s).sum()
     }
 
+    /// The out-of-order ranges `[start, end)` as offsets from RCV.NXT, ascending.
+    pub(crate) fn ooo_ranges(&self) -> &[(usize, usize)] {
+        &self.ooo
+    }
+
+    /// Index of the out-of-order range that holds all of `[start, end)`, if one does.
+    pub(crate) fn ooo_holding(&self, start: usize, end: usize) -> Option<usize> {
+        self.ooo.iter().position(|&(s, e)| s <= start && end <= e)
+    }
+
     /// Place `data` at `off` bytes past RCV.NXT. The caller has trimmed it to the window.
     pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Insert {
         let room = self.window();

@@ -1,5 +1,6 @@
 //! Connection timeouts (RFC 9293 §3.10.8): retransmission (RFC 6298 §5), zero-window persist
-//! (§3.8.6.1), TIME-WAIT's 2×MSL (§3.4.2), and the orphaned FIN-WAIT-2 limit.
+//! (§3.8.6.1), TIME-WAIT's 2×MSL (§3.4.2), the orphaned FIN-WAIT-2 limit, and the delayed ACK
+//! (§3.8.6.3).
 
 use crate::config::StackConfig;
 use crate::error::ConnError;
@@ -18,6 +19,7 @@ impl Connection {
             self.time_wait_at,
             self.fin_wait_2_at,
             self.keepalive_deadline(cfg),
+            self.delack.deadline,
         ]
         .into_iter()
         .flatten()
@@ -40,6 +42,12 @@ impl Connection {
                 self.set_state(ctx, State::Closed, Cause::FinWait2Timeout);
                 return;
             }
+        }
+        if self.delack.is_due(now) {
+            // RFC 9293 §3.8.6.3: the delayed ACK goes now.
+            self.delack.on_ack_sent();
+            self.timer_event(ctx, TimerKind::DelayedAck, 0);
+            self.ack_now = true;
         }
         if self.rto_at.is_some_and(|t| t <= now) {
             self.on_retransmission_timeout(ctx);

@@ -347,11 +347,14 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A stack with `cfg` applied over the test defaults (trace on, seed 42).
+    /// A stack with `cfg` applied over the test defaults (trace on, seed 42, no delayed ACK).
     pub fn with_config(f: impl FnOnce(&mut StackConfig)) -> Harness {
+        // Delayed ACKs off: most tests script one ACK per data segment; the delayed-ACK tests
+        // turn them on.
         let mut cfg = StackConfig {
             seed: 42,
             trace: true,
+            delayed_ack: None,
             ..StackConfig::default()
         };
         f(&mut cfg);

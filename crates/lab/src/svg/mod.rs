@@ -112,6 +112,7 @@ fn timer_name(kind: TimerKind, attempt: u32) -> String {
         TimerKind::TimeWait => "2×MSL".to_string(),
         TimerKind::FinWait2 => "FIN-WAIT-2 timer".to_string(),
         TimerKind::KeepAlive => format!("keep-alive #{attempt}"),
+        TimerKind::DelayedAck => "delayed ACK".to_string(),
     }
 }
 
