@@ -232,6 +232,7 @@ fn probe_of_a_zero_window_is_answered_with_an_ack_and_its_byte_dropped() {
 
 #[test]
 fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
+    // The short tail waits for the pipe to empty (Nagle, RFC 9293 §3.7.4).
     let mut t = Harness::server();
     t.send(seg().syn().seq(0).mss(1000));
     t.expect(seg().syn().ack().seq(0).ack_no(1));
@@ -254,6 +255,10 @@ fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
             .no_psh()
             .data(&pattern(1000, 1000)),
     );
+    t.expect_none();
+    assert_eq!(t.info().send_queue, 2500);
+    t.send(seg().ack().seq(1).ack_no(2001));
+    assert_eq!(t.info().send_queue, 500);
     t.expect(
         seg()
             .ack()
@@ -262,9 +267,6 @@ fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
             .ack_no(1)
             .data(&pattern(2000, 500)),
     );
-    assert_eq!(t.info().send_queue, 2500);
-    t.send(seg().ack().seq(1).ack_no(2001));
-    assert_eq!(t.info().send_queue, 500);
     t.send(seg().ack().seq(1).ack_no(2501));
     assert_eq!(t.info().send_queue, 0);
     assert_eq!(t.info().stats.bytes_acked, 2500);
@@ -274,18 +276,20 @@ fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
 #[test]
 fn send_stops_at_the_peer_window_and_resumes_when_it_opens() {
     let mut t = Harness::server();
-    t.send(seg().syn().seq(0).mss(1000).win(1500));
+    // A window of whole segments: a partial one would be held by sender SWS avoidance
+    // (RFC 9293 §3.8.6.2.1, tests/nagle.rs).
+    t.send(seg().syn().seq(0).mss(1000).win(2000));
     t.expect(seg().syn().ack().seq(0).ack_no(1));
-    t.send(seg().ack().seq(1).ack_no(1).win(1500));
+    t.send(seg().ack().seq(1).ack_no(1).win(2000));
     t.accept();
-    t.app_send(&pattern(0, 3000));
+    t.app_send(&pattern(0, 4000));
     t.expect(seg().ack().seq(1).ack_no(1).len(1000));
-    t.expect(seg().ack().seq(1001).ack_no(1).len(500));
+    t.expect(seg().ack().seq(1001).ack_no(1).len(1000));
     t.expect_none();
-    t.send(seg().ack().seq(1).ack_no(1501).win(1500));
-    t.expect(seg().ack().seq(1501).ack_no(1).len(1000));
-    t.expect(seg().ack().seq(2501).ack_no(1).len(500));
-    t.send(seg().ack().seq(1).ack_no(3001).win(1500));
+    t.send(seg().ack().seq(1).ack_no(2001).win(2000));
+    t.expect(seg().ack().seq(2001).ack_no(1).len(1000));
+    t.expect(seg().ack().seq(3001).ack_no(1).len(1000));
+    t.send(seg().ack().seq(1).ack_no(4001).win(2000));
     t.expect_none();
 }
 

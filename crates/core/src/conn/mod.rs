@@ -8,6 +8,7 @@
 mod chrono;
 mod input;
 mod keepalive;
+mod nagle;
 mod output;
 mod recv_buf;
 mod rtt;
@@ -206,6 +207,7 @@ pub struct Connection {
 
     error: Option<ConnError>,
     keepalive: keepalive::KeepAliveState,
+    nagle: nagle::NagleState,
     chrono: chrono::Chrono,
     /// The application no longer holds a handle (close or abort was called).
     released: bool,
@@ -335,6 +337,7 @@ impl Connection {
             fin_wait_2_at: None,
             error: None,
             keepalive: keepalive::KeepAliveState::default(),
+            nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
             released: false,
             accepted: !passive,
@@ -462,6 +465,7 @@ impl Connection {
             self.fin_wait_2_at = None;
             self.ack_now = false;
             self.probe_now = false;
+            self.nagle = nagle::NagleState::default();
             self.note_limit(ctx.now, None);
         }
     }
