@@ -523,7 +523,9 @@ impl Harness {
     #[track_caller]
     pub fn app_set_nodelay(&mut self, on: bool) {
         let id = self.id();
-        self.stack.set_nodelay(self.now, id, on).expect("set_nodelay");
+        self.stack
+            .set_nodelay(self.now, id, on)
+            .expect("set_nodelay");
         self.sync();
     }
 
