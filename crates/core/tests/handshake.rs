@@ -119,8 +119,6 @@ fn syn_without_mss_option_assumes_536() {
     t.send(seg().ack().seq(1).ack_no(1));
     t.accept();
     assert_eq!(t.info().mss, 536);
-    // Segment sizes are at stake, not Nagle's hold on the short second one.
-    t.app_set_nodelay(true);
     t.app_send(&pattern(0, 1000));
     t.expect(seg().ack().seq(1).ack_no(1).len(536));
     t.expect(seg().ack().seq(537).ack_no(1).len(464));

@@ -203,8 +203,6 @@ fn a_scaled_window_takes_more_than_64k_in_flight() {
 fn segments_carry_twelve_option_bytes_less_payload_with_timestamps() {
     let (mut t, _) = established_scaled_server();
     t.send(seg().ack().seq(1).ack_no(1).ts(102, 0).win(1000));
-    // Segment sizes are at stake, not Nagle's hold on the short last one.
-    t.app_set_nodelay(true);
     t.app_send(&pattern(0, 3000));
     // MSS 1460 less the 12 bytes of the Timestamps option (RFC 6691).
     t.expect(seg().ack().seq(1).ack_no(1).len(1448));

@@ -12,7 +12,8 @@
 //! 4. or the override timeout fired.
 //!
 //! The bracketed conditions are Nagle's: while data is in flight, a segment smaller than the
-//! MSS waits for the ACK that empties the pipe. TCP_NODELAY drops them. Two more exceptions,
+//! MSS waits for the ACK that empties the pipe (as Linux, only while a small segment is in
+//! flight: Minshall's variant). TCP_NODELAY drops them. Two more exceptions,
 //! as Linux's tcp_nagle_test: the FIN goes with the last data (the application said it has
 //! nothing more to add), and retransmissions are never held.
 //!
@@ -26,6 +27,7 @@
 use std::time::Duration;
 
 use super::Connection;
+use crate::seq::SeqNum;
 use crate::time::Instant;
 
 /// Fs of RFC 9293 §3.8.6.2.1, as a divisor: a segment of at least half the largest window the
@@ -48,6 +50,8 @@ pub(crate) struct SendCheck {
     pub(crate) fin_queued: bool,
     /// SND.NXT != SND.UNA.
     pub(crate) in_flight: bool,
+    /// A segment smaller than the MSS is sent and not yet acknowledged (Minshall's test).
+    pub(crate) small_unacked: bool,
     /// Eff.snd.MSS: the most payload one segment may carry.
     pub(crate) max_payload: usize,
     /// Max(SND.WND): the largest window the peer has offered.
@@ -63,6 +67,8 @@ pub(crate) struct NagleState {
     pub(crate) override_at: Option<Instant>,
     /// The override timeout fired: the held segment goes on the next poll.
     override_now: bool,
+    /// End of the last segment sent smaller than the MSS (Linux's snd_sml).
+    snd_sml: Option<SeqNum>,
 }
 
 /// May a segment of `c.len` new bytes go now (RFC 9293 §3.8.6.2.1, RFC 896)?
@@ -81,7 +87,10 @@ pub(crate) fn may_send(c: &SendCheck) -> bool {
         return true;
     }
     // RFC 896: with data in flight, small segments wait for the ACK, unless TCP_NODELAY.
-    let nagle_ok = c.nodelay || !c.in_flight;
+    // Deviation: as Linux (Minshall's variant), only while a small segment is in flight, so
+    // the short tail of one large write is not held for a (delayed) ACK; FreeBSD gets much the
+    // same by deciding "idle" once per output burst.
+    let nagle_ok = c.nodelay || !(c.in_flight && c.small_unacked);
     // Case 2: all queued data fits in the window (and in this segment).
     if nagle_ok && all_queued && c.unsent <= c.usable {
         return true;
@@ -116,18 +125,23 @@ impl Connection {
             usable,
             fin_queued: self.fin_queued,
             in_flight,
+            small_unacked: self
+                .nagle
+                .snd_sml
+                .is_some_and(|sml| sml.after(self.snd_una)),
             max_payload: self.max_payload().min(cap),
             max_snd_wnd: self.max_snd_wnd,
             nodelay: self.opts.nodelay,
         };
         // Retransmissions are never held; the persist timer's probe has its own path.
-        if retransmit || self.probe_now || may_send(&check) {
-            self.nagle = NagleState::default();
-            return false;
-        }
-        if std::mem::take(&mut self.nagle.override_now) {
-            // RFC 9293 §3.8.6.2.1 (4): the override timeout fired.
+        let override_now = std::mem::take(&mut self.nagle.override_now);
+        // Retransmissions are never held; the persist timer's probe has its own path; RFC 9293
+        // §3.8.6.2.1 (4): the override timeout fired.
+        if retransmit || self.probe_now || override_now || may_send(&check) {
             self.nagle.override_at = None;
+            if len > 0 && len < check.max_payload {
+                self.nagle.snd_sml = Some(self.snd_nxt.add(len as u32));
+            }
             return false;
         }
         if in_flight {
@@ -157,6 +171,7 @@ mod tests {
             usable,
             fin_queued: false,
             in_flight,
+            small_unacked: in_flight,
             max_payload: 1000,
             max_snd_wnd: 64000,
             nodelay: false,
