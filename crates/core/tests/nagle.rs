@@ -127,3 +127,15 @@ fn half_the_largest_window_is_not_silly() {
     t.expect(seg().ack().no_psh().seq(1).ack_no(1).data(&pattern(0, 600)));
     t.expect_none();
 }
+
+#[test]
+fn retransmission_is_not_held_and_takes_the_held_byte_along() {
+    let mut t = established(10000);
+    t.app_send(b"a");
+    t.expect(seg().ack().psh().seq(1).ack_no(1).data(b"a"));
+    t.app_send(b"b");
+    t.expect_none();
+    // The initial RTO (1 s) fires: go back N from SND.UNA, with a small segment in flight.
+    t.advance(secs(1));
+    t.expect(seg().ack().psh().seq(1).ack_no(1).data(b"ab"));
+}
