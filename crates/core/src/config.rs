@@ -204,8 +204,8 @@ impl KeepAlive {
     }
 }
 
-/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG, SO_KEEPALIVE), given at connect or
-/// listen time; what is `None` comes from the stack's configuration.
+/// Per-socket settings (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG, SO_KEEPALIVE, TCP_NODELAY), given at
+/// connect or listen time; what is `None` comes from the stack's configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketOptions {
     /// Receive buffer size, bytes.
@@ -218,6 +218,9 @@ pub struct SocketOptions {
     pub keepalive: Option<KeepAlive>,
     /// Congestion control (TCP_CONGESTION); `None`: the stack's.
     pub congestion_control: Option<CcAlgorithm>,
+    /// TCP_NODELAY: send small segments at once instead of holding them by Nagle's algorithm
+    /// (RFC 9293 §3.7.4) while data is in flight. Off by default, as RFC 9293 asks.
+    pub nodelay: bool,
 }
 
 impl SocketOptions {

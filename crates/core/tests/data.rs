@@ -254,6 +254,8 @@ fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
             .no_psh()
             .data(&pattern(1000, 1000)),
     );
+    // No small segment is unacknowledged, so the short tail is not held (Nagle as Minshall,
+    // see conn/nagle.rs).
     t.expect(
         seg()
             .ack()
@@ -274,18 +276,20 @@ fn send_is_cut_into_mss_segments_and_acks_free_the_buffer() {
 #[test]
 fn send_stops_at_the_peer_window_and_resumes_when_it_opens() {
     let mut t = Harness::server();
-    t.send(seg().syn().seq(0).mss(1000).win(1500));
+    // A window of whole segments: a partial one would be held by sender SWS avoidance
+    // (RFC 9293 §3.8.6.2.1, tests/nagle.rs).
+    t.send(seg().syn().seq(0).mss(1000).win(2000));
     t.expect(seg().syn().ack().seq(0).ack_no(1));
-    t.send(seg().ack().seq(1).ack_no(1).win(1500));
+    t.send(seg().ack().seq(1).ack_no(1).win(2000));
     t.accept();
-    t.app_send(&pattern(0, 3000));
+    t.app_send(&pattern(0, 4000));
     t.expect(seg().ack().seq(1).ack_no(1).len(1000));
-    t.expect(seg().ack().seq(1001).ack_no(1).len(500));
+    t.expect(seg().ack().seq(1001).ack_no(1).len(1000));
     t.expect_none();
-    t.send(seg().ack().seq(1).ack_no(1501).win(1500));
-    t.expect(seg().ack().seq(1501).ack_no(1).len(1000));
-    t.expect(seg().ack().seq(2501).ack_no(1).len(500));
-    t.send(seg().ack().seq(1).ack_no(3001).win(1500));
+    t.send(seg().ack().seq(1).ack_no(2001).win(2000));
+    t.expect(seg().ack().seq(2001).ack_no(1).len(1000));
+    t.expect(seg().ack().seq(3001).ack_no(1).len(1000));
+    t.send(seg().ack().seq(1).ack_no(4001).win(2000));
     t.expect_none();
 }
 

@@ -322,6 +322,7 @@ fn listener_socket_options_shape_the_syn_ack_and_the_accepted_connection() {
         max_segment: Some(1000),
         keepalive: None,
         congestion_control: None,
+        nodelay: false,
     };
     t.listener = Some(t.stack.listen_with(ox_addr(), 8, opts).unwrap());
     t.send(seg().syn().seq(0).mss(1460));
@@ -345,6 +346,7 @@ fn connect_with_options_clamps_the_mss_and_sizes_the_buffers() {
         max_segment: Some(500),
         keepalive: None,
         congestion_control: None,
+        nodelay: false,
     };
     let c = t
         .stack

@@ -34,8 +34,8 @@ pub(crate) struct Socket {
     nonblocking: bool,
     bound: Option<SocketAddr>,
     reuseaddr: bool,
-    nodelay: bool,
-    /// SO_RCVBUF, SO_SNDBUF and TCP_MAXSEG, applied at connect or listen.
+    /// SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG and TCP_NODELAY, applied at connect or listen
+    /// (TCP_NODELAY also later).
     opts: SocketOptions,
     /// The pending error (SO_ERROR) has been read, or reported by a call.
     error_taken: bool,
@@ -54,7 +54,6 @@ impl Socket {
             nonblocking: false,
             bound: None,
             reuseaddr: false,
-            nodelay: false,
             opts: SocketOptions::default(),
             error_taken: false,
             read_shut: false,
@@ -344,11 +343,15 @@ impl Runner<'_> {
                     return Ok(Outcome::Done(Ret::err("EINVAL")));
                 };
                 let nonblocking = s.nonblocking;
+                let nodelay = s.opts.nodelay;
                 match self.stack.accept(l) {
                     Ok(conn) => {
                         let nfd = self.next_fd();
                         let mut sock = Socket::new();
                         sock.kind = SockKind::Conn(conn);
+                        // The stack gave the connection the listener's options; TCP_NODELAY
+                        // is inherited on Linux and FreeBSD alike.
+                        sock.opts.nodelay = nodelay;
                         if self.opts.profile.kind == crate::profile::ProfileKind::FreeBsd {
                             sock.nonblocking = nonblocking;
                         }
@@ -611,7 +614,7 @@ impl Runner<'_> {
                 Value::Int(self.opts.profile.reported_sndbuf(size) as i64)
             }
             ("SOL_SOCKET", "SO_REUSEADDR") => Value::Int(i64::from(s.reuseaddr)),
-            ("IPPROTO_TCP", "TCP_NODELAY") => Value::Int(i64::from(s.nodelay)),
+            ("IPPROTO_TCP", "TCP_NODELAY") => Value::Int(i64::from(s.opts.nodelay)),
             ("IPPROTO_TCP", "TCP_MAXSEG") => {
                 let mss = match s.kind {
                     SockKind::Conn(id) => self.stack.info(id).map(|i| i.mss),
@@ -654,9 +657,16 @@ impl Runner<'_> {
         let size = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
         match (level, opt) {
             ("SOL_SOCKET", "SO_REUSEADDR") => s.reuseaddr = value != 0,
-            // Nagle's algorithm is not implemented yet (every write goes out at once), so the
-            // option is recorded and read back but changes nothing.
-            ("IPPROTO_TCP", "TCP_NODELAY") => s.nodelay = value != 0,
+            ("IPPROTO_TCP", "TCP_NODELAY") => {
+                s.opts.nodelay = value != 0;
+                if let SockKind::Conn(id) = s.kind {
+                    let on = s.opts.nodelay;
+                    let now = self.instant();
+                    if self.stack.set_nodelay(now, id, on).is_err() {
+                        return Ok(Ret::err("EINVAL"));
+                    }
+                }
+            }
             ("SOL_SOCKET", "SO_RCVBUF" | "SO_SNDBUF") | ("IPPROTO_TCP", "TCP_MAXSEG") if !fresh => {
                 return Err(Stop::unsupported(format!(
                     "setsockopt {opt} after connect or listen"

@@ -246,10 +246,15 @@ impl TcpStream {
         Ok(())
     }
 
-    /// TCP_NODELAY. The stack does not delay small segments yet (Nagle's algorithm arrives
-    /// with congestion control), so every write is sent at once either way; the flag is kept
-    /// and reported so applications that set it behave the same when it does.
+    /// TCP_NODELAY: `true` sends small writes at once; `false`, the default, lets Nagle's
+    /// algorithm (RFC 9293 §3.7.4) hold a small segment while earlier data is unacknowledged,
+    /// so a stream of small writes goes out as fewer, fuller segments.
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        let id = self.inner.id;
+        self.inner
+            .net
+            .with_stack(|s, now| s.set_nodelay(now, id, on))
+            .map_err(|_| errors::not_connected())?;
         self.inner.nodelay.store(on, Ordering::SeqCst);
         Ok(())
     }

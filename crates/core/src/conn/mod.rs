@@ -9,6 +9,7 @@ mod chrono;
 mod delack;
 mod input;
 mod keepalive;
+mod nagle;
 mod output;
 mod recovery;
 mod recv_buf;
@@ -229,6 +230,7 @@ pub struct Connection {
 
     error: Option<ConnError>,
     keepalive: keepalive::KeepAliveState,
+    nagle: nagle::NagleState,
     chrono: chrono::Chrono,
     /// The application no longer holds a handle (close or abort was called).
     released: bool,
@@ -363,6 +365,7 @@ impl Connection {
             fin_wait_2_at: None,
             error: None,
             keepalive: keepalive::KeepAliveState::default(),
+            nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
             released: false,
             accepted: !passive,
@@ -492,6 +495,7 @@ impl Connection {
             self.delack.on_ack_sent();
             self.sack_report.clear();
             self.probe_now = false;
+            self.nagle = nagle::NagleState::default();
             self.note_limit(ctx.now, None);
         }
     }

@@ -156,6 +156,11 @@ impl Connection {
             // tcp_info's limited-time clocks: what stopped the sender, if it stopped.
             let limit = (len == 0).then(|| self.classify_limit(unsent, in_flight));
             self.note_limit(now, limit.flatten());
+            // Nagle and sender SWS avoidance (RFC 9293 §3.7.4, §3.8.6.2.1): a hold is neither
+            // rwnd- nor cwnd-limited, so it comes after the bookkeeping above.
+            if self.hold_small_segment(now, len, unsent, usable, max_payload) {
+                len = 0;
+            }
             if len == 0 && unsent > 0 {
                 if self.probe_now {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.

@@ -1,6 +1,6 @@
 //! Connection timeouts (RFC 9293 §3.10.8): retransmission (RFC 6298 §5), zero-window persist
-//! (§3.8.6.1), TIME-WAIT's 2×MSL (§3.4.2), the orphaned FIN-WAIT-2 limit, and the delayed ACK
-//! (§3.8.6.3).
+//! (§3.8.6.1), the sender SWS override (§3.8.6.2.1), TIME-WAIT's 2×MSL (§3.4.2), the
+//! orphaned FIN-WAIT-2 limit, and the delayed ACK (§3.8.6.3).
 
 use crate::config::StackConfig;
 use crate::error::ConnError;
@@ -16,6 +16,7 @@ impl Connection {
         [
             self.rto_at,
             self.persist_at,
+            self.nagle.override_at,
             self.time_wait_at,
             self.fin_wait_2_at,
             self.keepalive_deadline(cfg),
@@ -54,6 +55,9 @@ impl Connection {
         }
         if self.persist_at.is_some_and(|t| t <= now) {
             self.on_persist_timeout(ctx);
+        }
+        if self.nagle.override_at.is_some_and(|t| t <= now) {
+            self.on_sws_override_timeout();
         }
         if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now) {
             self.on_keepalive_timeout(ctx);

@@ -497,6 +497,15 @@ impl Stack {
         Ok(())
     }
 
+    /// TCP_NODELAY on a live connection: `true` turns Nagle's algorithm (RFC 9293 §3.7.4) off,
+    /// so small segments go at once; held data goes on the next poll.
+    pub fn set_nodelay(&mut self, now: Instant, id: ConnId, on: bool) -> Result<(), InvalidHandle> {
+        self.advance(now);
+        self.conn_mut(id).ok_or(InvalidHandle)?.set_nodelay(on);
+        self.after_activity(id.index);
+        Ok(())
+    }
+
     /// Every connection in the stack, including released ones still closing and half-open
     /// entries (shown in SYN-RECEIVED), for `ss`.
     pub fn connections(&self) -> impl Iterator<Item = (ConnId, State, FourTuple)> + '_ {

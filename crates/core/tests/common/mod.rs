@@ -522,6 +522,16 @@ impl Harness {
         n
     }
 
+    /// TCP_NODELAY on the held connection.
+    #[track_caller]
+    pub fn app_set_nodelay(&mut self, on: bool) {
+        let id = self.id();
+        self.stack
+            .set_nodelay(self.now, id, on)
+            .expect("set_nodelay");
+        self.sync();
+    }
+
     /// Read up to `max` bytes.
     #[track_caller]
     pub fn app_recv(&mut self, max: usize) -> Vec<u8> {
