@@ -74,6 +74,8 @@ pub struct ConnStats {
     pub sack_recovered_bytes: u64,
     /// D-SACK blocks received (RFC 2883): the peer got some data twice.
     pub dsacks_received: u64,
+    /// Times the receiver discarded data it had SACKed (RFC 2018 §8 reneging).
+    pub sack_reneging: u64,
     /// Reordering seen: duplicate ACKs answered by the late original short of DupThresh,
     /// or a D-SACK for retransmitted data.
     pub reordering_seen: u64,
