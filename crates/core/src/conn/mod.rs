@@ -11,6 +11,7 @@ mod input;
 mod keepalive;
 mod nagle;
 mod output;
+mod paged_ring;
 mod recovery;
 mod recv_buf;
 mod rtt;

@@ -5,12 +5,14 @@
 //! Reassembly is bounded by the window: bytes are only placed within the free space, so the
 //! buffer never grows past its capacity on peer input.
 
+use super::paged_ring::PagedRing;
+
 /// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
 const MAX_RANGES: usize = 32;
 
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    ring: Vec<u8>,
+    ring: PagedRing,
     capacity: usize,
     head: usize,
     readable: usize,
@@ -31,7 +33,7 @@ pub(crate) enum Insert {
 impl RecvBuffer {
     pub(crate) fn new(capacity: usize) -> Self {
         RecvBuffer {
-            ring: Vec::new(),
+            ring: PagedRing::new(capacity),
             capacity,
             head: 0,
             readable: 0,
@@ -49,15 +51,14 @@ impl RecvBuffer {
         if capacity <= self.capacity {
             return;
         }
-        if !self.ring.is_empty() {
-            // Unwrap the ring into a larger one, keeping the readable bytes in order.
-            let mut ring = vec![0; capacity];
-            let first = (self.capacity - self.head).min(self.readable);
-            ring[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
-            ring[first..self.readable].copy_from_slice(&self.ring[..self.readable - first]);
-            self.ring = ring;
-            self.head = 0;
-        }
+        // Unwrap the ring into a larger one: the readable bytes and any held out of order
+        // keep their offsets from the head, which moves to 0.
+        let span = self.readable + self.ooo.last().map_or(0, |&(_, e)| e);
+        let mut held = vec![0; span];
+        self.ring.read(self.head, &mut held);
+        self.ring = PagedRing::new(capacity);
+        self.ring.write(0, &held);
+        self.head = 0;
         self.capacity = capacity;
     }
 
@@ -121,35 +122,18 @@ impl RecvBuffer {
     }
 
     fn write(&mut self, off: usize, data: &[u8]) {
-        if self.ring.is_empty() {
-            self.ring = vec![0; self.capacity];
-        }
-        let cap = self.capacity;
-        let mut pos = (self.head + self.readable + off) % cap;
-        let mut rest = data;
-        while !rest.is_empty() {
-            let n = rest.len().min(cap - pos);
-            self.ring[pos..pos + n].copy_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            pos = (pos + n) % cap;
-        }
+        self.ring.write(self.head + self.readable + off, data);
     }
 
     /// Copy readable bytes into `out`; returns how many.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let n = out.len().min(self.readable);
-        let cap = self.capacity;
-        let mut done = 0;
-        while done < n {
-            let chunk = (n - done).min(cap - self.head);
-            out[done..done + chunk].copy_from_slice(&self.ring[self.head..self.head + chunk]);
-            done += chunk;
-            self.head = (self.head + chunk) % cap;
-        }
+        self.ring.read(self.head, &mut out[..n]);
+        self.head = (self.head + n) % self.capacity.max(1);
         self.readable -= n;
         if self.readable == 0 && self.ooo.is_empty() {
             // Buffers are held only while they hold data.
-            self.ring = Vec::new();
+            self.ring.clear();
             self.head = 0;
         }
         n
