@@ -114,6 +114,10 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
             "cwnd_limited_us": c.stats.cwnd_limited.as_micros() as u64,
             "sndbuf_limited_us": c.stats.sndbuf_limited.as_micros() as u64,
             "keepalive_probes": c.stats.keepalive_probes,
+            "fast_recoveries": c.stats.fast_recoveries,
+            "sack_recovered_bytes": c.stats.sack_recovered_bytes,
+            "dsacks_received": c.stats.dsacks_received,
+            "reordering_seen": c.stats.reordering_seen,
         }));
     }
     for l in lines {

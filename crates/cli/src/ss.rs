@@ -79,7 +79,7 @@ fn info_line(r: &Value) -> String {
     format!(
         "\t rtt:{}/{} rto:{} mss:{} cwnd:{} ssthresh:{} snd_wnd:{} bytes_sent:{} bytes_acked:{} \
          bytes_received:{} retrans:{} rwnd_limited:{}ms cwnd_limited:{}ms sndbuf_limited:{}ms \
-         keepalive_probes:{}",
+         keepalive_probes:{} fast_recoveries:{} sack_recovered:{} dsack:{} reordering:{}",
         ms(r, "rtt_us"),
         ms(r, "rttvar_us"),
         ms(r, "rto_us"),
@@ -95,6 +95,10 @@ fn info_line(r: &Value) -> String {
         ms(r, "cwnd_limited_us"),
         ms(r, "sndbuf_limited_us"),
         s(r, "keepalive_probes"),
+        s(r, "fast_recoveries"),
+        s(r, "sack_recovered_bytes"),
+        s(r, "dsacks_received"),
+        s(r, "reordering_seen"),
     )
 }
 
@@ -197,13 +201,15 @@ mod tests {
             "mss": 1460, "cwnd": 14600, "ssthresh": null, "snd_wnd": 65535,
             "bytes_sent": 20000, "bytes_acked": 20000, "bytes_received": 7,
             "retransmits": 1, "rwnd_limited_us": 150_000, "cwnd_limited_us": 0,
-            "sndbuf_limited_us": 2_500, "keepalive_probes": 3,
+            "sndbuf_limited_us": 2_500, "keepalive_probes": 3, "fast_recoveries": 2,
+            "sack_recovered_bytes": 2896, "dsacks_received": 1, "reordering_seen": 0,
         });
         assert_eq!(
             info_line(&r),
             "\t rtt:50.5/2.0 rto:250.0 mss:1460 cwnd:14600 ssthresh:- snd_wnd:65535 \
              bytes_sent:20000 bytes_acked:20000 bytes_received:7 retrans:1 \
-             rwnd_limited:150.0ms cwnd_limited:0.0ms sndbuf_limited:2.5ms keepalive_probes:3"
+             rwnd_limited:150.0ms cwnd_limited:0.0ms sndbuf_limited:2.5ms keepalive_probes:3 \
+             fast_recoveries:2 sack_recovered:2896 dsack:1 reordering:0"
         );
     }
 }
