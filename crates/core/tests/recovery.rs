@@ -225,3 +225,27 @@ fn reordering_short_of_three_duplicate_acks_is_counted_not_recovered() {
         (0, 0, 1)
     );
 }
+
+#[test]
+fn a_burst_of_ten_lost_segments_in_one_window_is_repaired_without_a_timeout() {
+    // The acceptance case of issue 6. The initial window's ten segments are acknowledged one
+    // by one, so slow start opens cwnd to twenty; of the next twenty (segments 10..=29) the
+    // first ten are lost and the rest are SACKed as they arrive.
+    let mut t = sender(true, 30_000);
+    let window = replies(&mut t, (1..=10).map(ack_before).collect());
+    assert_eq!(window, (10..30).collect::<Vec<_>>());
+    let acks = (21..=30)
+        .map(|k| ack_before(10).sack(&[segs(20, k)]))
+        .collect();
+    // Every hole goes once as the pipe allows, and nothing SACKed is resent. While the
+    // tail had no SACK above it, RFC 6675's one rescue retransmission (rule 4) took the
+    // last segment, 29.
+    let mut sent = replies(&mut t, acks);
+    sent.sort_unstable();
+    assert_eq!(sent, (10..20).chain([29]).collect::<Vec<_>>());
+    t.send(ack_before(30));
+    let s = t.info().stats;
+    assert_eq!((s.rto_count, s.fast_recoveries, s.retransmits), (0, 1, 11));
+    assert_eq!(s.sack_recovered_bytes, 11_000);
+    t.assert_state(State::Established);
+}
