@@ -2,42 +2,32 @@
 //! dropped), and the client's keep-alive (RFC 9293 §3.8.4) detects it after idle plus
 //! probes × interval, failing the connection with TimedOut.
 
-use std::net::{IpAddr, SocketAddr};
+mod common;
+
 use std::time::Duration;
 
-use oxtcp_core::{ConnError, KeepAlive, Stack, StackConfig, State};
-use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, Verdict, World};
+use common::{client_server, server_addr};
+use oxtcp_core::{ConnError, KeepAlive, StackConfig, State};
+use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, Verdict, World};
 
 #[test]
 fn keepalive_detects_a_vanished_peer_and_srtt_matches_the_link() {
-    let a_ip: IpAddr = "10.0.0.1".parse().unwrap();
-    let b_ip: IpAddr = "10.0.0.2".parse().unwrap();
-    let server = SocketAddr::new(b_ip, 80);
     let cfg = |seed| StackConfig {
         seed,
         ..StackConfig::default()
     };
     let mut world = World::new(5);
-    let a = world.add_host(
-        "A",
-        &[a_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(1), &[a_ip]),
-            Endpoint::client(server, Instant::ZERO, vec![7; 20_000], ClosePolicy::Never),
-        ),
-    );
-    let b = world.add_host(
-        "B",
-        &[b_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(2), &[b_ip]),
-            Endpoint::server(server, Vec::new(), ClosePolicy::Never),
-        ),
-    );
     // 25 ms each way: RTT 50 ms.
-    world.link(
-        a,
-        b,
+    let (a, b) = client_server(
+        &mut world,
+        cfg,
+        Endpoint::client(
+            server_addr(),
+            Instant::ZERO,
+            vec![7; 20_000],
+            ClosePolicy::Never,
+        ),
+        Endpoint::server(server_addr(), Vec::new(), ClosePolicy::Never),
         LinkConfig::default().with_latency(Duration::from_millis(25)),
     );
     world.run_until(Instant::ZERO + Duration::from_secs(5));

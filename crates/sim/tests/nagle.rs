@@ -2,46 +2,31 @@
 //! 1 ms apart over a 20 ms RTT link, goes out as far fewer small segments with Nagle on than
 //! with TCP_NODELAY, and arrives intact either way.
 
+mod common;
+
 use std::cell::Cell;
-use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use oxtcp_core::{Stack, StackConfig, State};
-use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, Verdict, World};
+use common::{client_server, server_addr};
+use oxtcp_core::{StackConfig, State};
+use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, Verdict, World};
 
 const WRITES: usize = 1000;
 
 /// Small data segments (payload below the MSS) A sent, and the bytes B received.
 fn one_byte_writes(nodelay: bool) -> (u64, Vec<u8>) {
-    let a_ip: IpAddr = "10.0.0.1".parse().unwrap();
-    let b_ip: IpAddr = "10.0.0.2".parse().unwrap();
-    let server = SocketAddr::new(b_ip, 80);
     let cfg = |seed| StackConfig {
         seed,
         ..StackConfig::default()
     };
     let mut world = World::new(7);
-    let a = world.add_host(
-        "A",
-        &[a_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(1), &[a_ip]),
-            Endpoint::client(server, Instant::ZERO, Vec::new(), ClosePolicy::Never),
-        ),
-    );
-    let b = world.add_host(
-        "B",
-        &[b_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(2), &[b_ip]),
-            Endpoint::server(server, Vec::new(), ClosePolicy::Never),
-        ),
-    );
     // 10 ms each way: RTT 20 ms.
-    world.link(
-        a,
-        b,
+    let (a, b) = client_server(
+        &mut world,
+        cfg,
+        Endpoint::client(server_addr(), Instant::ZERO, Vec::new(), ClosePolicy::Never),
+        Endpoint::server(server_addr(), Vec::new(), ClosePolicy::Never),
         LinkConfig::default().with_latency(Duration::from_millis(10)),
     );
     world.run_until(Instant::ZERO + Duration::from_millis(100));

@@ -3,11 +3,13 @@
 //! 1 MiB receive buffer the receiver advertises (scaled) more than 64 KiB and the sender keeps
 //! more than 64 KiB in flight; with window scaling off it cannot.
 
-use std::net::{IpAddr, SocketAddr};
+mod common;
+
 use std::time::Duration;
 
-use oxtcp_core::{Stack, StackConfig};
-use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, StackHost, World};
+use common::{client_server, server_addr};
+use oxtcp_core::StackConfig;
+use oxtcp_sim::{ClosePolicy, Endpoint, Instant, LinkConfig, World};
 
 const MIB: usize = 1 << 20;
 
@@ -20,35 +22,18 @@ fn transfer(window_scaling: bool) -> (usize, u32) {
         window_scaling,
         ..StackConfig::default()
     };
-    let a_ip: IpAddr = "10.0.0.1".parse().unwrap();
-    let b_ip: IpAddr = "10.0.0.2".parse().unwrap();
-    let server = SocketAddr::new(b_ip, 80);
     let payload: Vec<u8> = (0..4 * MIB).map(|i| (i % 251) as u8).collect();
     let mut world = World::new(7);
-    let a = world.add_host(
-        "A",
-        &[a_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(1), &[a_ip]),
-            Endpoint::client(
-                server,
-                Instant::ZERO,
-                payload.clone(),
-                ClosePolicy::AfterSend,
-            ),
+    let (a, b) = client_server(
+        &mut world,
+        cfg,
+        Endpoint::client(
+            server_addr(),
+            Instant::ZERO,
+            payload.clone(),
+            ClosePolicy::AfterSend,
         ),
-    );
-    let b = world.add_host(
-        "B",
-        &[b_ip],
-        StackHost::new(
-            Stack::with_addresses(cfg(2), &[b_ip]),
-            Endpoint::server(server, Vec::new(), ClosePolicy::AfterSend),
-        ),
-    );
-    world.link(
-        a,
-        b,
+        Endpoint::server(server_addr(), Vec::new(), ClosePolicy::AfterSend),
         LinkConfig::default()
             .with_bandwidth(100_000_000)
             .with_latency(Duration::from_millis(25)),
