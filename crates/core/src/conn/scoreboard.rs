@@ -67,22 +67,20 @@ impl Scoreboard {
         blocks: &[SackBlock],
     ) -> SackUpdate {
         let mut update = SackUpdate::default();
-        let blocks: Vec<(SeqNum, SeqNum)> = blocks
-            .iter()
-            .map(|b| (SeqNum::new(b.left), SeqNum::new(b.right)))
-            .collect();
-        let mut rest = &blocks[..];
-        if let Some(&(l, r)) = blocks.first() {
+        let edges = |b: &SackBlock| (SeqNum::new(b.left), SeqNum::new(b.right));
+        let mut rest = blocks;
+        if let Some((l, r)) = blocks.first().map(edges) {
             let below_ack = r.before_eq(ack) && l.before(r);
             let inside_second = blocks
                 .get(1)
-                .is_some_and(|&(l2, r2)| l.after_eq(l2) && r.before_eq(r2) && l.before(r));
+                .map(edges)
+                .is_some_and(|(l2, r2)| l.after_eq(l2) && r.before_eq(r2) && l.before(r));
             if below_ack || inside_second {
                 update.dsack = Some((l, r));
                 rest = &blocks[1..];
             }
         }
-        for &(l, r) in rest {
+        for (l, r) in rest.iter().map(edges) {
             if !l.before(r) || !l.after_eq(ack) || r.after(snd_max) {
                 continue;
             }
