@@ -67,6 +67,8 @@ fn json_has_the_documented_fields_and_a_seed_replays_it() {
     for field in [
         "goodput_bps",
         "utilization",
+        "utilization_after_slow_start",
+        "slow_start_end_seconds",
         "retransmitted_bytes",
         "spurious_retransmissions",
         "rto_count",
@@ -152,4 +154,20 @@ fn a_transfer_that_cannot_finish_in_time_fails_clearly() {
     let (ok, _, stderr) = transfer(&["--bytes", "2000000", "--time-limit", "0.05"]);
     assert!(!ok);
     assert!(stderr.contains("did not finish within"), "{stderr}");
+}
+
+#[test]
+fn a_duration_run_stops_on_time_and_counts_what_each_flow_had_acknowledged() {
+    let v = transfer_json(&["--duration", "0.5", "--flows", "2"]);
+    assert_eq!(v["sim_seconds"], 0.5, "{v}");
+    assert_eq!(v["bytes_per_flow"], Value::Null, "{v}");
+    for f in v["per_flow"].as_array().unwrap() {
+        let bytes = f["bytes"].as_u64().unwrap();
+        assert!(bytes > 0, "{v}");
+        let goodput = f["goodput_bps"].as_f64().unwrap();
+        assert!((goodput - bytes as f64 * 8.0 / 0.5).abs() < 1.0, "{v}");
+    }
+    let (ok, _, stderr) = transfer(&[]);
+    assert!(!ok);
+    assert!(stderr.contains("--bytes"), "{stderr}");
 }

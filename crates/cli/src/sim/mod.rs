@@ -35,8 +35,13 @@ enum SimCmd {
 #[derive(clap::Args, Debug)]
 pub struct TransferArgs {
     /// Bytes each flow sends.
-    #[arg(long)]
-    bytes: u64,
+    #[arg(long, required_unless_present = "duration")]
+    bytes: Option<u64>,
+    /// Instead of a byte count, run every flow for this many simulated seconds (sending all it
+    /// can) and report what each had acknowledged by then; with --bytes too, a flow that
+    /// finishes earlier stops there.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
     /// Round-trip propagation delay in milliseconds (each direction gets half).
     #[arg(long)]
     rtt: f64,
@@ -71,6 +76,12 @@ pub struct TransferArgs {
     #[arg(long, value_name = "SECONDS")]
     time_limit: Option<f64>,
     /// Print one JSON object instead of the summary.
+    ///
+    /// `utilization` is the bytes the data direction delivered (headers and retransmissions
+    /// included) over the link's capacity for the whole run, slow start included.
+    /// `utilization_after_slow_start` is the same ratio from `slow_start_end_seconds`, the first
+    /// sample (every RTT/4) at which flow 1's ssthresh is set, to the end of the transfer; both
+    /// are null if flow 1 never left slow start.
     #[arg(long)]
     json: bool,
     /// Write flow 1's congestion window and bytes in flight over time to this SVG file.
@@ -86,9 +97,15 @@ pub fn run(args: &SimArgs) -> Result<()> {
 }
 
 fn spec_of(args: &TransferArgs) -> Result<TransferSpec> {
-    if args.bytes == 0 {
+    if args.bytes == Some(0) {
         bail!("--bytes must be at least 1");
     }
+    let duration = match args.duration {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => bail!("--duration must be a positive number of seconds"),
+        None => None,
+    };
+    let bytes = args.bytes.unwrap_or(u64::MAX);
     if args.flows == 0 {
         bail!("--flows must be at least 1");
     }
@@ -105,14 +122,18 @@ fn spec_of(args: &TransferArgs) -> Result<TransferSpec> {
         Some(q) => q,
         None => TransferSpec::bdp_packets(rtt, bandwidth_bps),
     };
-    let ideal = (args.bytes as f64 * args.flows as f64 * 8.0) / bandwidth_bps as f64;
+    let ideal = (bytes as f64 * args.flows as f64 * 8.0) / bandwidth_bps as f64;
     let time_limit = match args.time_limit {
         Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
         Some(_) => bail!("--time-limit must be a positive number of seconds"),
-        None => Duration::from_secs_f64(60.0 + 50.0 * ideal),
+        None => match duration {
+            Some(d) => d + Duration::from_secs(1),
+            None => Duration::from_secs_f64(60.0 + 50.0 * ideal),
+        },
     };
     Ok(TransferSpec {
-        bytes: args.bytes,
+        bytes,
+        duration,
         rtt,
         bandwidth_bps,
         loss: args.loss,

@@ -54,6 +54,7 @@ impl Report<'_> {
             .map(|(i, f)| {
                 json!({
                     "flow": i + 1,
+                    "bytes": f.bytes,
                     "goodput_bps": f.goodput_bps,
                     "sim_seconds": f.duration.as_secs_f64(),
                     "retransmitted_bytes": f.retransmitted_bytes,
@@ -65,7 +66,8 @@ impl Report<'_> {
             })
             .collect();
         let mut v = json!({
-            "bytes_per_flow": s.bytes,
+            "bytes_per_flow": (s.bytes != u64::MAX).then_some(s.bytes),
+            "duration_seconds": s.duration.map(|d| d.as_secs_f64()),
             "flows": s.flows,
             "rtt_ms": s.rtt.as_secs_f64() * 1000.0,
             "bandwidth_bps": s.bandwidth_bps,
@@ -77,6 +79,8 @@ impl Report<'_> {
             "sack": s.sack.is_on(),
             "goodput_bps": r.goodput_bps,
             "utilization": r.utilization,
+            "utilization_after_slow_start": r.utilization_after_slow_start,
+            "slow_start_end_seconds": r.slow_start_end.map(|d| d.as_secs_f64()),
             "retransmitted_bytes": self.retransmitted_bytes(),
             "spurious_retransmissions": self.spurious(),
             "rto_count": self.rto_count(),
@@ -98,10 +102,14 @@ impl Report<'_> {
     pub fn human(&self) -> String {
         let (s, r) = (self.spec, self.result);
         let mut out = format!(
-            "oxtcp sim transfer: {} flow(s) x {} bytes, {} Mbit/s, RTT {} ms, loss {}, reorder {}, \
+            "oxtcp sim transfer: {} flow(s) x {}, {} Mbit/s, RTT {} ms, loss {}, reorder {}, \
              queue {} packets, {}, SACK {}, seed {}\n",
             s.flows,
-            s.bytes,
+            match (s.bytes, s.duration) {
+                (u64::MAX, Some(d)) => format!("{} s", d.as_secs_f64()),
+                (b, Some(d)) => format!("{b} bytes or {} s", d.as_secs_f64()),
+                (b, None) => format!("{b} bytes"),
+            },
             s.bandwidth_bps as f64 / 1e6,
             s.rtt.as_secs_f64() * 1000.0,
             s.loss,
@@ -116,6 +124,15 @@ impl Report<'_> {
         out += &line(
             "link utilisation",
             format!("{:.1} %", r.utilization * 100.0),
+        );
+        out += &line(
+            "  after slow start",
+            match (r.utilization_after_slow_start, r.slow_start_end) {
+                (Some(u), Some(at)) => {
+                    format!("{:.1} % (from {:.3} s)", u * 100.0, at.as_secs_f64())
+                }
+                _ => "n/a (flow 1 never left slow start)".into(),
+            },
         );
         out += &line(
             "retransmitted",

@@ -17,8 +17,11 @@ pub const PACKET_BYTES: usize = 1500;
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct TransferSpec {
-    /// Bytes each flow sends.
+    /// Bytes each flow sends (`u64::MAX` with a `duration`: as many as it can).
     pub bytes: u64,
+    /// Stop every flow at this simulated time and measure what it had delivered by then,
+    /// instead of waiting for `bytes` to be acknowledged.
+    pub duration: Option<Duration>,
     /// Round-trip propagation delay; each direction gets half.
     pub rtt: Duration,
     /// Bottleneck rate each way, bits per second.
@@ -57,9 +60,12 @@ impl TransferSpec {
 /// One flow's outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowResult {
-    /// Simulated time from the connect to the last byte acknowledged.
+    /// Simulated time from the connect to the last byte acknowledged (or to the end of a
+    /// `--duration` run, if the flow had not finished by then).
     pub duration: Duration,
-    /// Application bytes over `duration`, bits per second.
+    /// Application bytes acknowledged within `duration`.
+    pub bytes: u64,
+    /// `bytes` over `duration`, bits per second.
     pub goodput_bps: f64,
     /// Payload bytes sent again.
     pub retransmitted_bytes: u64,
@@ -96,6 +102,12 @@ pub struct TransferResult {
     /// Bytes on the wire in the data direction (headers and retransmissions included) over the
     /// link's capacity during `sim_duration`.
     pub utilization: f64,
+    /// The same ratio from the end of flow 1's initial slow start (the first sample, every
+    /// quarter RTT, at which its ssthresh is set) to `sim_duration`; `None` if slow start never
+    /// ended.
+    pub utilization_after_slow_start: Option<f64>,
+    /// When flow 1's initial slow start was first seen to have ended.
+    pub slow_start_end: Option<Duration>,
     /// Packets the bottleneck queue dropped in the data direction.
     pub queue_drops: u64,
     /// Packets the link lost at random in the data direction.
@@ -220,17 +232,24 @@ fn drive(
     let limit = Instant::ZERO + spec.time_limit;
     let mut meter = TraceMeter::default();
     let mut samples = Vec::new();
+    // Flow 1's slow start end: the time and the data link's delivered bytes then.
+    let mut slow_start_end: Option<(Duration, u64)> = None;
     let mut t = Instant::ZERO;
     loop {
         t += step;
         world.run_until(t);
         meter.sender_events(&mut world.node_mut(a).sender().events);
         meter.receiver_events(&mut world.node_mut(b).sink().events);
+        let now = t.saturating_duration_since(Instant::ZERO);
+        let delivered = world.link_stats(a, b).delivered_bytes;
         let host = world.node_mut(a).sender();
         if let Some(c) = host.app.flows.first().and_then(|f| f.conn) {
             if let Some(info) = host.stack.info(c) {
+                if slow_start_end.is_none() && info.ssthresh != u32::MAX {
+                    slow_start_end = Some((now, delivered));
+                }
                 samples.push(Sample {
-                    time: t.saturating_duration_since(Instant::ZERO),
+                    time: now,
                     cwnd: info.cwnd,
                     in_flight: meter.sender(info.tuple).in_flight(),
                 });
@@ -245,7 +264,7 @@ fn drive(
         {
             bail!("flow {} failed: {e}", i + 1);
         }
-        if host.app.all_finished() {
+        if host.app.all_finished() || spec.duration.is_some_and(|d| t >= Instant::ZERO + d) {
             break;
         }
         if t >= limit {
@@ -266,34 +285,63 @@ fn drive(
     let host = world.node_mut(a).sender();
     let mut flows = Vec::new();
     for f in &host.app.flows {
-        let c = f.conn.expect("finished flows are connected");
-        let tuple = host.stack.info(c).expect("finished flows are open").tuple;
-        let duration = f
-            .done_at
-            .expect("all finished")
-            .saturating_duration_since(Instant::ZERO);
-        flows.push(FlowResult {
-            duration,
-            goodput_bps: spec.bytes as f64 * 8.0 / duration.as_secs_f64(),
-            retransmitted_bytes: meter.sender(tuple).retransmitted_bytes,
-            spurious_retransmissions: meter.receiver(tuple).duplicate_arrivals,
-            rto_count: f.rto_count,
-            fast_recoveries: f.fast_recoveries,
-            final_cwnd: f.final_cwnd.unwrap_or(0),
-        });
+        let c = f.conn.expect("flows without an error are connected");
+        let info = host.stack.info(c).expect("flows without an error are open");
+        let tuple = info.tuple;
+        let flow = match (f.done_at, spec.duration) {
+            (Some(done), _) => {
+                let duration = done.saturating_duration_since(Instant::ZERO);
+                FlowResult {
+                    duration,
+                    bytes: spec.bytes,
+                    goodput_bps: spec.bytes as f64 * 8.0 / duration.as_secs_f64(),
+                    retransmitted_bytes: meter.sender(tuple).retransmitted_bytes,
+                    spurious_retransmissions: meter.receiver(tuple).duplicate_arrivals,
+                    rto_count: f.rto_count,
+                    fast_recoveries: f.fast_recoveries,
+                    final_cwnd: f.final_cwnd.unwrap_or(0),
+                }
+            }
+            (None, Some(duration)) => {
+                // Still sending: what left the send buffer acknowledged counts.
+                let bytes = f.sent - info.send_queue as u64;
+                FlowResult {
+                    duration,
+                    bytes,
+                    goodput_bps: bytes as f64 * 8.0 / duration.as_secs_f64(),
+                    retransmitted_bytes: meter.sender(tuple).retransmitted_bytes,
+                    spurious_retransmissions: meter.receiver(tuple).duplicate_arrivals,
+                    rto_count: info.stats.rto_count,
+                    fast_recoveries: info.stats.fast_recoveries,
+                    final_cwnd: info.cwnd,
+                }
+            }
+            (None, None) => unreachable!("the loop ends when every flow is done"),
+        };
+        flows.push(flow);
     }
     let sim_duration = flows.iter().map(|f| f.duration).max().unwrap_or_default();
     let received = world.node_mut(b).sink().app.received;
-    let expected = spec.bytes * spec.flows as u64;
-    if received != expected {
+    let expected: u64 = flows.iter().map(|f| f.bytes).sum();
+    // When a `--duration` run stops, bytes in flight have been read but not yet acknowledged.
+    if spec.duration.is_none() && received != expected {
         bail!("the receiver read {received} bytes, expected {expected}");
     }
     let secs = sim_duration.as_secs_f64();
     let link = world.link_stats(a, b);
+    let utilization_after_slow_start =
+        slow_start_end
+            .filter(|&(at, _)| at < sim_duration)
+            .map(|(at, delivered)| {
+                let bits = (link.delivered_bytes - delivered) as f64 * 8.0;
+                bits / (spec.bandwidth_bps as f64 * (sim_duration - at).as_secs_f64())
+            });
     Ok(TransferResult {
         sim_duration,
         goodput_bps: expected as f64 * 8.0 / secs,
         utilization: link.delivered_bytes as f64 * 8.0 / (spec.bandwidth_bps as f64 * secs),
+        utilization_after_slow_start,
+        slow_start_end: slow_start_end.map(|(at, _)| at),
         queue_drops: link.queue_dropped,
         random_losses: link.lost,
         samples,
