@@ -77,6 +77,9 @@ pub struct ConnStats {
     pub dsacks_received: u64,
     /// Times the receiver discarded data it had SACKed (RFC 2018 §8 reneging).
     pub sack_reneging: u64,
+    /// Retransmissions found lost themselves (later data SACKed first) and sent again
+    /// without waiting for the retransmission timer.
+    pub lost_retransmits: u64,
     /// Reordering seen: duplicate ACKs answered by the late original short of DupThresh,
     /// or a D-SACK for retransmitted data.
     pub reordering_seen: u64,
@@ -445,8 +448,10 @@ impl Connection {
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.irs;
-        // RFC 6928: the initial window, sized by the MSS now known.
-        self.cc = self.cc.algorithm().build(u32::from(self.mss));
+        // RFC 6928: the initial window, sized by the full segment's payload now known
+        // (counting the MSS itself would leave cwnd a few bytes over whole segments, which
+        // then go out as runts).
+        self.cc = self.cc.algorithm().build(self.smss());
     }
 
     /// Current state.

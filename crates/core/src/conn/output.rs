@@ -280,6 +280,9 @@ impl Connection {
         if self.sack_ok {
             self.stats.sack_recovered_bytes += u64::from(len);
         }
+        if rxt.seq == self.snd_una {
+            self.recovery.una_rxt = Some((rxt.seq, self.snd_max));
+        }
         let mut flags = ACK;
         if fin {
             flags |= TcpFlags::FIN;

@@ -39,6 +39,10 @@ pub(crate) struct Recovery {
     /// The receiver has reported SACK blocks since this connection's last timeout or the
     /// episode began.
     pub(crate) sack_seen: bool,
+    /// The last retransmission of the segment at SND.UNA: its sequence number and SND.MAX
+    /// when it went. Once data sent after it is SACKed while SND.UNA still stands there, that
+    /// retransmission was lost too.
+    pub(crate) una_rxt: Option<(SeqNum, SeqNum)>,
 }
 
 /// A retransmission chosen by NextSeg: `[seq, end)` of sequence space.
@@ -51,6 +55,12 @@ pub(crate) struct Rxt {
 }
 
 impl Connection {
+    /// SMSS for loss recovery and congestion control: the payload of a full-sized segment
+    /// (the MSS less the options every segment carries), as the sender counts it.
+    pub(crate) fn smss(&self) -> u32 {
+        self.full_payload() as u32
+    }
+
     /// Whether a fast-recovery episode is running.
     pub(crate) fn in_recovery(&self) -> bool {
         self.recovery.point.is_some()
@@ -70,7 +80,7 @@ impl Connection {
         duplicate: bool,
     ) -> bool {
         let grow = !self.in_recovery();
-        let smss = u32::from(self.mss);
+        let smss = self.smss();
         if self.sack_ok && !options.sack_blocks.is_empty() {
             let cum = self.snd_una.max(ack);
             let update = self
@@ -86,6 +96,22 @@ impl Connection {
                 if l.before(self.recovery.high_rxt) || self.stats.retransmits > 0 {
                     self.stats.reordering_seen += 1;
                 }
+            }
+        }
+        // Lost retransmission detection (as Linux's, before RACK; RFC 6675 has none): the
+        // retransmission at SND.UNA went before SND.MAX was `sent_before`; data sent after it
+        // has been SACKed and it still is not acknowledged, so it was lost as well (without
+        // reordering, it would have arrived first). Resend it now rather than wait for the
+        // retransmission timer.
+        if let Some((seq, sent_before)) = self.recovery.una_rxt {
+            let overtaken = self
+                .scoreboard
+                .high_sacked()
+                .is_some_and(|h| h.after(sent_before));
+            if self.in_recovery() && ack == seq && seq == self.snd_una && overtaken {
+                self.recovery.una_rxt = None;
+                self.recovery.rxt_una = true;
+                self.stats.lost_retransmits += 1;
             }
         }
         if ack.after(self.snd_una) {
@@ -165,7 +191,7 @@ impl Connection {
         self.recovery.point = Some(self.snd_max);
         self.recovery.high_rxt = self.snd_una;
         self.recovery.rescue_rxt = None;
-        self.recovery.credit = DUP_THRESH * u32::from(self.mss);
+        self.recovery.credit = DUP_THRESH * self.smss();
         self.recovery.rxt_una = true;
         self.stats.fast_recoveries += 1;
     }
@@ -199,7 +225,7 @@ impl Connection {
             return flight.saturating_sub(self.recovery.credit);
         }
         // RFC 6675 §4 SetPipe: un-SACKed bytes not lost, plus bytes retransmitted.
-        let smss = u32::from(self.mss);
+        let smss = self.smss();
         let lost = self
             .scoreboard
             .lost_below(smss)
@@ -222,7 +248,7 @@ impl Connection {
         if self.in_recovery() {
             0
         } else {
-            self.recovery.dupacks.min(2) * u32::from(self.mss)
+            self.recovery.dupacks.min(2) * self.smss()
         }
     }
 
@@ -231,7 +257,7 @@ impl Connection {
     /// unsent data the peer's window allows) applies, in which case the caller sends that.
     pub(crate) fn next_retransmission(&mut self, new_data_can_go: bool) -> Option<Rxt> {
         self.recovery.point?;
-        let smss = u32::from(self.mss);
+        let smss = self.smss();
         if self.recovery.rxt_una {
             self.recovery.rxt_una = false;
             let end = self
