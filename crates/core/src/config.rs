@@ -4,6 +4,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::cc::CcAlgorithm;
+use crate::cookie::SynCookies;
 
 /// How RST segments in synchronized states are validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct StackConfig {
     /// Leave the initial slow start when the RTT grows (HyStart++, RFC 9406), before cwnd
     /// overshoots the path's buffer.
     pub hystart: bool,
+    /// When a listener answers SYNs with SYN cookies instead of half-open entries.
+    pub syn_cookies: SynCookies,
     /// Offer SACK-Permitted (RFC 2018) on SYNs: once both sides send it, the receiver reports
     /// out-of-order blocks and the sender recovers losses by RFC 6675.
     pub sack: bool,
@@ -141,6 +144,7 @@ impl Default for StackConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            syn_cookies: SynCookies::WhenFull,
             hystart: true,
             delayed_ack: Some(Duration::from_millis(40)),
             quick_acks: 16,

@@ -177,6 +177,8 @@ pub enum Cause {
     ListenerClosed,
     /// A SYN in a synchronized state reset the connection (RFC 793 rules).
     RecvSynInWindow,
+    /// A final ACK returned a valid SYN cookie: the handshake completes from it.
+    SynCookie,
 }
 
 impl Cause {
@@ -197,6 +199,7 @@ impl Cause {
             Cause::FinWait2Timeout => "FIN-WAIT-2 timeout",
             Cause::ListenerClosed => "listener closed",
             Cause::RecvSynInWindow => "rcv SYN in window",
+            Cause::SynCookie => "rcv ACK with SYN cookie",
         }
     }
 }

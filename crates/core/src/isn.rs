@@ -34,12 +34,17 @@ impl IsnGenerator {
             return SeqNum::new(v);
         }
         let mut h = SipHasher24::new_with_key(&self.key);
-        hash_endpoint(&mut h, tuple.local);
-        hash_endpoint(&mut h, tuple.remote);
+        hash_tuple(&mut h, tuple);
         // RFC 6528 §3: M is a timer that increments every 4 microseconds.
         let m = (now.as_micros() / 4) as u32;
         SeqNum::new(m.wrapping_add(h.finish() as u32))
     }
+}
+
+/// Feed a 4-tuple to a keyed hash.
+pub(crate) fn hash_tuple(h: &mut impl Hasher, tuple: &FourTuple) {
+    hash_endpoint(h, tuple.local);
+    hash_endpoint(h, tuple.remote);
 }
 
 fn hash_endpoint(h: &mut impl Hasher, ep: SocketAddr) {

@@ -9,6 +9,7 @@
 pub mod cc;
 pub mod config;
 pub mod conn;
+pub mod cookie;
 pub mod error;
 pub mod event;
 pub mod handle;
@@ -24,6 +25,7 @@ pub mod tuple;
 pub use cc::{CcAlgorithm, CongestionControl};
 pub use config::{KeepAlive, RstPolicy, SocketOptions, StackConfig, SynPolicy};
 pub use conn::{ConnInfo, ConnStats, Disposition, RstReply};
+pub use cookie::SynCookies;
 pub use error::{
     AcceptError, CloseError, ConnError, ConnectError, InvalidHandle, ListenError, RecvError,
     SendError,

@@ -36,6 +36,12 @@ pub struct ListenerStats {
     pub half_open_expired: u64,
     /// Half-open entries removed by an RST.
     pub half_open_reset: u64,
+    /// SYN-ACKs sent with a SYN cookie instead of a half-open entry.
+    pub syncookies_sent: u64,
+    /// Connections created from a valid cookie in a final ACK.
+    pub syncookies_accepted: u64,
+    /// ACKs to the listener whose cookie did not check out (forged, stale or unrelated).
+    pub syncookies_failed: u64,
 }
 
 /// A listening endpoint with its two queues.
@@ -51,6 +57,9 @@ pub(crate) struct Listener {
     /// Established connections waiting for accept().
     pub(crate) accept_queue: VecDeque<ConnId>,
     pub(crate) stats: ListenerStats,
+    /// When this listener last answered with a cookie: in `WhenFull` mode, ACKs are checked
+    /// as cookies only while one sent then could still be valid.
+    pub(crate) cookie_sent_at: Option<Instant>,
 }
 
 /// A snapshot of a listener.
@@ -77,6 +86,7 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             stats: ListenerStats::default(),
+            cookie_sent_at: None,
         }
     }
 

@@ -702,7 +702,7 @@ impl Connection {
     }
 }
 
-fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
+pub(crate) fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
     let mss = if tuple.local.is_ipv4() {
         cfg.mss_v4()
     } else {
@@ -712,7 +712,7 @@ fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
     opts.max_segment.map_or(mss, |m| mss.min(m.max(64)))
 }
 
-fn default_peer_mss(tuple: &FourTuple) -> u16 {
+pub(crate) fn default_peer_mss(tuple: &FourTuple) -> u16 {
     if tuple.local.is_ipv4() {
         536
     } else {

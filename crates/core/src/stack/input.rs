@@ -81,7 +81,7 @@ impl Stack {
             Disposition::RstSent(r, rst) => {
                 self.stats.count_drop(r);
                 self.trace.mark_dropped(pos, r);
-                self.queue_reply(Reply {
+                self.queue_reply(Reply::Rst {
                     tuple,
                     rst,
                     reason: r,
@@ -121,7 +121,12 @@ impl Stack {
         }
     }
 
-    fn on_conn_segment(&mut self, now: Instant, index: u32, seg: SegIn<'_>) -> Disposition {
+    pub(super) fn on_conn_segment(
+        &mut self,
+        now: Instant,
+        index: u32,
+        seg: SegIn<'_>,
+    ) -> Disposition {
         let id = self.conn_id(index);
         let Entry::Conn(c) = &mut self.slots[index as usize].entry else {
             return Disposition::Dropped(DropReason::Closed);
@@ -152,7 +157,13 @@ impl Stack {
         if seg.flags.rst() {
             return Disposition::Dropped(DropReason::RstIgnored);
         }
-        // Second, an ACK draws <SEQ=SEG.ACK><CTL=RST>.
+        // Second, an ACK draws <SEQ=SEG.ACK><CTL=RST>, unless it returns one of our SYN
+        // cookies and so completes a handshake the listener answered without state.
+        if seg.flags.ack() && !seg.flags.syn() {
+            if let Some(d) = self.accept_cookie_ack(now, listener, tuple, seg, pos) {
+                return d;
+            }
+        }
         if seg.flags.ack() {
             return Disposition::RstSent(
                 DropReason::AckToListener,
@@ -171,6 +182,9 @@ impl Stack {
             // option off the FIN is ignored, like any data on a SYN to a listener: the
             // half-open entry keeps no segment text (RFC 9293 §3.10.7.2 allows either).
             return Disposition::Dropped(DropReason::SynFin);
+        }
+        if self.wants_cookie(listener) {
+            return self.send_syn_cookie(now, listener, tuple, &seg);
         }
         let Some(l) = self.listeners[listener as usize].1.as_mut() else {
             return Disposition::Dropped(DropReason::Closed);

@@ -7,6 +7,7 @@
 //! not grow with the number of connections. `input` is where segments enter, `output` the one
 //! exit, `timers` the timeouts.
 
+mod cookies;
 mod input;
 mod output;
 mod timers;
@@ -17,8 +18,11 @@ use std::net::{IpAddr, SocketAddr};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use oxtcp_wire::TcpOptions;
+
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
 use crate::conn::{ConnInfo, Connection, Ctx, RstReply};
+use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
 };
@@ -26,6 +30,7 @@ use crate::event::{DropReason, Event, EventKind, StateEvent, Trace};
 use crate::handle::{ConnId, ListenerId};
 use crate::isn::{IsnGenerator, KeyedState};
 use crate::listener::{HalfOpen, Listener, ListenerInfo};
+use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
 use crate::timer::TimerWheel;
@@ -93,13 +98,27 @@ pub(crate) struct Slot {
     entry: Entry,
 }
 
-/// A stateless reply: an RST for a segment no connection wants.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Reply {
-    tuple: FourTuple,
-    rst: RstReply,
-    reason: DropReason,
+/// A segment sent from no connection's state: the stateless exit.
+#[derive(Clone, Debug)]
+pub(crate) enum Reply {
+    /// An RST answering a segment that matched nothing, or an aborted connection's.
+    Rst {
+        tuple: FourTuple,
+        rst: RstReply,
+        reason: DropReason,
+    },
+    /// A SYN-ACK whose ISS is a SYN cookie: the listener keeps nothing for it.
+    SynCookie {
+        tuple: FourTuple,
+        iss: SeqNum,
+        ack: SeqNum,
+        window: u16,
+        options: TcpOptions,
+    },
 }
+
+/// Mixed into the seed for the SYN-cookie key's RNG.
+const COOKIE_SEED: u64 = 0x636f_6f6b_6965;
 
 /// Most stateless replies queued before further ones are discarded.
 const MAX_REPLIES: usize = 1024;
@@ -111,6 +130,8 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     rng: ChaCha8Rng,
     isn: IsnGenerator,
+    /// SYN cookies' key (its own RNG stream, so adding it changed no other draw).
+    cookies: CookieJar,
     port_key: KeyedState,
     next_port: u32,
     slots: Vec<Slot>,
@@ -135,6 +156,7 @@ impl Stack {
         let port_key = KeyedState::new(&mut rng);
         let next_port = rng.next_u32();
         let map_key = KeyedState::new(&mut rng);
+        let cookies = CookieJar::new(&mut ChaCha8Rng::seed_from_u64(cfg.seed ^ COOKIE_SEED));
         Stack {
             trace: Trace::new(cfg.trace, cfg.trace_capacity),
             timers: TimerWheel::new(Instant::ZERO, cfg.timer_tick),
@@ -142,6 +164,7 @@ impl Stack {
             addrs: Vec::new(),
             rng,
             isn,
+            cookies,
             port_key,
             next_port,
             slots: Vec::new(),
@@ -603,7 +626,7 @@ impl Stack {
             (rst, self.slots.get(id.index as usize).map(|s| &s.entry))
         {
             let tuple = c.tuple;
-            self.queue_reply(Reply {
+            self.queue_reply(Reply::Rst {
                 tuple,
                 rst,
                 reason: DropReason::Closed,

@@ -3,7 +3,7 @@
 
 use oxtcp_wire::{emit_packet, TcpFlags, TcpOptions, TcpRepr};
 
-use super::{Entry, Stack};
+use super::{Entry, Reply, Stack};
 use crate::config::SocketOptions;
 use crate::conn::Ctx;
 use crate::event::{Dir, DropReason, EventKind, SegmentEvent};
@@ -21,19 +21,42 @@ impl Stack {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
-            let mut flags = TcpFlags::RST;
-            if reply.rst.ack.is_some() {
-                flags |= TcpFlags::ACK;
-            }
-            let header = Header {
-                seq: reply.rst.seq.get(),
-                ack: reply.rst.ack.map_or(0, |a| a.get()),
-                flags,
-                window: 0,
-                options: TcpOptions::default(),
+            let (tuple, header, reason) = match reply {
+                Reply::Rst { tuple, rst, reason } => {
+                    let mut flags = TcpFlags::RST;
+                    if rst.ack.is_some() {
+                        flags |= TcpFlags::ACK;
+                    }
+                    let header = Header {
+                        seq: rst.seq.get(),
+                        ack: rst.ack.map_or(0, |a| a.get()),
+                        flags,
+                        window: 0,
+                        options: TcpOptions::default(),
+                    };
+                    (tuple, header, Some(reason))
+                }
+                Reply::SynCookie {
+                    tuple,
+                    iss,
+                    ack,
+                    window,
+                    options,
+                } => {
+                    let header = Header {
+                        seq: iss.get(),
+                        ack: ack.get(),
+                        flags: TcpFlags::SYN | TcpFlags::ACK,
+                        window,
+                        options,
+                    };
+                    (tuple, header, None)
+                }
             };
-            if let Some(n) = self.emit_reply(buf, reply.tuple, header, reply.reason) {
-                self.stats.rst_sent += 1;
+            if let Some(n) = self.emit_reply(buf, tuple, header, reason) {
+                if reason.is_some() {
+                    self.stats.rst_sent += 1;
+                }
                 return Some(n);
             }
         }
@@ -148,10 +171,10 @@ impl Stack {
         buf: &mut [u8],
         tuple: FourTuple,
         header: Header,
-        reason: DropReason,
+        reason: Option<DropReason>,
     ) -> Option<usize> {
         let (n, repr, _) = write_segment(buf, self.cfg.ttl, tuple, header, [&[], &[]])?;
-        self.record_tx(tuple, None, &repr, 0, false, Some(reason));
+        self.record_tx(tuple, None, &repr, 0, false, reason);
         Some(n)
     }
 

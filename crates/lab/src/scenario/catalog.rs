@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oxtcp_core::{
     ConnError, ConnectError, Dir, DropReason, EventKind, SocketOptions, StackConfig, State,
-    TimerKind,
+    SynCookies, TimerKind,
 };
 use oxtcp_sim::{LinkConfig, PacketInfo, Verdict};
 use oxtcp_wire::TcpFlags;
@@ -498,7 +498,11 @@ static SCENARIOS: &[Scenario] = &[
                 (ms(0), client(40003)),
                 (ms(5000), Call::CloseAll),
             ]);
-            setup(a, b)
+            let mut s = setup(a, b);
+            // The backlog as the lifecycle notes describe it: without SYN cookies, which
+            // would answer the third SYN statelessly (the syn-flood scenario shows them).
+            s.cfg_b.syn_cookies = SynCookies::Off;
+            s
         },
         // One sequence per client, in the order the connections began: B's third entry only
         // exists once the retried SYN is admitted.
