@@ -62,6 +62,7 @@ scenarios! {
     lost_final_ack = "lost-final-ack",
     old_duplicate = "old-duplicate",
     backlog_full = "backlog-full",
+    syn_flood = "syn-flood",
     refused = "refused",
     abort = "abort",
     zero_window = "zero-window",

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use oxtcp_core::{
-    ConnError, ConnectError, Dir, DropReason, EventKind, SocketOptions, StackConfig, State,
+    Cause, ConnError, ConnectError, Dir, DropReason, EventKind, SocketOptions, StackConfig, State,
     SynCookies, TimerKind,
 };
 use oxtcp_sim::{LinkConfig, PacketInfo, Verdict};
@@ -478,6 +478,65 @@ static SCENARIOS: &[Scenario] = &[
         },
     },
     OLD_DUPLICATE,
+    Scenario {
+        name: "syn-flood",
+        shows: "Q2 with SYN cookies: four SYNs whose senders never answer fill B's SYN queue (backlog 4); a legitimate client's SYN then finds it full, is answered with a SYN cookie instead of an entry, and connects",
+        no_time_wait: None,
+        b_initial: Listen,
+        setup: || {
+            let flood = |port| Call::Connect(SocketAddr::new(A_IP, port), b_end(), SocketOptions::default());
+            let a = Script::new(vec![
+                (ms(0), flood(41001)),
+                (ms(0), flood(41002)),
+                (ms(0), flood(41003)),
+                (ms(0), flood(41004)),
+                (ms(100), Call::Connect(SocketAddr::new(A_IP, 40001), b_end(), SocketOptions::default())),
+                (ms(200), Call::Send(b"GET /\n".to_vec())),
+                (ms(400), Call::Close),
+            ]);
+            let mut b = Script::new(vec![(ms(0), Call::Listen(b_end(), 4, SocketOptions::default()))]);
+            b.on_accept = b"hello\n".to_vec();
+            b.close_on_eof = true;
+            let mut s = setup(a, b);
+            // The flood's senders never answer: every segment to ports 41001-41004 is lost, as
+            // SYN-ACKs to spoofed addresses would be. They give up after one RTO; B retries
+            // each SYN-ACK once and then forgets the entry.
+            s.cfg_a.syn_retries = 0;
+            s.cfg_b.synack_retries = 1;
+            s.cfg_b.syn_cookies = SynCookies::WhenFull;
+            s.filter = Some(Box::new(|p: &PacketInfo| {
+                let to_flood = p.from.0 == 1
+                    && oxtcp_wire::parse_packet(p.bytes).is_ok_and(|s| (41001..=41004).contains(&s.tcp.dst_port));
+                if to_flood { Verdict::Drop } else { Verdict::Pass }
+            }));
+            s
+        },
+        expect_a: &[
+            &[Closed, SynSent, Closed],
+            &[Closed, SynSent, Closed],
+            &[Closed, SynSent, Closed],
+            &[Closed, SynSent, Closed],
+            &[Closed, SynSent, Established, FinWait1, TimeWait, Closed],
+        ],
+        expect_b: &[
+            &[Listen, SynReceived, Closed],
+            &[Listen, SynReceived, Closed],
+            &[Listen, SynReceived, Closed],
+            &[Listen, SynReceived, Closed],
+            &[Listen, SynReceived, Established, CloseWait, LastAck, Closed],
+        ],
+        claims: |r| {
+            let drops = |why: DropReason| r.b.iter().filter(|e| matches!(&e.kind, EventKind::Segment(s) if s.dir == Dir::Drop && s.reason == Some(why))).count();
+            let by_cookie = r.b.iter().filter(|e| matches!(&e.kind, EventKind::State(s) if s.cause == Cause::SynCookie)).count();
+            vec![
+                Check::new("no SYN is dropped: the fifth finds the SYN queue full and gets a cookie", drops(DropReason::SynQueueFull) == 0),
+                Check::new("B's legitimate connection is built from the cookie in the final ACK", by_cookie == 1),
+                Check::new("the legitimate client reads B's greeting", r.a_app.conns.iter().any(|c| c.received == b"hello\n")),
+                Check::new("B's application accepts exactly one connection", r.b_app.conns.len() == 1),
+                Check::new("the four flood connects time out on A", r.a.iter().filter(|e| matches!(&e.kind, EventKind::State(s) if s.to == Closed && s.error == Some(ConnError::TimedOut))).count() == 4),
+            ]
+        },
+    },
     Scenario {
         name: "backlog-full",
         shows: "Q1, Q2, Q4: backlog 2 and an application not yet accepting; two handshakes complete and wait in the accept queue, a third client's SYNs are dropped until accept() makes room",
