@@ -407,8 +407,8 @@ impl Stack {
             t
         };
         let charge = self.buffer_charge(&opts);
-        if let Err(reason) = self.admit_connection(charge) {
-            self.stats.count_drop(reason);
+        if self.admit_connection(charge).is_err() {
+            // The caller hears of it; `drops` counts segments only.
             return Err(ConnectError::ResourceLimit);
         }
         let iss = self.isn.isn(now, &tuple);
