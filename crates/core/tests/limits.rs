@@ -189,3 +189,25 @@ fn out_of_order_flood_beyond_the_window_stays_within_the_buffer() {
     assert!(t.info().ooo_bytes <= buffer);
     t.drain();
 }
+
+/// Half-open entries are charged nothing, so two SYNs that each fit are both answered; the
+/// budget is checked again when a handshake completes, and the final ACK that no longer fits
+/// is dropped with its entry kept, as for a full accept queue.
+#[test]
+fn memory_budget_is_checked_again_when_the_handshake_completes() {
+    let mut t = Harness::server_with(8, |c| {
+        c.send_buffer = 1000;
+        c.recv_buffer = 1000;
+        c.memory_budget = Some(3000);
+    });
+    for port in [5001, 5002] {
+        t.send(seg().syn().seq(0).port(port));
+        t.expect(seg().syn().ack().seq(0).ack_no(1).port(port));
+    }
+    t.send(seg().ack().seq(1).ack_no(1).port(5001));
+    t.send(seg().ack().seq(1).ack_no(1).port(5002));
+    t.expect_none();
+    assert_eq!(t.stack.stats().drops_for(DropReason::MemoryBudget), 1);
+    let r = t.stack.resources();
+    assert_eq!((r.connections, r.half_open, r.buffer_bytes), (1, 1, 2000));
+}

@@ -84,3 +84,18 @@ fn syn_with_older_timestamp_in_time_wait_is_dropped_silently() {
     assert_eq!(t.stack.stats().drops_for(DropReason::TimeWaitSyn), 1);
     t.assert_state(State::TimeWait);
 }
+
+/// The active closer's TIME-WAIT has no listener behind it: a SYN is handled as in any
+/// synchronized state (here RFC 5961's challenge ACK), and TIME-WAIT goes on.
+#[test]
+fn syn_to_time_wait_without_a_listener_is_handled_as_before() {
+    let mut t = Harness::established_client();
+    t.app_shutdown();
+    t.expect(seg().ack().fin().seq(1).ack_no(1));
+    t.send(seg().ack().fin().seq(1).ack_no(2));
+    t.expect(seg().ack().seq(2).ack_no(2));
+    t.assert_state(State::TimeWait);
+    t.send(seg().syn().seq(5000));
+    t.expect(seg().ack().seq(2).ack_no(2));
+    t.assert_state(State::TimeWait);
+}
