@@ -81,6 +81,17 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
         "pid": std::process::id(),
         "addresses": net.addresses().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
     })];
+    let st = net.stats().stack;
+    lines.push(json!({
+        "kind": "stats",
+        "packets_in": st.packets_in,
+        "packets_out": st.packets_out,
+        "rst_sent": st.rst_sent,
+        "replies_discarded": st.replies_discarded,
+        "challenge_acks_suppressed": st.challenge_acks_suppressed,
+        "invalid_acks_suppressed": st.invalid_acks_suppressed,
+        "drops": st.drops,
+    }));
     for l in net.listeners() {
         lines.push(json!({
             "kind": "listener",

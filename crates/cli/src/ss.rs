@@ -102,6 +102,28 @@ fn info_line(r: &Value) -> String {
     )
 }
 
+/// The stack's counters, with every drop cause seen (as `nstat` shows kernel MIBs).
+fn stats_line(r: &Value) -> String {
+    let drops = r["drops"]
+        .as_object()
+        .map(|d| {
+            d.iter()
+                .map(|(k, v)| format!(" {k}:{v}"))
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!(
+        "# in:{} out:{} rst_sent:{} challenge_acks_suppressed:{} invalid_acks_suppressed:{} \
+         drops:{}",
+        s(r, "packets_in"),
+        s(r, "packets_out"),
+        s(r, "rst_sent"),
+        s(r, "challenge_acks_suppressed"),
+        s(r, "invalid_acks_suppressed"),
+        if drops.is_empty() { " none" } else { &drops },
+    )
+}
+
 /// Run `oxtcp ss`.
 pub fn run(args: &SsArgs) -> Result<()> {
     let mut failures = 0;
@@ -135,6 +157,9 @@ pub fn run(args: &SsArgs) -> Result<()> {
                         .join(", "))
                     .unwrap_or_default()
             );
+        }
+        for r in rows.iter().filter(|r| r["kind"] == "stats") {
+            println!("{}", stats_line(r));
         }
         println!(
             "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",
@@ -193,6 +218,20 @@ pub fn run(args: &SsArgs) -> Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn stats_line_lists_drops_by_cause() {
+        let r = json!({
+            "kind": "stats", "packets_in": 9, "packets_out": 4, "rst_sent": 1,
+            "challenge_acks_suppressed": 2, "invalid_acks_suppressed": 0,
+            "drops": {"bad_checksum": 3, "syn_rst": 1},
+        });
+        assert_eq!(
+            stats_line(&r),
+            "# in:9 out:4 rst_sent:1 challenge_acks_suppressed:2 invalid_acks_suppressed:0 \
+             drops: bad_checksum:3 syn_rst:1"
+        );
+    }
 
     #[test]
     fn info_line_shows_rtt_windows_bytes_and_limited_times() {

@@ -117,6 +117,32 @@ pub struct StackConfig {
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Granularity of the timer wheel.
     pub timer_tick: Duration,
+    /// Challenge ACKs (RFC 5961 §3.2, §4.2, §5.2) per second for the whole stack, as Linux's
+    /// tcp_challenge_ack_limit (1000); `None`: unlimited. RFC 5961 §7 asks for a limit so the
+    /// challenge ACKs cannot be used to flood a path or amplify an attack; over it the ACK is
+    /// not sent and `StackStats::challenge_acks_suppressed` counts it.
+    pub challenge_ack_limit: Option<u32>,
+    /// Least time between two ACKs one connection sends in answer to unacceptable segments
+    /// (out of window, old duplicates, PAWS) without data, as Linux's tcp_invalid_ratelimit
+    /// (500 ms). Two endpoints that each find the other's ACKs unacceptable would otherwise
+    /// trade ACKs forever. Segments with data or SYN still draw their ACK each time, as in
+    /// Linux (they are no part of an ACK loop). `Duration::ZERO`: no limit.
+    pub invalid_ack_interval: Duration,
+    /// Most full connections (any state, TIME-WAIT and released ones still closing included);
+    /// at the limit a SYN to a listener is dropped (`DropReason::ConnectionLimit`) and
+    /// `connect` fails with `ConnectError::ResourceLimit`. `None`: no limit, the default, as the
+    /// memory budget is the better bound.
+    pub max_connections: Option<usize>,
+    /// Most half-open entries across all listeners (each listener's backlog bounds its own);
+    /// at the limit a new SYN is dropped (`DropReason::HalfOpenLimit`). Default 65536.
+    pub max_half_open: Option<usize>,
+    /// Bytes of buffer space all connections may have configured together: each full
+    /// connection counts its send plus receive buffer size from creation to release, as the
+    /// most memory it may come to hold; half-open entries count nothing. A SYN that would go
+    /// over it is dropped (`DropReason::MemoryBudget`), a `connect` fails with
+    /// `ConnectError::ResourceLimit`, and a handshake whose final ACK arrives then is dropped
+    /// like one meeting a full accept queue. `None`: no budget, the default.
+    pub memory_budget: Option<usize>,
     /// Record trace events for `poll_event`.
     pub trace: bool,
     /// Most trace events kept when nobody polls; older ones are dropped and counted.
@@ -159,6 +185,11 @@ impl Default for StackConfig {
             congestion_control: CcAlgorithm::Cubic,
             ephemeral_ports: 49152..=65535,
             timer_tick: Duration::from_millis(1),
+            challenge_ack_limit: Some(1000),
+            invalid_ack_interval: Duration::from_millis(500),
+            max_connections: None,
+            max_half_open: Some(65536),
+            memory_budget: None,
             trace: false,
             trace_capacity: 1 << 20,
         }

@@ -65,6 +65,9 @@ pub enum ConnectError {
     /// Port 0 or an unspecified remote address.
     #[error("invalid argument")]
     InvalidArgument,
+    /// The stack is at `max_connections` or its `memory_budget`.
+    #[error("connection or memory limit reached")]
+    ResourceLimit,
 }
 
 /// Errors of `send`.

@@ -179,6 +179,8 @@ pub enum Cause {
     RecvSynInWindow,
     /// A final ACK returned a valid SYN cookie: the handshake completes from it.
     SynCookie,
+    /// A new SYN for the same 4-tuple ended TIME-WAIT (RFC 6191).
+    TimeWaitReused,
 }
 
 impl Cause {
@@ -200,6 +202,7 @@ impl Cause {
             Cause::ListenerClosed => "listener closed",
             Cause::RecvSynInWindow => "rcv SYN in window",
             Cause::SynCookie => "rcv ACK with SYN cookie",
+            Cause::TimeWaitReused => "rcv new SYN (RFC 6191)",
         }
     }
 }
@@ -223,6 +226,13 @@ pub enum DropReason {
     NoSyn,
     /// SYN and FIN together.
     SynFin,
+    /// SYN and RST together: no valid segment carries both (an RST never opens anything, a
+    /// SYN never resets), so it is dropped in every state, as a scanner's probe.
+    SynRst,
+    /// None of SYN, ACK, RST or FIN (a "null" segment) in a synchronized state.
+    NoFlags,
+    /// FIN without ACK in a synchronized state (e.g. an "Xmas" FIN+PSH+URG probe).
+    FinWithoutAck,
     /// The listener's SYN queue is full.
     SynQueueFull,
     /// The listener's accept queue is full.
@@ -236,6 +246,9 @@ pub enum DropReason {
     MissingTimestamp,
     /// An RST not at RCV.NXT but in the window: challenge ACK sent (RFC 5961 §3.2).
     ChallengeAckRst,
+    /// A SYN in TIME-WAIT that RFC 6191 does not let reuse the 4-tuple (its TSval is not
+    /// above TS.Recent), dropped silently.
+    TimeWaitSyn,
     /// An RST in TIME-WAIT, ignored against TIME-WAIT assassination (RFC 1337 §3, fix F1).
     TimeWaitRst,
     /// A SYN in a synchronized state: challenge ACK sent (RFC 5961 §4.2).
@@ -254,6 +267,12 @@ pub enum DropReason {
     ReassemblyFull,
     /// The connection is closed.
     Closed,
+    /// The stack holds `max_connections` full connections already.
+    ConnectionLimit,
+    /// The stack holds `max_half_open` half-open entries already.
+    HalfOpenLimit,
+    /// A new connection's buffers would exceed the stack's `memory_budget`.
+    MemoryBudget,
 }
 
 impl DropReason {
@@ -268,12 +287,16 @@ impl DropReason {
             DropReason::AckToListener => "ack_to_listener",
             DropReason::NoSyn => "no_syn",
             DropReason::SynFin => "syn_fin",
+            DropReason::SynRst => "syn_rst",
+            DropReason::NoFlags => "no_flags",
+            DropReason::FinWithoutAck => "fin_without_ack",
             DropReason::SynQueueFull => "syn_queue_full",
             DropReason::AcceptQueueFull => "accept_queue_full",
             DropReason::OutOfWindow => "out_of_window",
             DropReason::Paws => "paws",
             DropReason::MissingTimestamp => "missing_timestamp",
             DropReason::TimeWaitRst => "time_wait_rst",
+            DropReason::TimeWaitSyn => "time_wait_syn",
             DropReason::ChallengeAckRst => "challenge_ack_rst",
             DropReason::ChallengeAckSyn => "challenge_ack_syn",
             DropReason::AckTooNew => "ack_too_new",
@@ -283,6 +306,9 @@ impl DropReason {
             DropReason::NoSynInSynSent => "no_syn_in_syn_sent",
             DropReason::ReassemblyFull => "reassembly_full",
             DropReason::Closed => "closed",
+            DropReason::ConnectionLimit => "connection_limit",
+            DropReason::HalfOpenLimit => "half_open_limit",
+            DropReason::MemoryBudget => "memory_budget",
         }
     }
 }

@@ -350,3 +350,64 @@ proptest! {
         check_invariants(&t)?;
     }
 }
+
+// ----- illegal flag combinations (issue 7): each dropped silently and counted by cause -----
+
+/// Deliver `s` to an established connection; it must be dropped without a reply, counted
+/// under `reason`, and leave the connection ESTABLISHED.
+fn check_flags_dropped(s: Seg, reason: DropReason) {
+    let mut t = Harness::established_server();
+    t.send(s);
+    t.expect_none();
+    t.assert_state(State::Established);
+    assert_eq!(
+        t.stack.stats().drops_for(reason),
+        1,
+        "counted under {reason:?}"
+    );
+}
+
+#[test]
+fn syn_rst_is_dropped_in_a_synchronized_state_even_at_rcv_nxt() {
+    check_flags_dropped(seg().syn().rst().seq(1), DropReason::SynRst);
+}
+
+#[test]
+fn syn_rst_to_a_listener_is_dropped_and_counted() {
+    let mut t = Harness::server();
+    t.send(seg().syn().rst().seq(0));
+    t.expect_none();
+    assert_eq!(t.stack.stats().drops_for(DropReason::SynRst), 1);
+}
+
+#[test]
+fn a_segment_without_flags_is_dropped_in_or_out_of_the_window() {
+    check_flags_dropped(
+        seg().flags(TcpFlags::from_bits(0)).seq(1),
+        DropReason::NoFlags,
+    );
+    check_flags_dropped(
+        seg().flags(TcpFlags::from_bits(0)).seq(1_000_000),
+        DropReason::NoFlags,
+    );
+}
+
+#[test]
+fn fin_without_ack_is_dropped_in_a_synchronized_state() {
+    check_flags_dropped(seg().fin().seq(1), DropReason::FinWithoutAck);
+    // The "Xmas" probe: FIN, PSH and URG.
+    check_flags_dropped(
+        seg()
+            .flags(TcpFlags::FIN | TcpFlags::PSH | TcpFlags::URG)
+            .seq(1_000_000),
+        DropReason::FinWithoutAck,
+    );
+}
+
+#[test]
+fn data_beyond_the_window_is_counted_out_of_window() {
+    let mut t = Harness::established_server();
+    t.send(seg().ack().seq(1_000_000).ack_no(1).data(b"far"));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    assert_eq!(t.stack.stats().drops_for(DropReason::OutOfWindow), 1);
+}

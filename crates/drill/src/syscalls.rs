@@ -493,6 +493,7 @@ impl Runner<'_> {
                         Ok(Outcome::Done(Ret::err("EADDRNOTAVAIL")))
                     }
                     Err(ConnectError::InvalidArgument) => Ok(Outcome::Done(Ret::err("EINVAL"))),
+                    Err(ConnectError::ResourceLimit) => Ok(Outcome::Done(Ret::err("ENOBUFS"))),
                 }
             }
         }

@@ -100,3 +100,34 @@ fn scenarios_have_unique_names_and_say_what_they_show() {
     assert_eq!(names.len(), all().len());
     assert!(all().iter().all(|s| !s.shows.is_empty()));
 }
+
+/// Bare ACKs each side sent in `r`, and the time of the last segment either side sent.
+fn bare_acks_and_end(r: &oxtcp_lab::scenario::Run) -> (usize, u64) {
+    use oxtcp_core::{Dir, EventKind};
+    let tx = || {
+        r.a.iter().chain(&r.b).filter_map(|e| match &e.kind {
+            EventKind::Segment(s) if s.dir == Dir::Tx => Some((e.time, s)),
+            _ => None,
+        })
+    };
+    let acks = tx()
+        .filter(|(_, s)| s.len == 0 && s.flags == oxtcp_wire::TcpFlags::ACK)
+        .count();
+    let end = tx().map(|(t, _)| t.as_micros()).max().unwrap_or(0);
+    (acks, end)
+}
+
+/// Issue 7: in the hazard run the two sides each find the other's ACKs out of window. Without
+/// a limit on ACKs to unacceptable segments (Linux's tcp_invalid_ratelimit) they trade them
+/// every round trip; with the default 500 ms spacing the exchange stays bounded.
+#[test]
+fn old_duplicate_hazard_ack_exchange_is_rate_limited() {
+    let s = find("old-duplicate").unwrap().no_time_wait.unwrap();
+    let mut unlimited = (s.setup)();
+    unlimited.cfg_a.invalid_ack_interval = std::time::Duration::ZERO;
+    unlimited.cfg_b.invalid_ack_interval = std::time::Duration::ZERO;
+    let before = bare_acks_and_end(&run(unlimited, 1, None).unwrap());
+    let after = bare_acks_and_end(&run((s.setup)(), 1, None).unwrap());
+    eprintln!("bare ACKs, last segment (µs): unlimited {before:?}, default {after:?}");
+    assert!(after.0 < before.0, "{after:?} vs {before:?}");
+}

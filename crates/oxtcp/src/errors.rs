@@ -27,6 +27,7 @@ pub(crate) fn connect(e: ConnectError) -> Error {
             ErrorKind::AddrNotAvailable
         }
         ConnectError::InvalidArgument => ErrorKind::InvalidInput,
+        ConnectError::ResourceLimit => ErrorKind::OutOfMemory,
     };
     Error::new(kind, e)
 }

@@ -4,7 +4,7 @@
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
-use crate::config::{RstPolicy, SynPolicy};
+use crate::config::{RstPolicy, StackConfig, SynPolicy};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
 use crate::seq::SeqNum;
@@ -41,6 +41,17 @@ pub enum Disposition {
     AckSent(DropReason),
     /// Dropped; an RST goes back.
     RstSent(DropReason, RstReply),
+}
+
+/// What a SYN arriving in TIME-WAIT may do (RFC 6191).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeWaitSyn {
+    /// End TIME-WAIT and hand the SYN to the listener as a new passive open.
+    Reuse,
+    /// Drop it silently.
+    Drop,
+    /// Handle it as in any synchronized state (RFC 9293 §3.10.7.4).
+    Process,
 }
 
 /// An RST to send in reply, outside any connection's sequence of segments.
@@ -125,6 +136,18 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states.
     fn on_segment_synchronizing(&mut self, ctx: &mut Ctx<'_>, mut seg: SegIn<'_>) -> Disposition {
+        if !seg.flags.ack() && !seg.flags.rst() && !seg.flags.syn() {
+            // Deviation (as Linux's tcp_rcv_state_process, and FreeBSD's tcp_twcheck in
+            // TIME-WAIT): a segment with none of ACK, RST and SYN is dropped silently before
+            // the sequence check. RFC 9293's fifth step drops it too, but an out-of-window one
+            // would first draw an ACK, which answers null and FIN scans.
+            let reason = if seg.flags.fin() {
+                DropReason::FinWithoutAck
+            } else {
+                DropReason::NoFlags
+            };
+            return Disposition::Dropped(reason);
+        }
         let bare = seg.payload.is_empty() && !seg.flags.fin() && !seg.flags.syn();
         let mut seg_wnd_unscaled = seg.flags.syn();
         // Deviation (as Linux): in a simultaneous open the peer's SYN-ACK repeats the SYN we
@@ -162,8 +185,7 @@ impl Connection {
                 self.ts_recent_age = ctx.now;
             }
             if ts_before(ts.tsval, self.ts_recent) {
-                self.ack_now = true;
-                return Disposition::AckSent(DropReason::Paws);
+                return self.ack_unacceptable(ctx, &seg, DropReason::Paws);
             }
         }
 
@@ -224,7 +246,7 @@ impl Connection {
                 // ACK field is still processed, as in BSD ("keep on processing for RST or
                 // ACK"). A peer that numbers a bare ACK from before its own FIN still gets its
                 // acknowledgment of our FIN through. The RFC 5961 ACK checks below still apply.
-                self.ack_now = true;
+                let _ = self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
                 if self.sack_ok && !seg.payload.is_empty() {
                     // RFC 2883 §4: the next ACK reports the duplicate range first.
                     let end = seg.seq.add(seg.payload.len() as u32);
@@ -234,8 +256,7 @@ impl Connection {
                 seg.flags = seg.flags.without_fin();
                 old_duplicate = true;
             } else {
-                self.ack_now = true;
-                return Disposition::AckSent(DropReason::OutOfWindow);
+                return self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
             }
         }
         // RFC 7323 §4.3 (§5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent,
@@ -274,8 +295,7 @@ impl Connection {
             // RFC 5961 §3.2: only an RST at exactly RCV.NXT resets; elsewhere in the window it
             // draws a challenge ACK, so a blind attacker must guess the exact number.
             if ctx.cfg.rst_policy == RstPolicy::Rfc5961 && seg.seq != self.rcv_nxt {
-                self.ack_now = true;
-                return Disposition::AckSent(DropReason::ChallengeAckRst);
+                return self.challenge_ack(ctx, DropReason::ChallengeAckRst);
             }
             match self.state {
                 State::SynReceived => self.fail(ctx, ConnError::Refused, Cause::RecvRst),
@@ -298,8 +318,7 @@ impl Connection {
             if ctx.cfg.syn_policy == SynPolicy::Rfc5961 {
                 // RFC 5961 §4.2: challenge ACK; a peer that really restarted answers with an
                 // RST at RCV.NXT.
-                self.ack_now = true;
-                return Disposition::AckSent(DropReason::ChallengeAckSyn);
+                return self.challenge_ack(ctx, DropReason::ChallengeAckSyn);
             }
             // RFC 793: a SYN in the window is an error: reset the connection. The RST carries
             // our position in both directions (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>), as
@@ -358,8 +377,7 @@ impl Connection {
             && seg.ack.before(self.snd_una.sub(self.max_snd_wnd))
         {
             // RFC 5961 §5.2: an ACK too old to be real.
-            self.ack_now = true;
-            return Disposition::AckSent(DropReason::AckTooOld);
+            return self.challenge_ack(ctx, DropReason::AckTooOld);
         }
         // RFC 5681 §2: a duplicate ACK carries no data, SYN or FIN, leaves the window as it
         // was and acknowledges SND.UNA while data is outstanding. The answer to a zero-window
@@ -420,6 +438,79 @@ impl Connection {
             }
         }
         Disposition::Accepted
+    }
+
+    /// RFC 6191 §2: may a SYN end this TIME-WAIT and open a new incarnation of the 4-tuple?
+    /// With timestamps in both the old incarnation and the SYN, when its TSval is above
+    /// TS.Recent; otherwise when its sequence number is above RCV.NXT (the last seen). A SYN
+    /// failing the test is dropped silently when the old incarnation used timestamps, and
+    /// handled as in any synchronized state when it did not.
+    pub(crate) fn time_wait_syn(&self, cfg: &StackConfig, seg: &SegIn<'_>) -> TimeWaitSyn {
+        if self.state != State::TimeWait
+            || !seg.flags.syn()
+            || seg.flags.ack()
+            || seg.flags.rst()
+            || seg.flags.fin()
+        {
+            return TimeWaitSyn::Process;
+        }
+        let new_ts = cfg.timestamps && seg.options.timestamps.is_some();
+        let reuse = match (self.ts_ok, seg.options.timestamps) {
+            (true, Some(ts)) if new_ts => ts_before(self.ts_recent, ts.tsval),
+            _ => seg.seq.after(self.rcv_nxt),
+        };
+        match (reuse, self.ts_ok) {
+            (true, _) => TimeWaitSyn::Reuse,
+            (false, true) => TimeWaitSyn::Drop,
+            (false, false) => TimeWaitSyn::Process,
+        }
+    }
+
+    /// End TIME-WAIT early for a SYN that `time_wait_syn` let reuse the 4-tuple.
+    pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>) {
+        self.time_wait_at = None;
+        self.set_state(ctx, State::Closed, Cause::TimeWaitReused);
+    }
+
+    /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), unless the stack has
+    /// sent its `challenge_ack_limit` of them this second: RFC 5961 §7 asks for such a limit
+    /// so an attacker cannot turn spoofed segments into a flood of ACKs.
+    fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
+        if ctx
+            .limits
+            .allow_challenge(ctx.now, ctx.cfg.challenge_ack_limit)
+        {
+            self.ack_now = true;
+            Disposition::AckSent(reason)
+        } else {
+            Disposition::Dropped(reason)
+        }
+    }
+
+    /// Drop an unacceptable segment (out of window, old duplicate, PAWS) with the ACK RFC 9293
+    /// §3.10.7.4 asks for. Deviation (as Linux's tcp_oow_rate_limited): a segment without data,
+    /// or with SYN, draws it at most once per `invalid_ack_interval` per connection, so two
+    /// endpoints that each find the other's ACKs unacceptable do not trade them forever;
+    /// segments with data are no part of such a loop and are always answered.
+    fn ack_unacceptable(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegIn<'_>,
+        reason: DropReason,
+    ) -> Disposition {
+        let limited = seg.seg_len() == 0 || seg.flags.syn();
+        if !limited
+            || ctx.limits.allow_invalid(
+                ctx.now,
+                &mut self.last_invalid_ack,
+                ctx.cfg.invalid_ack_interval,
+            )
+        {
+            self.ack_now = true;
+            Disposition::AckSent(reason)
+        } else {
+            Disposition::Dropped(reason)
+        }
     }
 
     /// Cut the parts of an acceptable segment that lie outside the window (RFC 9293 §3.10.7.4:

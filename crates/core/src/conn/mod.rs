@@ -30,12 +30,13 @@ use crate::error::{CloseError, ConnError, RecvError, SendError};
 use crate::event::{Cause, EventKind, StateEvent, Trace};
 use crate::handle::ConnId;
 use crate::seq::SeqNum;
+use crate::stack::ratelimit::AckLimits;
 use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
-pub(crate) use input::SegIn;
 pub use input::{Disposition, RstReply};
+pub(crate) use input::{SegIn, TimeWaitSyn};
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
@@ -46,6 +47,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a StackConfig,
     pub(crate) trace: &'a mut Trace,
     pub(crate) id: ConnId,
+    /// The stack's limits on ACKs sent in answer to dropped segments.
+    pub(crate) limits: &'a mut AckLimits,
 }
 
 /// Per-connection counters, in the spirit of Linux's tcp_info.
@@ -214,6 +217,9 @@ pub struct Connection {
 
     /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
     ack_now: bool,
+    /// When the last ACK answering an unacceptable segment went out, for
+    /// `StackConfig::invalid_ack_interval`.
+    last_invalid_ack: Option<Instant>,
     /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
     delack: delack::DelayedAck,
     /// SACK blocks to report (RFC 2018 §4, RFC 2883).
@@ -359,6 +365,7 @@ impl Connection {
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
             rtt_probe: None,
             ack_now: false,
+            last_invalid_ack: None,
             delack: delack::DelayedAck::default(),
             sack_report: sack_report::SackReport::default(),
             rto_at: None,

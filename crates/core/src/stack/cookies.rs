@@ -113,6 +113,11 @@ impl Stack {
             l.stats.accept_queue_overflows += 1;
             return Some(Disposition::Dropped(DropReason::AcceptQueueFull));
         }
+        let opts = l.opts;
+        let charge = self.buffer_charge(&opts);
+        if let Err(reason) = self.admit_connection(charge) {
+            return Some(Disposition::Dropped(reason));
+        }
         let tsecr = seg.options.timestamps.map(|t| t.tsecr);
         let c = CookieSyn::new(mss, tsecr);
         let syn = PeerSyn {
@@ -123,7 +128,9 @@ impl Stack {
             tsval: seg.options.timestamps.map(|t| t.tsval),
             sack_permitted: c.sack_permitted,
         };
-        let opts = l.opts;
+        let Some(l) = self.listeners[listener as usize].1.as_mut() else {
+            return Some(Disposition::Dropped(DropReason::Closed));
+        };
         l.stats.syncookies_accepted += 1;
         l.stats.established += 1;
         let index = self.alloc_slot();
@@ -134,6 +141,7 @@ impl Stack {
         let ts_offset = self.cookies.ts_offset(&tuple);
         let conn = Connection::from_half_open(&self.cfg, opts, tuple, iss, syn, ts_offset, now);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
+        self.count_entry(index, charge);
         self.by_tuple.insert(tuple, index);
         self.trace.set_conn(pos, id);
         // The SYN-RECEIVED it never held, shown for the state model: the ACK moves it on.

@@ -4,7 +4,8 @@
 use oxtcp_wire::parse_packet;
 
 use super::{Entry, Reply, Stack};
-use crate::conn::{Connection, Ctx, Disposition, PeerSyn, RstReply, SegIn};
+use crate::conn::{Connection, Ctx, Disposition, PeerSyn, RstReply, SegIn, TimeWaitSyn};
+use crate::cookie::SynCookies;
 use crate::event::{Cause, Dir, DropReason, EventKind, SegmentEvent, StateEvent};
 use crate::handle::ConnId;
 use crate::listener::{HalfOpen, HalfOpenOutcome};
@@ -65,6 +66,11 @@ impl Stack {
         } else if tcp.src_port == 0 || tcp.dst_port == 0 || !is_unicast(src) {
             // RFC 9293 §3.9.2.2 / RFC 1122 §4.2.3.10: never answer broadcast or multicast.
             Err(DropReason::BadAddress)
+        } else if tcp.flags.syn() && tcp.flags.rst() {
+            // Deviation: RFC 9293 does not name SYN+RST; in a synchronized state its RST would
+            // be checked first and could reset the connection. No real TCP sends it, so it is
+            // dropped, as OpenBSD does, before any state sees it.
+            Err(DropReason::SynRst)
         } else {
             Ok(())
         };
@@ -101,24 +107,60 @@ impl Stack {
         if let Some(&index) = self.by_tuple.get(&tuple) {
             self.trace.set_conn(pos, self.conn_id(index));
             return match &self.slots[index as usize].entry {
-                Entry::Conn(_) => self.on_conn_segment(now, index, seg),
+                Entry::Conn(c) => match c.time_wait_syn(&self.cfg, &seg) {
+                    TimeWaitSyn::Process => self.on_conn_segment(now, index, seg),
+                    TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
+                    TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
+                },
                 Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
                 Entry::Vacant => Disposition::Dropped(DropReason::Closed),
             };
         }
-        let listener = self
-            .listener_by_port
+        match self.listener_for(&tuple) {
+            Some(l) => self.on_listen_segment(now, l, tuple, seg, pos),
+            None => closed_reply(&seg),
+        }
+    }
+
+    /// The listener that takes SYNs for `tuple`, if any.
+    fn listener_for(&self, tuple: &FourTuple) -> Option<u32> {
+        self.listener_by_port
             .get(&tuple.local.port())
             .copied()
             .filter(|&l| {
                 self.listeners[l as usize].1.as_ref().is_some_and(|l| {
                     l.local.ip().is_unspecified() || l.local.ip() == tuple.local.ip()
                 })
-            });
-        match listener {
-            Some(l) => self.on_listen_segment(now, l, tuple, seg, pos),
-            None => closed_reply(&seg),
+            })
+    }
+
+    /// RFC 6191: a SYN that may reuse a TIME-WAIT 4-tuple ends TIME-WAIT and is handled as a
+    /// new passive open. With no listener to take it, TIME-WAIT handles it as before.
+    fn reuse_time_wait(
+        &mut self,
+        now: Instant,
+        index: u32,
+        tuple: FourTuple,
+        seg: SegIn<'_>,
+        pos: Option<usize>,
+    ) -> Disposition {
+        let Some(listener) = self.listener_for(&tuple) else {
+            return self.on_conn_segment(now, index, seg);
+        };
+        let id = self.conn_id(index);
+        if let Entry::Conn(c) = &mut self.slots[index as usize].entry {
+            let mut ctx = Ctx {
+                now,
+                cfg: &self.cfg,
+                trace: &mut self.trace,
+                id,
+                limits: &mut self.ack_limits,
+            };
+            c.end_time_wait(&mut ctx);
         }
+        // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
+        self.after_activity(index);
+        self.on_listen_segment(now, listener, tuple, seg, pos)
     }
 
     pub(super) fn on_conn_segment(
@@ -136,6 +178,7 @@ impl Stack {
             cfg: &self.cfg,
             trace: &mut self.trace,
             id,
+            limits: &mut self.ack_limits,
         };
         // RFC 9293 §3.8.4: anything from the peer restarts the keep-alive idle period.
         c.keepalive_heard(now);
@@ -186,6 +229,14 @@ impl Stack {
         if self.wants_cookie(listener) {
             return self.send_syn_cookie(now, listener, tuple, &seg);
         }
+        if let Err(reason) = self.admit_syn(listener) {
+            // At the stack-wide half-open limit a listener with cookies still answers, without
+            // state; the other limits (connections, memory) would refuse the connection too.
+            if reason == DropReason::HalfOpenLimit && self.cfg.syn_cookies != SynCookies::Off {
+                return self.send_syn_cookie(now, listener, tuple, &seg);
+            }
+            return Disposition::Dropped(reason);
+        }
         let Some(l) = self.listeners[listener as usize].1.as_mut() else {
             return Disposition::Dropped(DropReason::Closed);
         };
@@ -204,6 +255,7 @@ impl Stack {
         self.slots[index as usize].entry = Entry::HalfOpen(HalfOpen::new(
             listener, tuple, iss, syn, ts_offset, now, &self.cfg,
         ));
+        self.count_entry(index, 0);
         self.by_tuple.insert(tuple, index);
         self.trace.set_conn(pos, id);
         self.trace.push(
@@ -252,6 +304,12 @@ impl Stack {
         };
         let (listener, tuple, iss, syn, ts_offset) =
             (h.listener, h.tuple, h.iss, h.syn, h.ts_offset);
+        let charge = self.buffer_charge(&self.listener_opts(listener));
+        if let Err(reason) = self.admit_connection(charge) {
+            // Limits reached since the SYN was admitted: as with a full accept queue, the
+            // entry stays and its SYN-ACK retransmission tries again later.
+            return Disposition::Dropped(reason);
+        }
         let Some(l) = self.listeners[listener as usize].1.as_mut() else {
             return Disposition::Dropped(DropReason::Closed);
         };
@@ -269,7 +327,9 @@ impl Stack {
         l.stats.established += 1;
         l.accept_queue.push_back(id);
         let conn = Connection::from_half_open(&self.cfg, l.opts, tuple, iss, syn, ts_offset, now);
+        self.uncount_entry(index);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
+        self.count_entry(index, charge);
         self.on_conn_segment(now, index, seg)
     }
 }

@@ -9,7 +9,9 @@
 
 mod cookies;
 mod input;
+mod limits;
 mod output;
+pub(crate) mod ratelimit;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -35,6 +37,7 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::timer::TimerWheel;
 use crate::tuple::FourTuple;
+use ratelimit::AckLimits;
 
 /// Stack-wide counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,6 +54,11 @@ pub struct StackStats {
     pub replies_discarded: u64,
     /// Trace events discarded because nobody polled them.
     pub trace_overflow: u64,
+    /// Challenge ACKs (RFC 5961) not sent because `challenge_ack_limit` was reached.
+    pub challenge_acks_suppressed: u64,
+    /// ACKs to unacceptable segments not sent because their connection had sent one less
+    /// than `invalid_ack_interval` before.
+    pub invalid_acks_suppressed: u64,
 }
 
 impl StackStats {
@@ -81,6 +89,8 @@ pub struct Resources {
     pub replies: usize,
     /// Listeners.
     pub listeners: usize,
+    /// Buffer bytes charged against `StackConfig::memory_budget`.
+    pub buffer_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -95,6 +105,8 @@ pub(crate) struct Slot {
     gen: u32,
     /// In the transmit queue already.
     tx_queued: bool,
+    /// Buffer bytes a full connection here counts against `StackConfig::memory_budget`.
+    charged: usize,
     entry: Entry,
 }
 
@@ -145,6 +157,8 @@ pub struct Stack {
     replies: VecDeque<Reply>,
     trace: Trace,
     stats: StackStats,
+    ack_limits: AckLimits,
+    usage: limits::Usage,
     now: Instant,
 }
 
@@ -176,6 +190,8 @@ impl Stack {
             tx_queue: VecDeque::new(),
             replies: VecDeque::new(),
             stats: StackStats::default(),
+            ack_limits: AckLimits::new(),
+            usage: limits::Usage::default(),
             now: Instant::ZERO,
         }
     }
@@ -221,6 +237,8 @@ impl Stack {
     pub fn stats(&self) -> StackStats {
         StackStats {
             trace_overflow: self.trace.overflowed,
+            challenge_acks_suppressed: self.ack_limits.challenge_suppressed,
+            invalid_acks_suppressed: self.ack_limits.invalid_suppressed,
             ..self.stats.clone()
         }
     }
@@ -244,6 +262,7 @@ impl Stack {
             tx_queue: self.tx_queue.len(),
             replies: self.replies.len(),
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
+            buffer_bytes: self.usage.buffer_bytes,
             ..Resources::default()
         };
         for s in &self.slots {
@@ -410,6 +429,11 @@ impl Stack {
             }
             t
         };
+        let charge = self.buffer_charge(&opts);
+        if self.admit_connection(charge).is_err() {
+            // The caller hears of it; `drops` counts segments only.
+            return Err(ConnectError::ResourceLimit);
+        }
         let iss = self.isn.isn(now, &tuple);
         // RFC 7323 §7.1: a random offset per connection keeps the TSval clock from telling
         // one connection's peer about another's.
@@ -421,9 +445,11 @@ impl Stack {
             cfg: &self.cfg,
             trace: &mut self.trace,
             id,
+            limits: &mut self.ack_limits,
         };
         let conn = Connection::connect(&mut ctx, opts, tuple, iss, ts_offset);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
+        self.count_entry(index, charge);
         self.by_tuple.insert(tuple, index);
         self.after_activity(index);
         Ok(id)
@@ -615,6 +641,7 @@ impl Stack {
             cfg: &self.cfg,
             trace: &mut self.trace,
             id,
+            limits: &mut self.ack_limits,
         };
         let rst = c.kill(&mut ctx);
         self.finish_user_call(id, rst);
@@ -656,6 +683,7 @@ impl Stack {
             cfg: &self.cfg,
             trace: &mut self.trace,
             id,
+            limits: &mut self.ack_limits,
         };
         Ok(f(c, &mut ctx))
     }
@@ -671,12 +699,14 @@ impl Stack {
         self.slots.push(Slot {
             gen: 1,
             tx_queued: false,
+            charged: 0,
             entry: Entry::Vacant,
         });
         (self.slots.len() - 1) as u32
     }
 
     fn free_slot(&mut self, index: u32) {
+        self.uncount_entry(index);
         let slot = &mut self.slots[index as usize];
         let tuple = match &slot.entry {
             Entry::Vacant => return,

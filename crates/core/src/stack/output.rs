@@ -89,6 +89,7 @@ impl Stack {
                         cfg: &self.cfg,
                         trace: &mut self.trace,
                         id,
+                        limits: &mut self.ack_limits,
                     };
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
                         let header = Header {

@@ -67,6 +67,7 @@ impl Stack {
                     cfg: &self.cfg,
                     trace: &mut self.trace,
                     id,
+                    limits: &mut self.ack_limits,
                 };
                 c.handle_timeout(&mut ctx);
                 self.after_activity(index);
