@@ -100,6 +100,11 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
             "backlog": l.backlog,
             "syn_queue": l.syn_queue,
             "accept_queue": l.accept_queue,
+            "syn_queue_overflows": l.stats.syn_queue_overflows,
+            "accept_queue_overflows": l.stats.accept_queue_overflows,
+            "syncookies_sent": l.stats.syncookies_sent,
+            "syncookies_accepted": l.stats.syncookies_accepted,
+            "syncookies_failed": l.stats.syncookies_failed,
         }));
     }
     for c in net.connections() {

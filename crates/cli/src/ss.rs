@@ -124,6 +124,20 @@ fn stats_line(r: &Value) -> String {
     )
 }
 
+/// The `--info` line of a listener: its SYN queue, overflows and SYN cookies.
+fn listener_info_line(r: &Value) -> String {
+    format!(
+        "\t syn_queue:{} syn_queue_overflows:{} accept_queue_overflows:{} syncookies_sent:{} \
+         syncookies_accepted:{} syncookies_failed:{}",
+        s(r, "syn_queue"),
+        s(r, "syn_queue_overflows"),
+        s(r, "accept_queue_overflows"),
+        s(r, "syncookies_sent"),
+        s(r, "syncookies_accepted"),
+        s(r, "syncookies_failed"),
+    )
+}
+
 /// Run `oxtcp ss`.
 pub fn run(args: &SsArgs) -> Result<()> {
     let mut failures = 0;
@@ -177,14 +191,19 @@ pub fn run(args: &SsArgs) -> Result<()> {
         );
         for r in &rows {
             match r["kind"].as_str() {
-                Some("listener") => println!(
-                    "{:<12} {:>7} {:>7} {:<28} {:<28}",
-                    "LISTEN",
-                    s(r, "accept_queue"),
-                    s(r, "backlog"),
-                    s(r, "local"),
-                    "*"
-                ),
+                Some("listener") => {
+                    println!(
+                        "{:<12} {:>7} {:>7} {:<28} {:<28}",
+                        "LISTEN",
+                        s(r, "accept_queue"),
+                        s(r, "backlog"),
+                        s(r, "local"),
+                        "*"
+                    );
+                    if args.info {
+                        println!("{}", listener_info_line(r));
+                    }
+                }
                 Some("conn") => {
                     println!(
                         "{:<12} {:>7} {:>7} {:<28} {:<28} {:>8} {:>8} {:>7} {:>7} {:>12} {:>12}",

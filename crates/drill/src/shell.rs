@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use oxtcp_core::{RstPolicy, State, SynPolicy};
+use oxtcp_core::{RstPolicy, State, SynCookies, SynPolicy};
 
 use crate::profile::ProfileKind;
 use crate::run::Runner;
@@ -154,6 +154,27 @@ impl Runner<'_> {
                     let delay = Duration::from_millis(parse_num(name, value)?);
                     if cfg.delayed_ack.is_some() {
                         cfg.delayed_ack = Some(delay);
+                    }
+                }
+                // SYN cookies: FreeBSD's syncookies (0 off, 1 when the syncache overflows) and
+                // syncookies_only (every SYN); Linux's tcp_syncookies (0, 1 when full, 2 always).
+                (ProfileKind::FreeBsd, "net.inet.tcp.syncookies") => {
+                    cfg.syn_cookies = if parse_num(name, value)? != 0 {
+                        SynCookies::WhenFull
+                    } else {
+                        SynCookies::Off
+                    }
+                }
+                (ProfileKind::FreeBsd, "net.inet.tcp.syncookies_only") => {
+                    if parse_num(name, value)? != 0 {
+                        cfg.syn_cookies = SynCookies::Always
+                    }
+                }
+                (ProfileKind::Linux, "net.ipv4.tcp_syncookies") => {
+                    cfg.syn_cookies = match parse_num(name, value)? {
+                        0 => SynCookies::Off,
+                        1 => SynCookies::WhenFull,
+                        _ => SynCookies::Always,
                     }
                 }
                 (ProfileKind::FreeBsd, "net.inet.tcp.sack.enable")

@@ -1700,3 +1700,34 @@ fn any_time_and_ranges_are_only_for_outbound_packets() {
         assert_eq!(assert_unsupported(run(&script), ""), 2);
     }
 }
+
+#[test]
+fn tcp_syncookies_2_answers_every_syn_with_a_cookie_and_its_ack_is_accepted() {
+    // Linux's tcp_syncookies = 2: no half-open entry, so no SYN-ACK is retransmitted while
+    // the client takes 1.5 s to answer; the final ACK alone makes the connection, which
+    // accept() returns.
+    let script = r"
+ 0.000 `sysctl -w net.ipv4.tcp_syncookies=2`
+ 0.000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.000 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0.000 bind(3, ..., ...) = 0
++0.000 listen(3, 1) = 0
++0.000 < S 0:0(0) win 32792 <mss 1000>
++0.000 > S. 0:0(0) ack 1 <mss 1460>
++1.500 < . 1:1(0) ack 1 win 257
++0.000 accept(3, ..., ...) = 4
++0.000 < P. 1:11(10) ack 1 win 257
++0.000 > . 1:1(0) ack 11
+";
+    assert_pass(run_with(LINUX, false, script));
+    // With cookies off the half-open entry retransmits its SYN-ACK after 1 s, which the
+    // script does not expect.
+    assert!(!matches!(
+        run_with(
+            LINUX,
+            false,
+            &script.replace("syncookies=2", "syncookies=0")
+        ),
+        Verdict::Pass { .. }
+    ));
+}
