@@ -135,6 +135,15 @@ fn blind_spot(s: &Scenario, host: usize, got: &mut Vec<State>, want: &mut Vec<St
             want.pop();
         }
     }
+    if s.name == "syn-flood" && host == 0 {
+        // The flood's SYN-ACKs are all lost after the capture point (the simulator records a
+        // datagram as it leaves its sender), and A, having given up on those connects, never
+        // sends on them again: no packet tells a SYN-ACK that never arrived from one that did.
+        // The capture shows ESTABLISHED after it.
+        if got.last() == Some(&State::Established) && want.last() == Some(&State::SynSent) {
+            got.pop();
+        }
+    }
     if s.name == "syn-ack-retries-exhausted" && host == 1 {
         // Every ACK A sends is lost. The first three are proven lost by B's later SYN-ACK
         // retransmissions (and are inferred so); the last one is followed by nothing — B
