@@ -25,10 +25,12 @@ const CLIENT_BYTES: u64 = 10 * 1024;
 const BACKLOG: usize = 128;
 /// SYN retransmissions of a legitimate client before connect fails (1+2+4+8 s: 15 s).
 const CLIENT_SYN_RETRIES: u32 = 3;
-/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`: the entry itself as
-/// `size_of` measured it on x86-64 (the `HalfOpen` struct inside the slab's entry enum),
-/// plus its 4-tuple table entry (a `FourTuple` key and a slot index).
-pub const HALF_OPEN_BYTES: usize = 248;
+/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`, as `size_of`
+/// measured on x86-64 (the core does not export these types): its slab slot (128, holding the
+/// 120-byte `HalfOpen`) plus its 4-tuple table bucket (a 64-byte `FourTuple` key and a `u32`
+/// slot index, padded to 72, and one control byte). Not counted: the hash table's spare
+/// capacity and the SYN-ACK timer's entry in the timer wheel.
+pub const HALF_OPEN_BYTES: usize = 128 + 72 + 1;
 
 type FloodHost = Host<LegitClients, EchoServer>;
 
