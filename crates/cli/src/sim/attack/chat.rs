@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use oxtcp_core::{ConnId, Instant, ListenerId, RecvError, Stack};
+use oxtcp_core::{ConnId, Instant, ListenerId, RecvError, SendError, Stack};
 use oxtcp_sim::App;
 
 use super::{count_mismatches, fill_pattern};
@@ -53,6 +53,8 @@ impl Flow {
             match stack.send(conn, &buf[..n]) {
                 Ok(0) => break,
                 Ok(k) => self.sent += k as u64,
+                // A full send buffer is back-pressure, not a failure.
+                Err(SendError::WouldBlock) => break,
                 Err(e) => self.error = Some(format!("send: {e:?}")),
             }
         }
