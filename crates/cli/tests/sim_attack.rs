@@ -104,20 +104,19 @@ fn blind_syn_resets_nothing_with_rfc5961_and_some_without() {
 }
 
 #[test]
-fn blind_data_corrupts_no_byte() {
-    for policy in ["on", "off"] {
-        let v = attack(&[
-            "blind-data",
-            "--scale",
-            "0.005",
-            "--recv-buffer",
-            BIG_WINDOW,
-            "--rfc5961",
-            policy,
-        ]);
-        assert_eq!(u(&v, "corrupted_bytes"), 0, "{v}");
-        assert!(u(&v, "bytes_client_to_server_read") > 0, "{v}");
-    }
+fn blind_data_corrupts_no_byte_with_rfc5961() {
+    // Without RFC 5961's ACK check, a forged segment with an old ACK delivers its text: at full
+    // scale 100 forged bytes reached the application (SECURITY.md), so only `on` is asserted.
+    let v = attack(&[
+        "blind-data",
+        "--scale",
+        "0.005",
+        "--recv-buffer",
+        BIG_WINDOW,
+    ]);
+    assert_eq!(u(&v, "corrupted_bytes"), 0, "{v}");
+    assert_eq!(u(&v, "connections_reset"), 0, "{v}");
+    assert!(u(&v, "bytes_client_to_server_read") > 0, "{v}");
 }
 
 #[test]
