@@ -1,8 +1,9 @@
 //! `oxtcp sim`: experiments on the simulator with the real stacks. `transfer` runs K bulk
 //! transfers over one bottleneck link and reports goodput, utilisation, retransmissions and
-//! fairness.
+//! fairness; `attack` runs off-path attacks against a server and reports what got through.
 
 mod apps;
+mod attack;
 mod measure;
 mod options;
 mod plot;
@@ -29,6 +30,9 @@ pub struct SimArgs {
 enum SimCmd {
     /// Bulk transfers from host A to host B over a simulated bottleneck link.
     Transfer(TransferArgs),
+    /// Off-path attacks against a server: SYN flood, blind RST/data/SYN injection, malformed
+    /// segments; prints what got through.
+    Attack(attack::AttackArgs),
 }
 
 /// Options of `oxtcp sim transfer`.
@@ -93,6 +97,7 @@ pub struct TransferArgs {
 pub fn run(args: &SimArgs) -> Result<()> {
     match &args.cmd {
         SimCmd::Transfer(t) => run_transfer(t),
+        SimCmd::Attack(a) => attack::run(a),
     }
 }
 
