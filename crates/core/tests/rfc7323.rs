@@ -310,3 +310,37 @@ fn rtt_is_sampled_from_the_echo_of_a_retransmission() {
         Some(std::time::Duration::from_micros(13_750))
     );
 }
+
+#[test]
+fn a_dropped_forged_segment_does_not_move_ts_recent() {
+    // A blind attacker's segments carry random TSvals. One that is dropped (an old duplicate
+    // here, or one whose ACK fails RFC 5961's check) must leave TS.Recent alone, or the real
+    // peer's next segment, with its real TSval, would fail PAWS.
+    let (mut t, ox_ts) = established_scaled_server();
+    t.send(seg().ack().seq(1).ack_no(1).ts(102, ox_ts).len(100));
+    t.expect(seg().ack().seq(1).ack_no(101).tsecr(102));
+    // Old data (sequence numbers already acknowledged) with a TSval far ahead.
+    t.send(
+        seg()
+            .ack()
+            .seq(1)
+            .ack_no(1)
+            .ts(2_000_000_000, ox_ts)
+            .len(50),
+    );
+    t.expect(seg().ack().seq(1).ack_no(101).tsecr(102));
+    // An in-window segment whose ACK is far too old for RFC 5961 §5.2.
+    t.send(
+        seg()
+            .ack()
+            .seq(101)
+            .ack_abs(0x1234_5678)
+            .ts(2_000_000_001, ox_ts)
+            .len(10),
+    );
+    t.drain();
+    // The real peer goes on with TSval 103: accepted, not dropped by PAWS.
+    t.send(seg().ack().seq(101).ack_no(1).ts(103, ox_ts).len(100));
+    t.expect(seg().ack().seq(1).ack_no(201).tsecr(103));
+    assert_eq!(t.stack.stats().drops_for(DropReason::Paws), 0);
+}

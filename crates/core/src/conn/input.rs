@@ -259,18 +259,6 @@ impl Connection {
                 return self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
             }
         }
-        // RFC 7323 §4.3 (§5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent,
-        // then SEG.TSval is copied to TS.Recent": the timestamp echoed is that of the segment
-        // that advanced the left edge, never of one that arrived out of order.
-        if let (true, Some(ts)) = (self.ts_ok, seg_ts) {
-            if !seg.flags.rst()
-                && !ts_before(ts.tsval, self.ts_recent)
-                && seg.seq.before_eq(self.last_ack_sent)
-            {
-                self.ts_recent = ts.tsval;
-                self.ts_recent_age = ctx.now;
-            }
-        }
         if self.sack_ok
             && !seg.flags.syn()
             && !seg.flags.rst()
@@ -336,6 +324,7 @@ impl Connection {
             return Disposition::Dropped(DropReason::NoAck);
         }
         if self.state == State::TimeWait {
+            self.update_ts_recent(ctx.now, seg_ts, seg.seq, old_duplicate);
             // Anything acceptable is acknowledged (the FIN case above restarts the timer too),
             // except a bare duplicate ACK, which must not start an ACK loop with a peer that
             // does the same.
@@ -379,6 +368,7 @@ impl Connection {
             // RFC 5961 §5.2: an ACK too old to be real.
             return self.challenge_ack(ctx, DropReason::AckTooOld);
         }
+        self.update_ts_recent(ctx.now, seg_ts, seg.seq, old_duplicate);
         // RFC 5681 §2: a duplicate ACK carries no data, SYN or FIN, leaves the window as it
         // was and acknowledges SND.UNA while data is outstanding. The answer to a zero-window
         // probe is not one: the probe byte is outstanding but the window is shut.
@@ -510,6 +500,27 @@ impl Connection {
             Disposition::AckSent(reason)
         } else {
             Disposition::Dropped(reason)
+        }
+    }
+
+    /// RFC 7323 §4.3 (§5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent,
+    /// then SEG.TSval is copied to TS.Recent": the timestamp echoed is that of the segment that
+    /// advanced the left edge, never of one that arrived out of order. Only a segment that
+    /// passed the sequence and ACK checks counts, and not an old duplicate: a forged segment
+    /// that is dropped must not move TS.Recent, or the real peer's next segments fail PAWS
+    /// (seen in `oxtcp sim attack blind-data`: 58 of 100 connections stalled).
+    fn update_ts_recent(
+        &mut self,
+        now: Instant,
+        seg_ts: Option<oxtcp_wire::Timestamps>,
+        seq: SeqNum,
+        old_duplicate: bool,
+    ) {
+        if let (true, Some(ts), false) = (self.ts_ok, seg_ts, old_duplicate) {
+            if !ts_before(ts.tsval, self.ts_recent) && seq.before_eq(self.last_ack_sent) {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_age = now;
+            }
         }
     }
 
