@@ -8,6 +8,7 @@
 mod chrono;
 mod delack;
 mod input;
+mod invariants;
 mod keepalive;
 mod nagle;
 mod output;
