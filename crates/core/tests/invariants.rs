@@ -79,3 +79,17 @@ fn invariants_hold_after_hostile_segments() {
         ok(&t);
     }
 }
+
+/// Found by the stack fuzz target: a connection released in FIN-WAIT-2 (its FIN-WAIT-2 timer
+/// armed) that then gets the peer's FIN moved to TIME-WAIT with that timer still armed, so
+/// the stack woke it at the FIN-WAIT-2 deadline for nothing.
+#[test]
+fn fin_wait_2_timer_is_disarmed_on_entering_time_wait() {
+    let mut t = in_state(State::FinWait2);
+    t.app_close();
+    ok(&t);
+    t.send(seg().ack().fin().seq(1).ack_no(2));
+    t.expect(seg().ack().seq(2).ack_no(2));
+    ok(&t);
+    t.assert_state(State::TimeWait);
+}
