@@ -8,6 +8,7 @@
 mod chrono;
 mod delack;
 mod input;
+mod invariants;
 mod keepalive;
 mod nagle;
 mod output;
@@ -486,6 +487,11 @@ impl Connection {
             return;
         }
         self.state = to;
+        if from == State::FinWait2 {
+            // The FIN-WAIT-2 timer only ends FIN-WAIT-2; left armed in TIME-WAIT it would wake
+            // the connection for nothing (found by the stack fuzz target).
+            self.fin_wait_2_at = None;
+        }
         ctx.trace.push(
             ctx.now,
             EventKind::State(StateEvent {

@@ -688,6 +688,55 @@ impl Stack {
         Ok(f(c, &mut ctx))
     }
 
+    /// Check every connection's invariants and the stack's own bookkeeping (the 4-tuple
+    /// table and the timer wheel agree with the slots), for fuzzers and tests. The message
+    /// names the first broken rule and the connection.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (i, s) in self.slots.iter().enumerate() {
+            let index = i as u32;
+            match &s.entry {
+                Entry::Vacant => {
+                    if self.timers.deadline(index).is_some() {
+                        return Err(format!("slot {i}: vacant with a timer armed"));
+                    }
+                }
+                Entry::HalfOpen(h) => {
+                    if self.by_tuple.get(&h.tuple) != Some(&index) {
+                        return Err(format!("slot {i}: half-open entry missing from the table"));
+                    }
+                }
+                Entry::Conn(c) => {
+                    c.check_invariants(&self.cfg)
+                        .map_err(|e| format!("slot {i} {}: {e}", c.tuple.remote))?;
+                    let listed = self.by_tuple.get(&c.tuple) == Some(&index);
+                    if c.state() != State::Closed && !listed {
+                        return Err(format!("slot {i}: {} but not in the table", c.state()));
+                    }
+                    if c.state() == State::Closed && listed {
+                        return Err(format!("slot {i}: CLOSED but still owns its 4-tuple"));
+                    }
+                    let want = c.next_deadline(&self.cfg);
+                    let have = self.timers.deadline(index);
+                    if want != have {
+                        return Err(format!(
+                            "slot {i}: {}: timer wheel holds {have:?}, connection wants {want:?}",
+                            c.state()
+                        ));
+                    }
+                }
+            }
+        }
+        for (t, &i) in &self.by_tuple {
+            match self.slots.get(i as usize).map(|s| &s.entry) {
+                Some(Entry::HalfOpen(h)) if h.tuple == *t => {}
+                Some(Entry::Conn(c)) if c.tuple == *t => {}
+                _ => return Err(format!("table entry {} -> slot {i} is stale", t.remote)),
+            }
+        }
+        Ok(())
+    }
+
     // ----- slots -----
 
     fn alloc_slot(&mut self) -> u32 {

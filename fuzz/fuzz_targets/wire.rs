@@ -1,0 +1,138 @@
+//! Arbitrary bytes into the wire parser: `parse_packet` on the whole input and
+//! `TcpOptions::parse` on it as an option area. Neither may panic, and whatever parses is
+//! emitted and parsed again: the round trip must agree on every field the emitter keeps.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use oxtcp_wire::{
+    emit_packet, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpOptionIter, TcpOptions, TcpPacket,
+};
+
+/// The emitter lays options out as Linux does and may drop trailing SACK blocks that its
+/// NOP padding pushes past 40 bytes; everything else must come back unchanged.
+fn options_agree(orig: &TcpOptions, back: &TcpOptions) {
+    assert_eq!(orig.mss, back.mss, "MSS");
+    assert_eq!(orig.window_scale, back.window_scale, "window scale");
+    assert_eq!(orig.sack_permitted, back.sack_permitted, "SACK-Permitted");
+    assert_eq!(orig.timestamps, back.timestamps, "timestamps");
+    let (o, b) = (orig.sack_blocks.as_slice(), back.sack_blocks.as_slice());
+    assert!(b.len() <= o.len(), "SACK blocks grew: {o:?} -> {b:?}");
+    assert_eq!(&o[..b.len()], b, "SACK blocks are not a prefix");
+    if o.len() != b.len() {
+        // Blocks are dropped only when they no longer fit.
+        let mut fewer = *orig;
+        fewer.sack_blocks.truncate(b.len() + 1);
+        assert!(
+            fewer.emit_len() > 40 || fewer.emit_len() == back.emit_len(),
+            "a SACK block was dropped though it fits"
+        );
+    }
+}
+
+fn options_round_trip(bytes: &[u8]) {
+    // The iterator must end on any input, whatever `parse` makes of it.
+    for _ in TcpOptionIter::new(bytes).take(64) {}
+    let Ok(opts) = TcpOptions::parse(bytes) else {
+        return;
+    };
+    let len = opts.emit_len();
+    assert!(len <= 40 && len % 4 == 0, "emit_len {len}");
+    let mut buf = [0u8; 40];
+    let n = opts.emit(&mut buf);
+    assert_eq!(n, len, "emit wrote {n} bytes, emit_len said {len}");
+    let back = TcpOptions::parse(&buf[..n]).expect("emitted options do not parse");
+    options_agree(&opts, &back);
+    // Emitting what was re-parsed is a fixed point.
+    let mut again = [0u8; 40];
+    let m = back.emit(&mut again);
+    assert_eq!(&buf[..n], &again[..m], "second emit differs");
+}
+
+fn packet_round_trip(data: &[u8]) {
+    let Ok(seg) = parse_packet(data) else {
+        return;
+    };
+    let (src, dst) = (seg.ip.src(), seg.ip.dst());
+    let mut buf = vec![0u8; 40 + 60 + seg.payload.len()];
+    let n = match emit_packet(
+        &mut buf,
+        src,
+        dst,
+        seg.ip.hop_limit(),
+        &seg.tcp,
+        &[seg.payload],
+    ) {
+        Ok(n) => n,
+        // Re-padded options may push a datagram near 64 KiB past the length field.
+        Err(_) if seg.payload.len() > 65_535 - 120 => return,
+        Err(e) => panic!("emit of a parsed segment failed: {e}"),
+    };
+    let back = parse_packet(&buf[..n]).expect("emitted packet does not parse");
+    assert_eq!(back.ip.src(), src);
+    assert_eq!(back.ip.dst(), dst);
+    assert_eq!(back.ip.hop_limit(), seg.ip.hop_limit());
+    assert_eq!(
+        matches!(back.ip, IpRepr::V4(_)),
+        matches!(seg.ip, IpRepr::V4(_))
+    );
+    let (a, b) = (&seg.tcp, &back.tcp);
+    assert_eq!(
+        (a.src_port, a.dst_port, a.seq, a.ack),
+        (b.src_port, b.dst_port, b.seq, b.ack)
+    );
+    assert_eq!(a.flags, b.flags, "flags");
+    assert_eq!((a.window, a.urgent), (b.window, b.urgent));
+    options_agree(&a.options, &b.options);
+    assert_eq!(seg.payload, back.payload, "payload");
+    assert_eq!(back.ip.payload_len(), n - back.ip.header_len());
+    // The emitter's output is canonical: emitting the re-parsed segment gives the same bytes.
+    let mut again = vec![0u8; buf.len()];
+    let m = emit_packet(
+        &mut again,
+        src,
+        dst,
+        back.ip.hop_limit(),
+        b,
+        &[back.payload],
+    )
+    .expect("second emit failed");
+    assert_eq!(&buf[..n], &again[..m], "second emit differs");
+}
+
+/// The input with its IP header and TCP checksums made right, where the IP header is whole
+/// enough to say where the segment is: without this nearly every input stops at a checksum
+/// and the TCP header and option parsing behind it is rarely reached.
+fn with_checksums(data: &[u8]) -> Option<Vec<u8>> {
+    let mut buf = data.to_vec();
+    let (src, dst, seg) = match data.first()? >> 4 {
+        4 => {
+            let mut ip = Ipv4Packet::new_checked(&mut buf[..]).ok()?;
+            ip.fill_checksum();
+            let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+            (src, dst, ip.header_len()..ip.total_len())
+        }
+        6 => {
+            let ip = Ipv6Packet::new_checked(&buf[..]).ok()?;
+            let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+            (src, dst, 40..40 + ip.payload_len())
+        }
+        _ => return None,
+    };
+    let seg = buf.get_mut(seg)?;
+    if seg.len() >= 20 {
+        TcpPacket::new_unchecked(seg).fill_checksum(src, dst);
+    }
+    Some(buf)
+}
+
+fuzz_target!(|data: &[u8]| {
+    packet_round_trip(data);
+    if let Some(fixed) = with_checksums(data) {
+        packet_round_trip(&fixed);
+    }
+    options_round_trip(data);
+    // Also the area after a plausible fixed header, as a real segment's options would be.
+    if data.len() > 20 {
+        options_round_trip(&data[20..data.len().min(60)]);
+    }
+});
