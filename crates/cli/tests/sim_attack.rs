@@ -139,11 +139,10 @@ fn malformed_segments_are_dropped_and_counted() {
     );
 }
 
-/// The bar of issue 7. It fails: forged segments that the core drops still draw an ACK each
-/// (no rate limit), and with a random TSval an old-duplicate forged ACK raises TS.Recent, after
-/// which PAWS drops the real sender's segments (see SECURITY.md, "Not yet covered").
+/// The bar of issue 7. It held only once the core rate-limited the ACKs answering dropped
+/// segments (`invalid_ack_interval`) and stopped letting a dropped segment's TSval move
+/// TS.Recent (before, forged old duplicates made PAWS drop the real sender's segments).
 #[test]
-#[ignore = "the core answers dropped forged segments with unlimited ACKs and lets an old duplicate raise TS.Recent"]
 fn malformed_segments_leave_goodput_within_ten_percent() {
     let v = attack(&["malformed", "--scale", "0.01"]);
     assert!(v["goodput_ratio"].as_f64().unwrap() >= 0.9, "{v}");

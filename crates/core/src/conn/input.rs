@@ -358,9 +358,9 @@ impl Connection {
             }
         }
         if seg.ack.after(self.snd_max) {
-            // "If the ACK acks something not yet sent, send an ACK, drop the segment."
-            self.ack_now = true;
-            return Disposition::AckSent(DropReason::AckTooNew);
+            // "If the ACK acks something not yet sent, send an ACK, drop the segment", spaced
+            // like the other ACKs that answer unacceptable segments.
+            return self.ack_unacceptable(ctx, &seg, DropReason::AckTooNew);
         }
         if ctx.cfg.rst_policy == RstPolicy::Rfc5961
             && seg.ack.before(self.snd_una.sub(self.max_snd_wnd))
