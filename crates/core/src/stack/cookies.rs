@@ -11,8 +11,7 @@ use crate::conn::{
     default_peer_mss, our_mss, syn_options, ts_clock, Connection, Disposition, PeerSyn, SegIn,
 };
 use crate::cookie::{encode_ts, CookieSyn, SynCookies};
-use crate::event::{Cause, DropReason, EventKind, StateEvent};
-use crate::state::State;
+use crate::event::{Cause, DropReason};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
@@ -128,34 +127,22 @@ impl Stack {
             tsval: seg.options.timestamps.map(|t| t.tsval),
             sack_permitted: c.sack_permitted,
         };
-        let Some(l) = self.listeners[listener as usize].1.as_mut() else {
-            return Some(Disposition::Dropped(DropReason::Closed));
-        };
-        l.stats.syncookies_accepted += 1;
-        l.stats.established += 1;
-        let index = self.alloc_slot();
-        let id = self.conn_id(index);
-        if let Some(l) = self.listeners[listener as usize].1.as_mut() {
-            l.accept_queue.push_back(id);
-        }
         let ts_offset = self.cookies.ts_offset(&tuple);
         let conn = Connection::from_half_open(&self.cfg, opts, tuple, iss, syn, ts_offset, now);
-        self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
-        self.count_entry(index, charge);
-        self.by_tuple.insert(tuple, index);
-        self.trace.set_conn(pos, id);
-        // The SYN-RECEIVED it never held, shown for the state model: the ACK moves it on.
-        self.trace.push(
+        // The SYN-RECEIVED it never held is traced for the state model; the ACK moves it on.
+        let (index, id) = self.place_passive(
             now,
-            EventKind::State(StateEvent {
-                tuple,
-                conn: Some(id),
-                from: State::Listen,
-                to: State::SynReceived,
-                cause: Cause::SynCookie,
-                error: None,
-            }),
+            tuple,
+            Entry::Conn(Box::new(conn)),
+            charge,
+            pos,
+            Cause::SynCookie,
         );
+        if let Some(l) = self.listeners[listener as usize].1.as_mut() {
+            l.stats.syncookies_accepted += 1;
+            l.stats.established += 1;
+            l.accept_queue.push_back(id);
+        }
         Some(self.on_conn_segment(now, index, seg))
     }
 }

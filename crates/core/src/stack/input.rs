@@ -134,6 +134,38 @@ impl Stack {
             })
     }
 
+    /// Put a new passive entry (a half-open one, or a connection built from a SYN cookie) in
+    /// a slot of its own, charged `charge` bytes, with its LISTEN → SYN-RECEIVED transition in
+    /// the trace.
+    pub(super) fn place_passive(
+        &mut self,
+        now: Instant,
+        tuple: FourTuple,
+        entry: Entry,
+        charge: usize,
+        pos: Option<usize>,
+        cause: Cause,
+    ) -> (u32, ConnId) {
+        let index = self.alloc_slot();
+        let id = self.conn_id(index);
+        self.slots[index as usize].entry = entry;
+        self.count_entry(index, charge);
+        self.by_tuple.insert(tuple, index);
+        self.trace.set_conn(pos, id);
+        self.trace.push(
+            now,
+            EventKind::State(StateEvent {
+                tuple,
+                conn: Some(id),
+                from: State::Listen,
+                to: State::SynReceived,
+                cause,
+                error: None,
+            }),
+        );
+        (index, id)
+    }
+
     /// RFC 6191: a SYN that may reuse a TIME-WAIT 4-tuple ends TIME-WAIT and is handled as a
     /// new passive open. With no listener to take it, TIME-WAIT handles it as before.
     fn reuse_time_wait(
@@ -250,25 +282,10 @@ impl Stack {
         // and the TSval offset its SYN-ACK already used (RFC 7323 §7.1: one per connection).
         let syn = PeerSyn::from_segment(&seg);
         let ts_offset = self.rng.next_u32();
-        let index = self.alloc_slot();
-        let id = self.conn_id(index);
-        self.slots[index as usize].entry = Entry::HalfOpen(HalfOpen::new(
+        let entry = Entry::HalfOpen(HalfOpen::new(
             listener, tuple, iss, syn, ts_offset, now, &self.cfg,
         ));
-        self.count_entry(index, 0);
-        self.by_tuple.insert(tuple, index);
-        self.trace.set_conn(pos, id);
-        self.trace.push(
-            now,
-            EventKind::State(StateEvent {
-                tuple,
-                conn: Some(id),
-                from: State::Listen,
-                to: State::SynReceived,
-                cause: Cause::RecvSyn,
-                error: None,
-            }),
-        );
+        let (index, _) = self.place_passive(now, tuple, entry, 0, pos, Cause::RecvSyn);
         self.after_activity(index);
         Disposition::Accepted
     }
