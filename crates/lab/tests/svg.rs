@@ -531,7 +531,9 @@ fn old_duplicate_without_time_wait_labels_do_not_overlap() {
         .unwrap();
     let svg = scenario_svg(s, "old-duplicate-no-time-wait");
     let boxes = label_boxes(&svg);
-    assert!(boxes.len() > 30, "{} labels", boxes.len());
+    // A crowded figure: 30 labels since the out-of-window ACK exchange is rate-limited
+    // (`invalid_ack_interval`; it had more before).
+    assert!(boxes.len() >= 30, "{} labels", boxes.len());
     let bad = overlapping_labels(&svg);
     assert!(bad.is_empty(), "{} overlapping labels: {bad:#?}", bad.len());
     // The stretched axis still runs forward: time ticks go down the page in order.
