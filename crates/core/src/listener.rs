@@ -132,6 +132,8 @@ pub(crate) struct HalfOpen {
     pub(crate) synack_due: bool,
     /// A challenge ACK is to be sent (RFC 5961).
     pub(crate) ack_due: bool,
+    /// A SYN-ACK has gone out: any later one, on a timer or for a duplicate SYN, repeats it.
+    synack_sent: bool,
 }
 
 /// What a half-open entry did with a segment.
@@ -165,6 +167,7 @@ impl HalfOpen {
             deadline: now + cfg.initial_rto,
             synack_due: true,
             ack_due: false,
+            synack_sent: false,
         }
     }
 
@@ -288,15 +291,21 @@ impl HalfOpen {
     }
 
     /// The SYN-ACK (or challenge ACK) to send now, if any.
-    pub(crate) fn poll_transmit(&mut self) -> Option<(SeqNum, SeqNum, TcpFlags)> {
+    pub(crate) fn poll_transmit(&mut self) -> Option<(SeqNum, SeqNum, TcpFlags, bool)> {
         if self.synack_due {
             self.synack_due = false;
             self.ack_due = false;
-            return Some((self.iss, self.rcv_nxt(), TcpFlags::SYN | TcpFlags::ACK));
+            let repeat = std::mem::replace(&mut self.synack_sent, true);
+            return Some((
+                self.iss,
+                self.rcv_nxt(),
+                TcpFlags::SYN | TcpFlags::ACK,
+                repeat,
+            ));
         }
         if self.ack_due {
             self.ack_due = false;
-            return Some((self.iss.add(1), self.rcv_nxt(), TcpFlags::ACK));
+            return Some((self.iss.add(1), self.rcv_nxt(), TcpFlags::ACK, false));
         }
         None
     }

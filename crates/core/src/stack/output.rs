@@ -66,14 +66,13 @@ impl Stack {
             let slot = &mut self.slots[index as usize];
             let produced = match &mut slot.entry {
                 Entry::Vacant => None,
-                Entry::HalfOpen(h) => h.poll_transmit().map(|(seq, ack, flags)| {
+                Entry::HalfOpen(h) => h.poll_transmit().map(|(seq, ack, flags, retransmit)| {
                     let opts = match self.listeners.get(h.listener as usize) {
                         Some((_, Some(l))) => l.opts,
                         _ => SocketOptions::default(),
                     };
                     let options = h.options(&self.cfg, &opts, now, flags.syn());
                     let window = u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX);
-                    let retransmit = h.retries > 0 && flags.syn();
                     let header = Header {
                         seq: seq.get(),
                         ack: ack.get(),

@@ -18,8 +18,8 @@ pub struct Summary {
     pub handshake_rtt_us: Option<u64>,
     /// Payload bytes each side sent, each byte counted once.
     pub bytes: [u64; 2],
-    /// Data segments each side sent whose sequence space it had already sent (SYN and FIN
-    /// repeats are marked `rtx` in the ladder but not counted here).
+    /// Segments each side sent whose sequence space it had already sent: data, SYN and FIN
+    /// repeats alike, the segments the ladder marks `rtx`.
     pub retransmissions: [u64; 2],
     /// Times each side began advertising a zero window.
     pub zero_window_events: [u64; 2],
@@ -81,7 +81,7 @@ pub fn summarize(conn: &Connection, inf: &Inferred) -> Summary {
                 high[side] = Some(end);
             }
         }
-        if inf.retransmit[i] && s.len > 0 {
+        if inf.retransmit[i] {
             rtx[side] += 1;
         }
         if !s.flags.rst() {
