@@ -90,6 +90,7 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
         "replies_discarded": st.replies_discarded,
         "challenge_acks_suppressed": st.challenge_acks_suppressed,
         "invalid_acks_suppressed": st.invalid_acks_suppressed,
+        "time_wait_overflow": st.time_wait_overflow,
         "drops": st.drops,
     }));
     for l in net.listeners() {

@@ -128,7 +128,8 @@ pub struct StackConfig {
     /// trade ACKs forever. Segments with data or SYN still draw their ACK each time, as in
     /// Linux (they are no part of an ACK loop). `Duration::ZERO`: no limit.
     pub invalid_ack_interval: Duration,
-    /// Most full connections (any state, TIME-WAIT and released ones still closing included);
+    /// Most full connections (any state, released ones still closing included, but not the
+    /// compact TIME-WAIT entries of released connections, which `max_time_wait` bounds);
     /// at the limit a SYN to a listener is dropped (`DropReason::ConnectionLimit`) and
     /// `connect` fails with `ConnectError::ResourceLimit`. `None`: no limit, the default, as the
     /// memory budget is the better bound.
@@ -136,6 +137,11 @@ pub struct StackConfig {
     /// Most half-open entries across all listeners (each listener's backlog bounds its own);
     /// at the limit a new SYN is dropped (`DropReason::HalfOpenLimit`). Default 65536.
     pub max_half_open: Option<usize>,
+    /// Most compact TIME-WAIT entries (released connections in TIME-WAIT, a few dozen bytes
+    /// each). A released connection reaching TIME-WAIT beyond it goes straight to CLOSED
+    /// (`Cause::TimeWaitOverflow`, counted in `StackStats::time_wait_overflow`), as Linux
+    /// does past `tcp_max_tw_buckets`. Default 262144, Linux's usual value. `None`: no limit.
+    pub max_time_wait: Option<usize>,
     /// Bytes of buffer space all connections may have configured together: each full
     /// connection counts its send plus receive buffer size from creation to release, as the
     /// most memory it may come to hold; half-open entries count nothing. A SYN that would go
@@ -189,6 +195,7 @@ impl Default for StackConfig {
             invalid_ack_interval: Duration::from_millis(500),
             max_connections: None,
             max_half_open: Some(65536),
+            max_time_wait: Some(262_144),
             memory_budget: None,
             trace: false,
             trace_capacity: 1 << 20,

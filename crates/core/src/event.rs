@@ -181,6 +181,9 @@ pub enum Cause {
     SynCookie,
     /// A new SYN for the same 4-tuple ended TIME-WAIT (RFC 6191).
     TimeWaitReused,
+    /// `StackConfig::max_time_wait` entries were already in TIME-WAIT, so this one was not
+    /// kept.
+    TimeWaitOverflow,
 }
 
 impl Cause {
@@ -203,6 +206,7 @@ impl Cause {
             Cause::RecvSynInWindow => "rcv SYN in window",
             Cause::SynCookie => "rcv ACK with SYN cookie",
             Cause::TimeWaitReused => "rcv new SYN (RFC 6191)",
+            Cause::TimeWaitOverflow => "TIME-WAIT table full",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
+use super::time_wait::Ended;
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
 use crate::config::{RstPolicy, StackConfig, SynPolicy};
 use crate::error::ConnError;
@@ -67,6 +68,16 @@ impl Connection {
     /// Process one arriving segment.
     pub(crate) fn handle_segment(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
         self.stats.segs_in += 1;
+        if let Some(tw) = &mut self.time_wait {
+            let (d, ended) = tw.handle_segment(ctx, &seg);
+            if let Some(ended) = ended {
+                self.end_time_wait(ctx, ended);
+            }
+            if d != Disposition::Accepted {
+                self.stats.drops += 1;
+            }
+            return d;
+        }
         let d = match self.state {
             State::Closed | State::Listen => Disposition::Dropped(DropReason::Closed),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -189,26 +200,6 @@ impl Connection {
             }
         }
 
-        if self.state == State::TimeWait {
-            if seg.flags.rst() && ctx.cfg.time_wait_ignores_rst {
-                // RFC 1337 §3 (F1): an RST must not cut TIME-WAIT short.
-                return Disposition::Dropped(DropReason::TimeWaitRst);
-            }
-            // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of
-            // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293
-            // §3.10.7.4, fifth step, which also drops anything without ACK.)
-            if seg.flags.fin()
-                && seg.flags.ack()
-                && !seg.flags.rst()
-                && !seg.flags.syn()
-                && seg.seq.add(seg.payload.len() as u32).add(1) == self.rcv_nxt
-            {
-                self.ack_now = true;
-                self.arm_time_wait(ctx.now, ctx.cfg);
-                return Disposition::Accepted;
-            }
-        }
-
         // First, check the sequence number.
         let rcv_wnd = self.rcv_wnd();
         let seg_len = seg.seg_len();
@@ -240,7 +231,6 @@ impl Connection {
             } else if seg.flags.ack()
                 && !seg.flags.syn()
                 && seg.seq.add(seg_len).before_eq(self.rcv_nxt)
-                && self.state != State::TimeWait
             {
                 // An old duplicate: its text and FIN are dropped and an ACK goes back, but its
                 // ACK field is still processed, as in BSD ("keep on processing for RST or
@@ -322,20 +312,6 @@ impl Connection {
         // Fifth, check the ACK field.
         if !seg.flags.ack() {
             return Disposition::Dropped(DropReason::NoAck);
-        }
-        if self.state == State::TimeWait {
-            self.update_ts_recent(ctx.now, seg_ts, seg.seq, old_duplicate);
-            // Anything acceptable is acknowledged (the FIN case above restarts the timer too),
-            // except a bare duplicate ACK, which must not start an ACK loop with a peer that
-            // does the same.
-            let duplicate_ack = seg.payload.is_empty()
-                && !seg.flags.fin()
-                && seg.seq == self.rcv_nxt
-                && seg.ack == self.snd_nxt;
-            if !duplicate_ack {
-                self.ack_now = true;
-            }
-            return Disposition::Accepted;
         }
         if self.state == State::SynReceived {
             if !(seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_max)) {
@@ -430,46 +406,40 @@ impl Connection {
         Disposition::Accepted
     }
 
-    /// RFC 6191 §2: may a SYN end this TIME-WAIT and open a new incarnation of the 4-tuple?
-    /// With timestamps in both the old incarnation and the SYN, when its TSval is above
-    /// TS.Recent; otherwise when its sequence number is above RCV.NXT (the last seen). A SYN
-    /// failing the test is dropped silently when the old incarnation used timestamps, and
-    /// handled as in any synchronized state when it did not.
+    /// What a SYN arriving for this connection may do: only TIME-WAIT judges (RFC 6191).
     pub(crate) fn time_wait_syn(&self, cfg: &StackConfig, seg: &SegIn<'_>) -> TimeWaitSyn {
-        if self.state != State::TimeWait
-            || !seg.flags.syn()
-            || seg.flags.ack()
-            || seg.flags.rst()
-            || seg.flags.fin()
-        {
-            return TimeWaitSyn::Process;
+        match &self.time_wait {
+            Some(tw) => tw.syn_verdict(cfg, seg),
+            None => TimeWaitSyn::Process,
         }
-        let new_ts = cfg.timestamps && seg.options.timestamps.is_some();
-        let reuse = match (self.ts_ok, seg.options.timestamps) {
-            (true, Some(ts)) if new_ts => ts_before(self.ts_recent, ts.tsval),
-            _ => seg.seq.after(self.rcv_nxt),
+    }
+
+    /// TIME-WAIT is over (its timer, an RST or SYN it let end it, or RFC 6191 reuse): the
+    /// connection is CLOSED and the 4-tuple free.
+    pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>, ended: Ended) {
+        self.time_wait = None;
+        if ended.error.is_some() {
+            self.error = ended.error;
+        }
+        self.set_state(ctx, State::Closed, ended.cause);
+    }
+
+    /// Leave TIME-WAIT at once because the stack holds `max_time_wait` entries already; the
+    /// ACK it owed (of the peer's FIN) still goes, from CLOSED.
+    pub(crate) fn skip_time_wait(&mut self, ctx: &mut Ctx<'_>) {
+        let owe = self.ack_now || self.time_wait.as_ref().is_some_and(|tw| tw.owes_ack());
+        let ended = Ended {
+            cause: Cause::TimeWaitOverflow,
+            error: None,
         };
-        match (reuse, self.ts_ok) {
-            (true, _) => TimeWaitSyn::Reuse,
-            (false, true) => TimeWaitSyn::Drop,
-            (false, false) => TimeWaitSyn::Process,
-        }
+        self.end_time_wait(ctx, ended);
+        self.ack_now = owe;
     }
 
-    /// End TIME-WAIT early for a SYN that `time_wait_syn` let reuse the 4-tuple.
-    pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>) {
-        self.time_wait_at = None;
-        self.set_state(ctx, State::Closed, Cause::TimeWaitReused);
-    }
-
-    /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), unless the stack has
-    /// sent its `challenge_ack_limit` of them this second: RFC 5961 §7 asks for such a limit
-    /// so an attacker cannot turn spoofed segments into a flood of ACKs.
+    /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
+    /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        if ctx
-            .limits
-            .allow_challenge(ctx.now, ctx.cfg.challenge_ack_limit)
-        {
+        if challenge_allowed(ctx) {
             self.ack_now = true;
             Disposition::AckSent(reason)
         } else {
@@ -478,24 +448,14 @@ impl Connection {
     }
 
     /// Drop an unacceptable segment (out of window, old duplicate, PAWS) with the ACK RFC 9293
-    /// §3.10.7.4 asks for. Deviation (as Linux's tcp_oow_rate_limited): a segment without data,
-    /// or with SYN, draws it at most once per `invalid_ack_interval` per connection, so two
-    /// endpoints that each find the other's ACKs unacceptable do not trade them forever;
-    /// segments with data are no part of such a loop and are always answered.
+    /// §3.10.7.4 asks for, spaced as `answer_unacceptable` says.
     fn ack_unacceptable(
         &mut self,
         ctx: &mut Ctx<'_>,
         seg: &SegIn<'_>,
         reason: DropReason,
     ) -> Disposition {
-        let limited = seg.seg_len() == 0 || seg.flags.syn();
-        if !limited
-            || ctx.limits.allow_invalid(
-                ctx.now,
-                &mut self.last_invalid_ack,
-                ctx.cfg.invalid_ack_interval,
-            )
-        {
+        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack) {
             self.ack_now = true;
             Disposition::AckSent(reason)
         } else {
@@ -741,4 +701,29 @@ impl FlagsExt for TcpFlags {
         self.remove(TcpFlags::FIN);
         self
     }
+}
+
+/// May a challenge ACK go (RFC 5961 §3.2, §4.2, §5.2)? Not once the stack has sent its
+/// `challenge_ack_limit` of them this second: RFC 5961 §7 asks for such a limit so an
+/// attacker cannot turn spoofed segments into a flood of ACKs.
+pub(super) fn challenge_allowed(ctx: &mut Ctx<'_>) -> bool {
+    ctx.limits
+        .allow_challenge(ctx.now, ctx.cfg.challenge_ack_limit)
+}
+
+/// May an unacceptable segment be answered with an ACK, given when this connection last
+/// answered one (`last`)? Deviation (as Linux's tcp_oow_rate_limited): a segment without
+/// data, or with SYN, draws it at most once per `invalid_ack_interval` per connection, so two
+/// endpoints that each find the other's ACKs unacceptable do not trade them forever;
+/// segments with data are no part of such a loop and are always answered.
+pub(super) fn answer_unacceptable(
+    ctx: &mut Ctx<'_>,
+    seg: &SegIn<'_>,
+    last: &mut Option<Instant>,
+) -> bool {
+    let limited = seg.seg_len() == 0 || seg.flags.syn();
+    !limited
+        || ctx
+            .limits
+            .allow_invalid(ctx.now, last, ctx.cfg.invalid_ack_interval)
 }

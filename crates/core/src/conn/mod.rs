@@ -19,6 +19,7 @@ mod rtt;
 mod sack_report;
 mod scoreboard;
 mod send_buf;
+mod time_wait;
 mod timers;
 
 use std::time::Duration;
@@ -38,9 +39,11 @@ use crate::tuple::FourTuple;
 
 pub use input::{Disposition, RstReply};
 pub(crate) use input::{SegIn, TimeWaitSyn};
+pub(crate) use output::TxSegment;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
+pub(crate) use time_wait::{Ended, TimeWait};
 
 /// What a connection handler needs from the stack for one call.
 pub(crate) struct Ctx<'a> {
@@ -236,7 +239,8 @@ pub struct Connection {
     persist_probes: u32,
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
-    time_wait_at: Option<Instant>,
+    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there.
+    time_wait: Option<time_wait::TimeWait>,
     /// Per-socket settings given at connect or listen.
     opts: SocketOptions,
     fin_wait_2_at: Option<Instant>,
@@ -375,7 +379,7 @@ impl Connection {
             persist_backoff: 0,
             persist_probes: 0,
             probe_now: false,
-            time_wait_at: None,
+            time_wait: None,
             fin_wait_2_at: None,
             error: None,
             keepalive: keepalive::KeepAliveState::default(),
@@ -476,6 +480,19 @@ impl Connection {
         self.released
     }
 
+    /// A released connection in TIME-WAIT gives up everything but its compact TIME-WAIT
+    /// entry, which the stack keeps in its place.
+    pub(crate) fn take_time_wait(&mut self) -> Option<time_wait::TimeWait> {
+        if !self.released {
+            return None;
+        }
+        let mut tw = self.time_wait.take()?;
+        if self.ack_now {
+            tw.owe_ack();
+        }
+        Some(tw)
+    }
+
     /// Whether the slot can be freed: closed and no application handle left.
     pub(crate) fn is_reapable(&self) -> bool {
         self.state == State::Closed && self.released
@@ -510,7 +527,7 @@ impl Connection {
         if to == State::Closed {
             self.rto_at = None;
             self.persist_at = None;
-            self.time_wait_at = None;
+            self.time_wait = None;
             self.fin_wait_2_at = None;
             self.ack_now = false;
             self.delack.on_ack_sent();

@@ -32,6 +32,14 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         max_payload: usize,
     ) -> Option<TxSegment> {
+        if let Some(tw) = &mut self.time_wait {
+            if std::mem::take(&mut self.ack_now) {
+                tw.owe_ack();
+            }
+            let seg = tw.poll_transmit(ctx.now)?;
+            self.stats.segs_out += 1;
+            return Some(seg);
+        }
         let seg = self
             .next_segment(ctx, max_payload)
             .or_else(|| self.keepalive_probe(ctx.now))?;
@@ -300,18 +308,9 @@ impl Connection {
     }
 
     /// RCV.WND for the acceptability test: the free receive buffer, which may exceed what the
-    /// window field can show. In TIME-WAIT there is no buffer to speak of; the window is the
-    /// one last advertised, as a TIME-WAIT entry would keep it.
+    /// window field can show.
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        if self.state == State::TimeWait {
-            if self.rcv_adv.after(self.rcv_nxt) {
-                self.rcv_adv.since(self.rcv_nxt)
-            } else {
-                0
-            }
-        } else {
-            self.recv_buf.window() as u32
-        }
+        self.recv_buf.window() as u32
     }
 
     /// The window field of a non-SYN segment: free receive buffer space shifted right by

@@ -8,6 +8,7 @@ use crate::event::{Cause, EventKind, TimerEvent, TimerKind};
 use crate::state::State;
 use crate::time::Instant;
 
+use super::time_wait::{Handover, TimeWait, TsEcho};
 use super::{Connection, Ctx};
 
 impl Connection {
@@ -17,7 +18,7 @@ impl Connection {
             self.rto_at,
             self.persist_at,
             self.nagle.override_at,
-            self.time_wait_at,
+            self.time_wait.as_ref().map(|tw| tw.deadline()),
             self.fin_wait_2_at,
             self.keepalive_deadline(cfg),
             self.delack.deadline,
@@ -30,10 +31,11 @@ impl Connection {
     /// Fire every timer due at `now`.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if self.time_wait_at.is_some_and(|t| t <= now) {
-            self.time_wait_at = None;
-            self.timer_event(ctx, TimerKind::TimeWait, 0);
-            self.set_state(ctx, State::Closed, Cause::TimeWaitExpired);
+        if let Some(tw) = &mut self.time_wait {
+            // TIME-WAIT runs no timer but its own.
+            if let Some(ended) = tw.on_timeout(ctx) {
+                self.end_time_wait(ctx, ended);
+            }
             return;
         }
         if self.fin_wait_2_at.is_some_and(|t| t <= now) {
@@ -119,7 +121,27 @@ impl Connection {
         self.persist_at = None;
         if ctx.cfg.time_wait {
             self.set_state(ctx, State::TimeWait, cause);
-            self.arm_time_wait(ctx.now, ctx.cfg);
+            let handover = Handover {
+                tuple: self.tuple,
+                iss: self.iss,
+                irs: self.irs,
+                snd_nxt: self.snd_max,
+                rcv_nxt: self.rcv_nxt,
+                window: self.advertised_window(),
+                shift: self.rcv_wind_shift,
+                ts: self.ts_ok.then_some(TsEcho {
+                    recent: self.ts_recent,
+                    recent_age: self.ts_recent_age,
+                    offset: self.ts_offset,
+                }),
+                last_invalid_ack: self.last_invalid_ack,
+                ack_due: std::mem::take(&mut self.ack_now),
+            };
+            self.time_wait = Some(TimeWait::new(handover, ctx.now, ctx.cfg));
+            // From here TIME-WAIT acknowledges for itself; nothing else is pending.
+            self.delack.on_ack_sent();
+            self.sack_report.clear();
+            self.nagle = super::nagle::NagleState::default();
         } else {
             // RFC 9293 §3.10.7.4, eighth step: the peer's FIN is acknowledged even though we
             // skip TIME-WAIT; entering CLOSED clears `ack_now`, so keep the debt across it.
@@ -127,11 +149,6 @@ impl Connection {
             self.set_state(ctx, State::Closed, cause);
             self.ack_now = owe_ack;
         }
-    }
-
-    /// (Re)start the 2×MSL timer.
-    pub(crate) fn arm_time_wait(&mut self, now: Instant, cfg: &StackConfig) {
-        self.time_wait_at = Some(now + cfg.msl * 2);
     }
 
     /// Limit how long a released connection may wait in FIN-WAIT-2.

@@ -4,7 +4,7 @@
 use oxtcp_wire::parse_packet;
 
 use super::{Entry, Reply, Stack};
-use crate::conn::{Connection, Ctx, Disposition, PeerSyn, RstReply, SegIn, TimeWaitSyn};
+use crate::conn::{Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn};
 use crate::cookie::SynCookies;
 use crate::event::{Cause, Dir, DropReason, EventKind, SegmentEvent, StateEvent};
 use crate::handle::ConnId;
@@ -112,6 +112,11 @@ impl Stack {
                     TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
                     TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
                 },
+                Entry::TimeWait(tw) => match tw.syn_verdict(&self.cfg, &seg) {
+                    TimeWaitSyn::Process => self.on_time_wait_segment(now, index, seg),
+                    TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
+                    TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
+                },
                 Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
                 Entry::Vacant => Disposition::Dropped(DropReason::Closed),
             };
@@ -177,21 +182,31 @@ impl Stack {
         pos: Option<usize>,
     ) -> Disposition {
         let Some(listener) = self.listener_for(&tuple) else {
-            return self.on_conn_segment(now, index, seg);
+            return match &self.slots[index as usize].entry {
+                Entry::TimeWait(_) => self.on_time_wait_segment(now, index, seg),
+                _ => self.on_conn_segment(now, index, seg),
+            };
         };
         let id = self.conn_id(index);
-        if let Entry::Conn(c) = &mut self.slots[index as usize].entry {
-            let mut ctx = Ctx {
-                now,
-                cfg: &self.cfg,
-                trace: &mut self.trace,
-                id,
-                limits: &mut self.ack_limits,
-            };
-            c.end_time_wait(&mut ctx);
+        let ended = Ended {
+            cause: Cause::TimeWaitReused,
+            error: None,
+        };
+        match &mut self.slots[index as usize].entry {
+            Entry::Conn(c) => {
+                let mut ctx = Ctx {
+                    now,
+                    cfg: &self.cfg,
+                    trace: &mut self.trace,
+                    id,
+                    limits: &mut self.ack_limits,
+                };
+                c.end_time_wait(&mut ctx, ended);
+                // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
+                self.after_activity(index);
+            }
+            _ => self.end_time_wait_entry(index, ended),
         }
-        // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
-        self.after_activity(index);
         self.on_listen_segment(now, listener, tuple, seg, pos)
     }
 

@@ -12,6 +12,7 @@ use crate::event::DropReason;
 pub(crate) struct Usage {
     pub(crate) connections: usize,
     pub(crate) half_open: usize,
+    pub(crate) time_wait: usize,
     /// Send plus receive buffer sizes of every full connection, as configured at creation.
     pub(crate) buffer_bytes: usize,
 }
@@ -62,6 +63,7 @@ impl Stack {
         match slot.entry {
             Entry::Vacant => {}
             Entry::HalfOpen(_) => self.usage.half_open += 1,
+            Entry::TimeWait(_) => self.usage.time_wait += 1,
             Entry::Conn(_) => {
                 self.usage.connections += 1;
                 self.usage.buffer_bytes += bytes;
@@ -76,6 +78,7 @@ impl Stack {
         match slot.entry {
             Entry::Vacant => {}
             Entry::HalfOpen(_) => self.usage.half_open = self.usage.half_open.saturating_sub(1),
+            Entry::TimeWait(_) => self.usage.time_wait = self.usage.time_wait.saturating_sub(1),
             Entry::Conn(_) => {
                 self.usage.connections = self.usage.connections.saturating_sub(1);
                 self.usage.buffer_bytes = self.usage.buffer_bytes.saturating_sub(slot.charged);

@@ -12,6 +12,7 @@ mod input;
 mod limits;
 mod output;
 pub(crate) mod ratelimit;
+mod time_wait;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -23,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use oxtcp_wire::TcpOptions;
 
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
-use crate::conn::{ConnInfo, Connection, Ctx, RstReply};
+use crate::conn::{ConnInfo, Connection, Ctx, RstReply, TimeWait};
 use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -59,6 +60,8 @@ pub struct StackStats {
     /// ACKs to unacceptable segments not sent because their connection had sent one less
     /// than `invalid_ack_interval` before.
     pub invalid_acks_suppressed: u64,
+    /// Connections closed on entering TIME-WAIT because `max_time_wait` entries were held.
+    pub time_wait_overflow: u64,
 }
 
 impl StackStats {
@@ -79,6 +82,8 @@ pub struct Resources {
     pub connections: usize,
     /// Half-open entries in SYN queues.
     pub half_open: usize,
+    /// Compact TIME-WAIT entries (released connections in TIME-WAIT).
+    pub time_wait: usize,
     /// Entries in the 4-tuple table.
     pub tuples: usize,
     /// Armed timers.
@@ -98,6 +103,8 @@ pub(crate) enum Entry {
     Vacant,
     HalfOpen(HalfOpen),
     Conn(Box<Connection>),
+    /// A released connection in TIME-WAIT, kept in compact form.
+    TimeWait(TimeWait),
 }
 
 #[derive(Debug)]
@@ -270,6 +277,7 @@ impl Stack {
                 Entry::Vacant => {}
                 Entry::HalfOpen(_) => r.half_open += 1,
                 Entry::Conn(_) => r.connections += 1,
+                Entry::TimeWait(_) => r.time_wait += 1,
             }
         }
         r
@@ -567,14 +575,17 @@ impl Stack {
                 Entry::Vacant => None,
                 Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple)),
                 Entry::Conn(c) => Some((id, c.state(), c.tuple)),
+                Entry::TimeWait(tw) => Some((id, State::TimeWait, tw.tuple)),
             }
         })
     }
 
-    /// A snapshot of any connection in the stack, held or released.
+    /// A snapshot of any connection in the stack, held or released. A released connection in
+    /// TIME-WAIT is a compact entry: only its 4-tuple, state and ISNs are kept.
     pub fn info_any(&self, id: ConnId) -> Option<ConnInfo> {
         match self.slot_of(id).map(|s| &s.entry) {
             Some(Entry::Conn(c)) => Some(c.info_at(self.now)),
+            Some(Entry::TimeWait(tw)) => Some(tw.info()),
             _ => None,
         }
     }
@@ -632,6 +643,14 @@ impl Stack {
             Entry::Conn(c) => c,
             Entry::HalfOpen(_) => {
                 self.remove_half_open(id.index, crate::event::Cause::Abort, false);
+                return Ok(());
+            }
+            Entry::TimeWait(_) => {
+                let ended = crate::conn::Ended {
+                    cause: crate::event::Cause::Abort,
+                    error: None,
+                };
+                self.end_time_wait_entry(id.index, ended);
                 return Ok(());
             }
             Entry::Vacant => return Err(InvalidHandle),
@@ -706,6 +725,14 @@ impl Stack {
                         return Err(format!("slot {i}: half-open entry missing from the table"));
                     }
                 }
+                Entry::TimeWait(tw) => {
+                    if self.by_tuple.get(&tw.tuple) != Some(&index) {
+                        return Err(format!("slot {i}: TIME-WAIT entry missing from the table"));
+                    }
+                    if self.timers.deadline(index) != Some(tw.deadline()) {
+                        return Err(format!("slot {i}: TIME-WAIT entry's 2MSL timer not armed"));
+                    }
+                }
                 Entry::Conn(c) => {
                     c.check_invariants(&self.cfg)
                         .map_err(|e| format!("slot {i} {}: {e}", c.tuple.remote))?;
@@ -731,6 +758,7 @@ impl Stack {
             match self.slots.get(i as usize).map(|s| &s.entry) {
                 Some(Entry::HalfOpen(h)) if h.tuple == *t => {}
                 Some(Entry::Conn(c)) if c.tuple == *t => {}
+                Some(Entry::TimeWait(tw)) if tw.tuple == *t => {}
                 _ => return Err(format!("table entry {} -> slot {i} is stale", t.remote)),
             }
         }
@@ -761,6 +789,7 @@ impl Stack {
             Entry::Vacant => return,
             Entry::HalfOpen(h) => h.tuple,
             Entry::Conn(c) => c.tuple,
+            Entry::TimeWait(tw) => tw.tuple,
         };
         slot.entry = Entry::Vacant;
         if self.by_tuple.get(&tuple) == Some(&index) {
@@ -776,13 +805,16 @@ impl Stack {
     /// Bookkeeping after anything touched a slot: its timer, the transmit queue, and cleanup
     /// of a connection that has reached CLOSED.
     fn after_activity(&mut self, index: u32) {
-        let Some(slot) = self.slots.get_mut(index as usize) else {
+        if index as usize >= self.slots.len() {
             return;
-        };
+        }
+        self.compact_time_wait(index);
+        let slot = &mut self.slots[index as usize];
         let (deadline, closed) = match &slot.entry {
             Entry::Vacant => return,
             Entry::HalfOpen(h) => (Some(h.deadline), false),
             Entry::Conn(c) => (c.next_deadline(&self.cfg), c.state() == State::Closed),
+            Entry::TimeWait(tw) => (Some(tw.deadline()), false),
         };
         // Every touched slot is offered the transmit queue; that is also where a finished
         // connection is reaped, after it has sent its last segment.

@@ -5,7 +5,7 @@ use oxtcp_wire::{emit_packet, TcpFlags, TcpOptions, TcpRepr};
 
 use super::{Entry, Reply, Stack};
 use crate::config::SocketOptions;
-use crate::conn::Ctx;
+use crate::conn::{Ctx, TxSegment};
 use crate::event::{Dir, DropReason, EventKind, SegmentEvent};
 use crate::handle::ConnId;
 use crate::time::Instant;
@@ -82,6 +82,9 @@ impl Stack {
                     };
                     (h.tuple, header, 0, 0, retransmit)
                 }),
+                Entry::TimeWait(tw) => tw
+                    .poll_transmit(now)
+                    .map(|seg| (tw.tuple, Header::of(&seg), 0, 0, false)),
                 Entry::Conn(c) => {
                     let mut ctx = Ctx {
                         now,
@@ -91,16 +94,9 @@ impl Stack {
                         limits: &mut self.ack_limits,
                     };
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
-                        let header = Header {
-                            seq: seg.seq.get(),
-                            ack: seg.ack.get(),
-                            flags: seg.flags,
-                            window: seg.window,
-                            options: seg.options,
-                        };
                         (
                             c.tuple,
-                            header,
+                            Header::of(&seg),
                             seg.payload_off,
                             seg.payload_len,
                             seg.retransmit,
@@ -240,6 +236,16 @@ struct Header {
 }
 
 impl Header {
+    fn of(seg: &TxSegment) -> Header {
+        Header {
+            seq: seg.seq.get(),
+            ack: seg.ack.get(),
+            flags: seg.flags,
+            window: seg.window,
+            options: seg.options,
+        }
+    }
+
     fn repr(self, tuple: FourTuple) -> TcpRepr {
         TcpRepr {
             src_port: tuple.local.port(),

@@ -61,6 +61,7 @@ impl Stack {
                     self.remove_half_open(index, Cause::RetriesExhausted, false);
                 }
             }
+            Entry::TimeWait(_) => self.on_time_wait_timeout(now, index),
             Entry::Conn(c) => {
                 let mut ctx = Ctx {
                     now,
