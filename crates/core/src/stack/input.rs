@@ -194,13 +194,7 @@ impl Stack {
         };
         match &mut self.slots[index as usize].entry {
             Entry::Conn(c) => {
-                let mut ctx = Ctx {
-                    now,
-                    cfg: &self.cfg,
-                    trace: &mut self.trace,
-                    id,
-                    limits: &mut self.ack_limits,
-                };
+                let mut ctx = ctx!(self, now, id);
                 c.end_time_wait(&mut ctx, ended);
                 // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
                 self.after_activity(index);
@@ -220,13 +214,7 @@ impl Stack {
         let Entry::Conn(c) = &mut self.slots[index as usize].entry else {
             return Disposition::Dropped(DropReason::Closed);
         };
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         // RFC 9293 §3.8.4: anything from the peer restarts the keep-alive idle period.
         c.keepalive_heard(now);
         let d = c.handle_segment(&mut ctx, seg);

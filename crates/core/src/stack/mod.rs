@@ -7,6 +7,20 @@
 //! not grow with the number of connections. `input` is where segments enter, `output` the one
 //! exit, `timers` the timeouts.
 
+/// The context a connection handler is given: the stack's configuration, trace and ACK
+/// limits, borrowed beside (not through) the slot the connection lives in.
+macro_rules! ctx {
+    ($stack:ident, $now:expr, $id:expr) => {
+        Ctx {
+            now: $now,
+            cfg: &$stack.cfg,
+            trace: &mut $stack.trace,
+            id: $id,
+            limits: &mut $stack.ack_limits,
+        }
+    };
+}
+
 mod cookies;
 mod input;
 mod limits;
@@ -448,13 +462,7 @@ impl Stack {
         let ts_offset = self.rng.next_u32();
         let index = self.alloc_slot();
         let id = self.conn_id(index);
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         let conn = Connection::connect(&mut ctx, opts, tuple, iss, ts_offset);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.count_entry(index, charge);
@@ -655,13 +663,7 @@ impl Stack {
             }
             Entry::Vacant => return Err(InvalidHandle),
         };
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         let rst = c.kill(&mut ctx);
         self.finish_user_call(id, rst);
         Ok(())
@@ -697,13 +699,7 @@ impl Stack {
         if c.is_released() {
             return Err(InvalidHandle);
         }
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         Ok(f(c, &mut ctx))
     }
 

@@ -86,13 +86,7 @@ impl Stack {
                     .poll_transmit(now)
                     .map(|seg| (tw.tuple, Header::of(&seg), 0, 0, false)),
                 Entry::Conn(c) => {
-                    let mut ctx = Ctx {
-                        now,
-                        cfg: &self.cfg,
-                        trace: &mut self.trace,
-                        id,
-                        limits: &mut self.ack_limits,
-                    };
+                    let mut ctx = ctx!(self, now, id);
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
                         (
                             c.tuple,

@@ -26,13 +26,7 @@ impl Stack {
         }
         if full {
             self.stats.time_wait_overflow += 1;
-            let mut ctx = Ctx {
-                now: self.now,
-                cfg: &self.cfg,
-                trace: &mut self.trace,
-                id,
-                limits: &mut self.ack_limits,
-            };
+            let mut ctx = ctx!(self, self.now, id);
             c.skip_time_wait(&mut ctx);
             return;
         }
@@ -55,13 +49,7 @@ impl Stack {
         let Entry::TimeWait(tw) = &mut self.slots[index as usize].entry else {
             return Disposition::Dropped(crate::event::DropReason::Closed);
         };
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         let (d, ended) = tw.handle_segment(&mut ctx, &seg);
         match ended {
             Some(ended) => self.end_time_wait_entry(index, ended),
@@ -76,13 +64,7 @@ impl Stack {
         let Entry::TimeWait(tw) = &mut self.slots[index as usize].entry else {
             return;
         };
-        let mut ctx = Ctx {
-            now,
-            cfg: &self.cfg,
-            trace: &mut self.trace,
-            id,
-            limits: &mut self.ack_limits,
-        };
+        let mut ctx = ctx!(self, now, id);
         match tw.on_timeout(&mut ctx) {
             Some(ended) => self.end_time_wait_entry(index, ended),
             None => self.after_activity(index),

@@ -63,13 +63,7 @@ impl Stack {
             }
             Entry::TimeWait(_) => self.on_time_wait_timeout(now, index),
             Entry::Conn(c) => {
-                let mut ctx = Ctx {
-                    now,
-                    cfg: &self.cfg,
-                    trace: &mut self.trace,
-                    id,
-                    limits: &mut self.ack_limits,
-                };
+                let mut ctx = ctx!(self, now, id);
                 c.handle_timeout(&mut ctx);
                 self.after_activity(index);
             }
