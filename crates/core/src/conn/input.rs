@@ -204,20 +204,7 @@ impl Connection {
         let rcv_wnd = self.rcv_wnd();
         let seg_len = seg.seg_len();
         let mut old_duplicate = false;
-        let acceptable = match (seg_len, rcv_wnd) {
-            (0, 0) => seg.seq == self.rcv_nxt,
-            (0, _) => seg.seq.in_window(self.rcv_nxt, rcv_wnd),
-            (_, 0) => false,
-            (_, _) => {
-                seg.seq.in_window(self.rcv_nxt, rcv_wnd)
-                    || seg.seq.add(seg_len - 1).in_window(self.rcv_nxt, rcv_wnd)
-            }
-        };
-        // A SYN is judged by its own position: one before RCV.NXT is old even when a FIN or
-        // text after it reaches into the window, and must not be trimmed away unnoticed (the
-        // RFC's fourth step assumes the first one caught it).
-        let acceptable =
-            acceptable && !(seg.flags.syn() && !seg.flags.rst() && seg.seq.before(self.rcv_nxt));
+        let acceptable = seq_acceptable(&seg, self.rcv_nxt, rcv_wnd);
         if !acceptable {
             // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
             // should be made to accept valid ACKs, URGs, and RSTs": a zero-window probe at
@@ -701,6 +688,23 @@ impl FlagsExt for TcpFlags {
         self.remove(TcpFlags::FIN);
         self
     }
+}
+
+/// RFC 9293 §3.10.7.4, first step: is the segment acceptable to a receive window of `rcv_wnd`
+/// at `rcv_nxt`? (The four cases of its table, by SEG.LEN and RCV.WND.) A SYN is also judged by
+/// its own position: one before RCV.NXT is old even when a FIN or text after it reaches into
+/// the window, and must not be trimmed away unnoticed (the RFC's fourth step assumes the first
+/// one caught it).
+pub(super) fn seq_acceptable(seg: &SegIn<'_>, rcv_nxt: SeqNum, rcv_wnd: u32) -> bool {
+    let in_window = match (seg.seg_len(), rcv_wnd) {
+        (0, 0) => seg.seq == rcv_nxt,
+        (0, _) => seg.seq.in_window(rcv_nxt, rcv_wnd),
+        (_, 0) => false,
+        (n, _) => {
+            seg.seq.in_window(rcv_nxt, rcv_wnd) || seg.seq.add(n - 1).in_window(rcv_nxt, rcv_wnd)
+        }
+    };
+    in_window && !(seg.flags.syn() && !seg.flags.rst() && seg.seq.before(rcv_nxt))
 }
 
 /// May a challenge ACK go (RFC 5961 §3.2, §4.2, §5.2)? Not once the stack has sent its

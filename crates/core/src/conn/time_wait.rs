@@ -29,7 +29,7 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
-use super::input::{answer_unacceptable, challenge_allowed, TimeWaitSyn};
+use super::input::{answer_unacceptable, challenge_allowed, seq_acceptable, TimeWaitSyn};
 use super::output::TxSegment;
 use super::{
     ts_before, ts_clock, ConnInfo, ConnStats, Ctx, Disposition, RstReply, SegIn, PAWS_IDLE,
@@ -233,18 +233,9 @@ impl TimeWait {
             return stay(Disposition::Accepted);
         }
 
-        // First, the sequence number. A SYN is judged by its own position.
+        // First, the sequence number.
         let rcv_wnd = self.rcv_wnd();
-        let acceptable =
-            match (seg.seg_len(), rcv_wnd) {
-                (0, 0) => seg.seq == self.rcv_nxt,
-                (0, _) => seg.seq.in_window(self.rcv_nxt, rcv_wnd),
-                (_, 0) => false,
-                (n, _) => {
-                    seg.seq.in_window(self.rcv_nxt, rcv_wnd)
-                        || seg.seq.add(n - 1).in_window(self.rcv_nxt, rcv_wnd)
-                }
-            } && !(seg.flags.syn() && !seg.flags.rst() && seg.seq.before(self.rcv_nxt));
+        let acceptable = seq_acceptable(seg, self.rcv_nxt, rcv_wnd);
         // A zero-window probe at RCV.NXT still has its ACK looked at (RFC 9293 §3.10.7.4).
         let probe = rcv_wnd == 0 && seg.seq == self.rcv_nxt && !seg.flags.syn();
         if !acceptable {
