@@ -141,9 +141,8 @@ impl Connection {
                 }
                 Some(_) => {
                     // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too. With
-                    // SACK, NextSeg finds it from the scoreboard; a peer that negotiated SACK
-                    // but reports no blocks gets NewReno's answer instead of waiting for a
-                    // timeout.
+                    // SACK, NextSeg finds it from the scoreboard; without, NewReno resends
+                    // the segment at SND.UNA at once.
                     self.recovery.credit = self.recovery.credit.saturating_sub(acked);
                     if acked >= smss {
                         self.recovery.credit += smss;
@@ -249,9 +248,10 @@ impl Connection {
             + self.scoreboard.unsacked_in(self.snd_una, high_rxt)
     }
 
-    /// SACK is in use and the receiver has reported blocks. A peer that
-    /// negotiated SACK but sends no blocks gets NewReno's accounting instead, rather than a
-    /// pipe that never shrinks.
+    /// SACK is in use and the receiver has reported blocks. With SACK in use an episode
+    /// begins only on SACK information (RFC 6675 §2), so during recovery this equals
+    /// `sack_ok`; a peer that negotiated SACK but sends no blocks never reaches fast recovery
+    /// (it recovers by timeout) and so never meets a pipe that never shrinks.
     fn sack_informed(&self) -> bool {
         self.sack_ok && self.recovery.sack_seen
     }
