@@ -249,3 +249,56 @@ fn a_burst_of_ten_lost_segments_in_one_window_is_repaired_without_a_timeout() {
     assert_eq!(s.sack_recovered_bytes, 11_000);
     t.assert_state(State::Established);
 }
+
+#[test]
+fn with_sack_bare_duplicate_acks_start_no_fast_recovery() {
+    // SACK is in use and nothing reports data past a hole: ten ACKs of segment 0 with no
+    // SACK blocks, as forged in-window data would draw from the receiver. None is a
+    // duplicate by RFC 6675 §2, so neither limited transmit nor fast retransmit answers.
+    let mut t = sender(true, 20_000);
+    for _ in 0..10 {
+        t.send(ack_before(0));
+        t.expect_none();
+    }
+    let s = t.info().stats;
+    assert_eq!((s.fast_recoveries, s.retransmits), (0, 0));
+}
+
+#[test]
+fn with_sack_duplicate_acks_that_sack_new_data_start_fast_recovery() {
+    // Segment 0 is lost; 1, 2 and 3 arrive and each ACK SACKs one more segment. Each of
+    // the first two sends one new segment by limited transmit and one more for the segment
+    // SACKed, which has left the network.
+    let mut t = sender(true, 20_000);
+    let acks = (2..4).map(|k| ack_before(0).sack(&[segs(1, k)])).collect();
+    assert_eq!(replies(&mut t, acks), [10, 11, 12, 13]);
+    assert_eq!(t.info().stats.fast_recoveries, 0);
+    // The third: fast retransmit of segment 0.
+    t.send(ack_before(0).sack(&[segs(1, 4)]));
+    expect_rxt(&mut t, 0);
+    assert_eq!(t.info().stats.fast_recoveries, 1);
+}
+
+#[test]
+fn with_sack_a_repeated_sack_block_is_not_a_duplicate_ack() {
+    // Segment 0 is lost and 1 arrives; the same SACK block then comes back three times
+    // (window updates, say). Only the first ACK carried new SACK information: one
+    // duplicate ACK, no recovery, and nothing more to send.
+    let mut t = sender(true, 20_000);
+    let acks = (0..4).map(|_| ack_before(0).sack(&[segs(1, 2)])).collect();
+    assert_eq!(replies(&mut t, acks), [10, 11]);
+    assert_eq!(t.info().stats.fast_recoveries, 0);
+}
+
+#[test]
+fn without_sack_three_bare_duplicate_acks_start_fast_recovery() {
+    // RFC 5681 §3.2 unchanged: the third bare duplicate ACK retransmits segment 0.
+    let mut t = sender(false, 20_000);
+    for k in 10..12 {
+        t.send(ack_before(0));
+        t.expect(seg().ack().seq(at(k)).len(1000));
+    }
+    t.send(ack_before(0));
+    expect_rxt(&mut t, 0);
+    assert_eq!(t.info().stats.fast_recoveries, 1);
+}

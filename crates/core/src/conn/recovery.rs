@@ -17,7 +17,8 @@ use crate::seq::SeqNum;
 /// Per-connection loss-recovery state.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
-    /// Duplicate ACKs in a row (RFC 5681 §2 definition).
+    /// Duplicate ACKs in a row: RFC 5681 §2's definition without SACK; with SACK, only
+    /// those that SACK new data (RFC 6675 §2).
     pub(crate) dupacks: u32,
     /// In fast recovery until SND.UNA reaches this: RFC 6675's RecoveryPoint, RFC 6582's
     /// `recover`. `None` outside recovery.
@@ -69,7 +70,8 @@ impl Connection {
     /// The ACK processing of the fifth step that concerns loss recovery, for an acceptable
     /// ACK not beyond SND.MAX, called before SND.UNA and the send window are updated.
     /// `duplicate` says whether it is a duplicate ACK by RFC 5681 §2: no data, no SYN or
-    /// FIN, the same window, acknowledging SND.UNA while data is outstanding. Returns whether
+    /// FIN, the same window, acknowledging SND.UNA while data is outstanding; with SACK it
+    /// counts only if it also SACKs new data (RFC 6675 §2). Returns whether
     /// cwnd may grow for the data this ACK acknowledges: not while recovery runs, nor for
     /// the ACK that ends it (RFC 6582 §3.2 step 6 leaves cwnd at ssthresh).
     pub(crate) fn on_ack_for_recovery(
@@ -81,12 +83,14 @@ impl Connection {
     ) -> bool {
         let grow = !self.in_recovery();
         let smss = self.smss();
+        let mut newly_sacked = 0;
         if self.sack_ok && !options.sack_blocks.is_empty() {
             let cum = self.snd_una.max(ack);
             let update = self
                 .scoreboard
                 .on_sack(cum, self.snd_max, options.sack_blocks.as_slice());
-            if update.newly_sacked > 0 {
+            newly_sacked = update.newly_sacked;
+            if newly_sacked > 0 {
                 self.recovery.sack_seen = true;
             }
             if let Some((l, _)) = update.dsack {
@@ -137,9 +141,8 @@ impl Connection {
                 }
                 Some(_) => {
                     // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too. With
-                    // SACK, NextSeg finds it from the scoreboard; a peer that negotiated SACK
-                    // but reports no blocks gets NewReno's answer instead of waiting for a
-                    // timeout.
+                    // SACK, NextSeg finds it from the scoreboard; without, NewReno resends
+                    // the segment at SND.UNA at once.
                     self.recovery.credit = self.recovery.credit.saturating_sub(acked);
                     if acked >= smss {
                         self.recovery.credit += smss;
@@ -160,7 +163,17 @@ impl Connection {
             self.recovery.dupacks = 0;
             return grow;
         }
-        if !duplicate {
+        // RFC 6675 §2: when SACK is in use, a duplicate acknowledgment is "a segment that
+        // arrives carrying a SACK block that identifies previously unacknowledged and
+        // un-SACKed octets between HighACK and HighData", and §5 counts only those in
+        // DupAcks. A receiver that negotiated SACK reports out-of-order data in SACK blocks
+        // (RFC 2018 §4), so an ACK at SND.UNA without new SACK information reports no data
+        // arriving past a hole: a window update, the answer to a duplicate or to a forged
+        // segment. Counting it (as RFC 5681 §2 would) let forged in-window data, each
+        // answered by a bare ACK, start fast recovery with nothing lost. Linux's SACK path
+        // likewise counts SACKed segments, not bare duplicate ACKs. Without SACK, RFC 5681's
+        // definition stands.
+        if !duplicate || (self.sack_ok && newly_sacked == 0) {
             return grow;
         }
         self.recovery.dupacks += 1;
@@ -235,9 +248,10 @@ impl Connection {
             + self.scoreboard.unsacked_in(self.snd_una, high_rxt)
     }
 
-    /// SACK is in use and the receiver has reported blocks. A peer that
-    /// negotiated SACK but sends no blocks gets NewReno's accounting instead, rather than a
-    /// pipe that never shrinks.
+    /// SACK is in use and the receiver has reported blocks. With SACK in use an episode
+    /// begins only on SACK information (RFC 6675 §2), so during recovery this equals
+    /// `sack_ok`; a peer that negotiated SACK but sends no blocks never reaches fast recovery
+    /// (it recovers by timeout) and so never meets a pipe that never shrinks.
     fn sack_informed(&self) -> bool {
         self.sack_ok && self.recovery.sack_seen
     }

@@ -51,6 +51,13 @@ struct Outcome {
     attack_sent: u64,
     drops: std::collections::BTreeMap<&'static str, u64>,
     retransmits: u64,
+    /// Fast-recovery episodes of the sender (the client).
+    fast_recoveries: u64,
+    /// Datagrams the receiver (the server) sent: the transfer's ACKs plus any answer to an
+    /// attack datagram.
+    server_packets_out: u64,
+    /// ACKs to unacceptable segments the receiver's rate limits withheld.
+    server_acks_suppressed: u64,
 }
 
 /// Run the transfer undisturbed, then attacked, and fill in the figures.
@@ -75,6 +82,14 @@ pub fn run(common: &Common, figures: &mut Figures) -> Result<()> {
     figures.set("bytes_received_attacked", attacked.received);
     figures.set("retransmits_undisturbed", clean.retransmits);
     figures.set("retransmits_attacked", attacked.retransmits);
+    figures.set("fast_recoveries_undisturbed", clean.fast_recoveries);
+    figures.set("fast_recoveries_attacked", attacked.fast_recoveries);
+    figures.set("server_packets_out_undisturbed", clean.server_packets_out);
+    figures.set("server_packets_out_attacked", attacked.server_packets_out);
+    figures.set(
+        "server_acks_suppressed_attacked",
+        attacked.server_acks_suppressed,
+    );
     figures.set(
         "server_drops_undisturbed",
         serde_json::to_value(&clean.drops)?,
@@ -181,20 +196,25 @@ fn transfer(common: &Common, bytes: u64, attack: Option<u64>) -> Result<Outcome>
     let done = flow.done_at.expect("finished");
     let seconds = done.saturating_duration_since(start).as_secs_f64();
     let conn = flow.conn.expect("opened");
-    let retransmits = world
+    let (retransmits, fast_recoveries) = world
         .node_mut(c)
         .client()
         .stack
         .info_any(conn)
-        .map_or(0, |i| i.stats.retransmits);
+        .map_or((0, 0), |i| (i.stats.retransmits, i.stats.fast_recoveries));
+    let attack_sent = world.node_mut(a).attacker().sent;
     let server_host = world.node_mut(s).server();
+    let stats = server_host.stack.stats();
     Ok(Outcome {
         seconds,
         goodput_bps: bytes as f64 * 8.0 / seconds,
         received: server_host.app.received,
-        attack_sent: world.node_mut(a).attacker().sent,
-        drops: world.node_mut(s).server().stack.stats().drops,
+        attack_sent,
+        drops: stats.drops,
         retransmits,
+        fast_recoveries,
+        server_packets_out: stats.packets_out,
+        server_acks_suppressed: stats.invalid_acks_suppressed + stats.challenge_acks_suppressed,
     })
 }
 

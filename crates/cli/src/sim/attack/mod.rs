@@ -54,6 +54,10 @@ pub struct AttackArgs {
     /// The Timestamps option (RFC 7323) on the server's and the clients' stacks.
     #[arg(long, value_enum, default_value = "on")]
     timestamps: OnOff,
+    /// SACK (RFC 2018) on the server's and the clients' stacks; without it the senders
+    /// recover by RFC 6582 (NewReno) and count every duplicate ACK.
+    #[arg(long, value_enum, default_value = "on")]
+    sack: OnOff,
     /// Seed of the simulator, the stacks and the attacker.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -112,6 +116,8 @@ pub struct Common {
     pub forge_ts: bool,
     /// Timestamps on both stacks.
     pub timestamps: bool,
+    /// SACK on both stacks.
+    pub sack: bool,
 }
 
 impl Common {
@@ -126,6 +132,7 @@ impl Common {
         StackConfig {
             seed: self.seed.wrapping_mul(3) + 2,
             timestamps: self.timestamps,
+            sack: self.sack,
             syn_cookies: self.cookies,
             rst_policy: if policy {
                 RstPolicy::Rfc5961
@@ -146,6 +153,7 @@ impl Common {
         StackConfig {
             seed: self.seed.wrapping_mul(3) + 1,
             timestamps: self.timestamps,
+            sack: self.sack,
             ..StackConfig::default()
         }
     }
@@ -187,6 +195,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
         recv_buffer: args.recv_buffer.unwrap_or(256 * 1024),
         forge_ts: args.tsval == TsvalArg::Random,
         timestamps: args.timestamps == OnOff::On,
+        sack: args.sack == OnOff::On,
     };
     let cpu_start = super::cpu_seconds();
     let mut figures = Figures::default();
@@ -206,6 +215,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     figures.set("rfc5961", common.rfc5961);
     figures.set("tsval", if common.forge_ts { "random" } else { "none" });
     figures.set("timestamps", common.timestamps);
+    figures.set("sack", common.sack);
     match args.kind {
         AttackKind::SynFlood => syn_flood::run(&common, &mut figures)?,
         AttackKind::BlindRst => blind::run(&common, blind::Blind::Rst, &mut figures)?,
