@@ -119,14 +119,17 @@ pub struct StackConfig {
     pub timer_tick: Duration,
     /// Challenge ACKs (RFC 5961 §3.2, §4.2, §5.2) per second for the whole stack, as Linux's
     /// tcp_challenge_ack_limit (1000); `None`: unlimited. RFC 5961 §7 asks for a limit so the
-    /// challenge ACKs cannot be used to flood a path or amplify an attack; over it the ACK is
-    /// not sent and `StackStats::challenge_acks_suppressed` counts it.
+    /// challenge ACKs cannot be used to flood a path or amplify an attack. Each connection also
+    /// spaces its challenge ACKs by `invalid_ack_interval`, as Linux does. A challenge ACK
+    /// held back by either is not sent and `StackStats::challenge_acks_suppressed` counts it.
     pub challenge_ack_limit: Option<u32>,
     /// Least time between two ACKs one connection sends in answer to unacceptable segments
-    /// (out of window, old duplicates, PAWS) without data, as Linux's tcp_invalid_ratelimit
-    /// (500 ms). Two endpoints that each find the other's ACKs unacceptable would otherwise
-    /// trade ACKs forever. Segments with data or SYN still draw their ACK each time, as in
-    /// Linux (they are no part of an ACK loop). `Duration::ZERO`: no limit.
+    /// (out of window, old duplicates, PAWS) without data, or with SYN, and between its
+    /// challenge ACKs, as Linux's tcp_invalid_ratelimit (500 ms). Two endpoints that each find
+    /// the other's ACKs unacceptable would otherwise trade ACKs forever. A segment with data
+    /// still draws its ACK each time while it lies within a receive buffer's span of RCV.NXT,
+    /// as in Linux (it is no part of an ACK loop); farther off it can only be forged and is
+    /// spaced too (a deviation: Linux answers every data segment). `Duration::ZERO`: no limit.
     pub invalid_ack_interval: Duration,
     /// Most full connections (any state, released ones still closing included, but not the
     /// compact TIME-WAIT entries of released connections, which `max_time_wait` bounds);

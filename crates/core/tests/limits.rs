@@ -10,9 +10,13 @@ use oxtcp_core::{ConnectError, DropReason, State, SynCookies};
 
 /// Two RSTs in the window but not at RCV.NXT draw two challenge ACKs; with a limit of two per
 /// second the next ones are dropped without an ACK, and counted, until a second has passed.
+/// (The per-connection spacing is off here, to see the stack-wide limit alone.)
 #[test]
 fn challenge_acks_over_the_limit_are_not_sent() {
-    let mut t = Harness::established_server_with(|c| c.challenge_ack_limit = Some(2));
+    let mut t = Harness::established_server_with(|c| {
+        c.challenge_ack_limit = Some(2);
+        c.invalid_ack_interval = ms(0);
+    });
     for _ in 0..2 {
         t.send(seg().rst().seq(100));
         t.expect(seg().ack().seq(1).ack_no(1));
@@ -36,7 +40,10 @@ fn challenge_acks_over_the_limit_are_not_sent() {
 
 #[test]
 fn challenge_ack_limit_none_is_unlimited() {
-    let mut t = Harness::established_server_with(|c| c.challenge_ack_limit = None);
+    let mut t = Harness::established_server_with(|c| {
+        c.challenge_ack_limit = None;
+        c.invalid_ack_interval = ms(0);
+    });
     for _ in 0..2000 {
         t.send(seg().rst().seq(100));
         t.expect(seg().ack().seq(1).ack_no(1));
@@ -79,15 +86,60 @@ fn acks_to_out_of_window_acks_are_spaced_per_connection() {
     assert_eq!(st.drops_for(DropReason::OutOfWindow), 3);
 }
 
-/// Segments with data are no part of an ACK loop: each out-of-window one is answered.
+/// As in Linux, a connection spaces its challenge ACKs like its other answers to
+/// unacceptable segments: one per 500 ms, sharing the same clock.
 #[test]
-fn out_of_window_data_is_always_answered() {
+fn challenge_acks_are_spaced_per_connection() {
+    let mut t = Harness::established_server();
+    t.send(seg().rst().seq(100));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    t.send(seg().syn().seq(100));
+    t.expect_none();
+    t.send(seg().ack().seq(1_000_000).ack_no(1));
+    t.expect_none();
+    t.advance(ms(500));
+    t.send(seg().rst().seq(100));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    let st = t.stack.stats();
+    assert_eq!(st.challenge_acks_suppressed, 1);
+    assert_eq!(st.invalid_acks_suppressed, 1);
+    t.assert_state(State::Established);
+}
+
+/// Segments with data are no part of an ACK loop: each one beyond the window, or an old
+/// duplicate, is answered, as long as it lies where a real peer's data could.
+#[test]
+fn out_of_window_data_near_the_window_is_always_answered() {
     let mut t = Harness::established_server();
     for _ in 0..3 {
-        t.send(seg().ack().seq(1_000_000).ack_no(1).data(b"x"));
+        t.send(seg().ack().seq(100_000).ack_no(1).data(b"x"));
+        t.expect(seg().ack().seq(1).ack_no(1));
+        t.send(
+            seg()
+                .ack()
+                .seq_abs(PEER_ISN.wrapping_sub(1000))
+                .ack_no(1)
+                .data(b"x"),
+        );
         t.expect(seg().ack().seq(1).ack_no(1));
     }
     assert_eq!(t.stack.stats().invalid_acks_suppressed, 0);
+}
+
+/// Data far from any window a real peer could use (here 2^30 ahead) can only be forged: it
+/// is answered no more often than a bare ACK, so a blind flood cannot draw an ACK apiece.
+#[test]
+fn forged_data_far_from_the_window_is_spaced() {
+    let mut t = Harness::established_server();
+    let far = PEER_ISN.wrapping_add(1 << 30);
+    t.send(seg().ack().seq_abs(far).ack_no(1).data(b"x"));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    for _ in 0..3 {
+        t.send(seg().ack().seq_abs(far).ack_no(1).data(b"x"));
+        t.expect_none();
+    }
+    assert_eq!(t.stack.stats().invalid_acks_suppressed, 3);
+    assert_eq!(t.stack.stats().drops_for(DropReason::OutOfWindow), 4);
 }
 
 #[test]

@@ -321,8 +321,14 @@ impl Connection {
             }
         }
         if seg.ack.after(self.snd_max) {
-            // "If the ACK acks something not yet sent, send an ACK, drop the segment", spaced
-            // like the other ACKs that answer unacceptable segments.
+            // "If the ACK acks something not yet sent, send an ACK, drop the segment". RFC 5961
+            // §5.2 makes that ACK one end of its acceptable range, whose ACK is throttled as a
+            // challenge ACK (§7): otherwise an in-window forged data segment with a wild ACK
+            // number would draw an ACK every time. Under RFC 793 rules it is spaced like the
+            // other ACKs answering unacceptable segments.
+            if ctx.cfg.rst_policy == RstPolicy::Rfc5961 {
+                return self.challenge_ack(ctx, DropReason::AckTooNew);
+            }
             return self.ack_unacceptable(ctx, &seg, DropReason::AckTooNew);
         }
         if ctx.cfg.rst_policy == RstPolicy::Rfc5961
@@ -426,7 +432,7 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        if challenge_allowed(ctx) {
+        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
             self.ack_now = true;
             Disposition::AckSent(reason)
         } else {
@@ -442,7 +448,8 @@ impl Connection {
         seg: &SegIn<'_>,
         reason: DropReason,
     ) -> Disposition {
-        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack) {
+        let span = near_span(self.recv_buf.capacity() as u32);
+        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span) {
             self.ack_now = true;
             Disposition::AckSent(reason)
         } else {
@@ -707,25 +714,46 @@ pub(super) fn seq_acceptable(seg: &SegIn<'_>, rcv_nxt: SeqNum, rcv_wnd: u32) -> 
     in_window && !(seg.flags.syn() && !seg.flags.rst() && seg.seq.before(rcv_nxt))
 }
 
-/// May a challenge ACK go (RFC 5961 §3.2, §4.2, §5.2)? Not once the stack has sent its
-/// `challenge_ack_limit` of them this second: RFC 5961 §7 asks for such a limit so an
-/// attacker cannot turn spoofed segments into a flood of ACKs.
-pub(super) fn challenge_allowed(ctx: &mut Ctx<'_>) -> bool {
-    ctx.limits
-        .allow_challenge(ctx.now, ctx.cfg.challenge_ack_limit)
+/// May a challenge ACK go (RFC 5961 §3.2, §4.2, §5.2), given when this connection last
+/// answered an unacceptable segment (`last`)? RFC 5961 §7 asks for a limit so an attacker
+/// cannot turn spoofed segments into a flood of ACKs. As in Linux (tcp_send_challenge_ack
+/// applies tcp_invalid_ratelimit first): at most one per `invalid_ack_interval` per
+/// connection, and `challenge_ack_limit` a second stack-wide.
+pub(super) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -> bool {
+    ctx.limits.allow_challenge(
+        ctx.now,
+        ctx.cfg.challenge_ack_limit,
+        last,
+        ctx.cfg.invalid_ack_interval,
+    )
+}
+
+/// How far from RCV.NXT, either way, a real peer's data may lie for a receive buffer (or
+/// window) of `buffer` bytes: twice the most we may have offered, at least twice 64 KiB.
+pub(super) fn near_span(buffer: u32) -> u32 {
+    buffer.max(u32::from(u16::MAX)).saturating_mul(2)
 }
 
 /// May an unacceptable segment be answered with an ACK, given when this connection last
-/// answered one (`last`)? Deviation (as Linux's tcp_oow_rate_limited): a segment without
-/// data, or with SYN, draws it at most once per `invalid_ack_interval` per connection, so two
-/// endpoints that each find the other's ACKs unacceptable do not trade them forever;
-/// segments with data are no part of such a loop and are always answered.
+/// answered one (`last`)? RFC 9293 §3.10.7.4 asks for the ACK; deviations bound it:
+///
+/// - as Linux's tcp_oow_rate_limited, a segment without data, or with SYN, draws it at most
+///   once per `invalid_ack_interval` per connection, so two endpoints that each find the
+///   other's ACKs unacceptable do not trade them forever;
+/// - a data segment is answered every time while it lies within `span` (`near_span`) of
+///   `rcv_nxt` on either side, where a real peer's retransmission or overrun would be. Farther off it can only be forged, and it is spaced
+///   like a bare ACK. Answering each one would let a blind attacker make us send an ACK per
+///   forged segment, which a sender without SACK takes for duplicate ACKs (measured with
+///   `oxtcp sim attack malformed --sack off`). Linux answers every data segment.
 pub(super) fn answer_unacceptable(
     ctx: &mut Ctx<'_>,
     seg: &SegIn<'_>,
     last: &mut Option<Instant>,
+    rcv_nxt: SeqNum,
+    span: u32,
 ) -> bool {
-    let limited = seg.seg_len() == 0 || seg.flags.syn();
+    let near = seg.seq.in_window(rcv_nxt.sub(span), span.saturating_mul(2));
+    let limited = seg.seg_len() == 0 || seg.flags.syn() || !near;
     !limited
         || ctx
             .limits

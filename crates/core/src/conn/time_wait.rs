@@ -29,7 +29,9 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
-use super::input::{answer_unacceptable, challenge_allowed, seq_acceptable, TimeWaitSyn};
+use super::input::{
+    answer_unacceptable, challenge_allowed, near_span, seq_acceptable, TimeWaitSyn,
+};
 use super::output::TxSegment;
 use super::{
     ts_before, ts_clock, ConnInfo, ConnStats, Ctx, Disposition, RstReply, SegIn, PAWS_IDLE,
@@ -301,7 +303,8 @@ impl TimeWait {
 
     /// An unacceptable segment: dropped, and answered with an ACK as spaced as in every state.
     fn unacceptable(&mut self, ctx: &mut Ctx<'_>, seg: &SegIn<'_>, r: DropReason) -> Disposition {
-        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack) {
+        let span = near_span(self.rcv_wnd());
+        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span) {
             self.ack_due = true;
             Disposition::AckSent(r)
         } else {
@@ -311,7 +314,7 @@ impl TimeWait {
 
     /// A challenge ACK (RFC 5961), within the stack's limit.
     fn challenge(&mut self, ctx: &mut Ctx<'_>, r: DropReason) -> Disposition {
-        if challenge_allowed(ctx) {
+        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
             self.ack_due = true;
             Disposition::AckSent(r)
         } else {

@@ -46,7 +46,8 @@ impl TokenBucket {
 #[derive(Debug)]
 pub(crate) struct AckLimits {
     challenge: TokenBucket,
-    /// Challenge ACKs not sent because the stack-wide limit was reached.
+    /// Challenge ACKs not sent: the connection had answered another unacceptable segment
+    /// within `invalid_ack_interval`, or the stack-wide limit was reached.
     pub(crate) challenge_suppressed: u64,
     /// ACKs to unacceptable segments not sent because the connection sent one too recently.
     pub(crate) invalid_suppressed: u64,
@@ -61,10 +62,21 @@ impl AckLimits {
         }
     }
 
-    /// May a challenge ACK go now, with `limit` per second (`None`: unlimited)?
-    pub(crate) fn allow_challenge(&mut self, now: Instant, limit: Option<u32>) -> bool {
-        let ok = limit.is_none_or(|rate| self.challenge.try_take(now, rate));
-        if !ok {
+    /// May a challenge ACK go now from a connection that last answered an unacceptable
+    /// segment at `last`, at least `interval` apart, with `limit` per second stack-wide
+    /// (`None`: unlimited)? Updates `last` when it may.
+    pub(crate) fn allow_challenge(
+        &mut self,
+        now: Instant,
+        limit: Option<u32>,
+        last: &mut Option<Instant>,
+        interval: Duration,
+    ) -> bool {
+        let ok = spaced(now, *last, interval)
+            && limit.is_none_or(|rate| self.challenge.try_take(now, rate));
+        if ok {
+            *last = Some(now);
+        } else {
             self.challenge_suppressed += 1;
         }
         ok
@@ -78,8 +90,7 @@ impl AckLimits {
         last: &mut Option<Instant>,
         interval: Duration,
     ) -> bool {
-        let ok =
-            interval.is_zero() || last.is_none_or(|t| now.saturating_duration_since(t) >= interval);
+        let ok = spaced(now, *last, interval);
         if ok {
             *last = Some(now);
         } else {
@@ -87,6 +98,11 @@ impl AckLimits {
         }
         ok
     }
+}
+
+/// At least `interval` since `last` (always, with no interval or nothing sent yet).
+fn spaced(now: Instant, last: Option<Instant>, interval: Duration) -> bool {
+    interval.is_zero() || last.is_none_or(|t| now.saturating_duration_since(t) >= interval)
 }
 
 #[cfg(test)]
