@@ -12,7 +12,10 @@ use std::time::Duration;
 use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
 use crate::config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
-use crate::conn::{syn_options, ts_clock, Disposition, PeerSyn, RstReply, SegIn};
+use crate::conn::{
+    answer_unacceptable, challenge_allowed, near_span, syn_options, ts_before, ts_clock, Ctx,
+    Disposition, PeerSyn, RstReply, SegIn,
+};
 use crate::event::DropReason;
 use crate::handle::ConnId;
 use crate::seq::SeqNum;
@@ -132,6 +135,8 @@ pub(crate) struct HalfOpen {
     pub(crate) synack_due: bool,
     /// A challenge ACK is to be sent (RFC 5961).
     pub(crate) ack_due: bool,
+    /// When the last ACK answering an unacceptable segment went out.
+    last_invalid_ack: Option<Instant>,
     /// A SYN-ACK has gone out: any later one, on a timer or for a duplicate SYN, repeats it.
     synack_sent: bool,
 }
@@ -167,6 +172,7 @@ impl HalfOpen {
             deadline: now + cfg.initial_rto,
             synack_due: true,
             ack_due: false,
+            last_invalid_ack: None,
             synack_sent: false,
         }
     }
@@ -176,22 +182,47 @@ impl HalfOpen {
     }
 
     /// RFC 9293 §3.10.7.4 in SYN-RECEIVED, for a connection that came from LISTEN.
+    ///
+    /// Its answers are bounded as in the synchronized states: a segment with none of ACK, RST
+    /// and SYN is dropped silently, the timestamp rules apply once the SYN offered timestamps,
+    /// and ACKs answering unacceptable segments and challenge ACKs are spaced per entry
+    /// (`invalid_ack_interval`) and limited stack-wide. Without that, each forged segment
+    /// drew an ACK <SEQ=ISS+1><ACK=RCV.NXT>, which the client, once established with data in
+    /// flight, took for a duplicate ACK (measured with `oxtcp sim attack malformed`).
     pub(crate) fn on_segment(
         &mut self,
-        cfg: &StackConfig,
+        ctx: &mut Ctx<'_>,
         opts: &SocketOptions,
         seg: &SegIn<'_>,
     ) -> HalfOpenOutcome {
+        let cfg = ctx.cfg;
         let rcv_nxt = self.rcv_nxt();
         let rcv_wnd = opts.recv_window_cap(cfg) as u32;
         let in_window = seg.seq.in_window(rcv_nxt, rcv_wnd);
+        if !seg.flags.ack() && !seg.flags.rst() && !seg.flags.syn() {
+            let reason = if seg.flags.fin() {
+                DropReason::FinWithoutAck
+            } else {
+                DropReason::NoFlags
+            };
+            return HalfOpenOutcome::Stay(Disposition::Dropped(reason));
+        }
+        // RFC 7323 §3.2, §5.3: with timestamps on, a non-RST segment must carry one, and PAWS
+        // judges it against TS.Recent, which is still the SYN's TSval.
+        if let (true, Some(recent), false) = (cfg.timestamps, self.syn.tsval, seg.flags.rst()) {
+            let Some(ts) = seg.options.timestamps else {
+                return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::MissingTimestamp));
+            };
+            if ts_before(ts.tsval, recent) {
+                return HalfOpenOutcome::Stay(self.unacceptable(ctx, seg, DropReason::Paws));
+            }
+        }
         if seg.flags.rst() {
             if !in_window {
                 return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::OutOfWindow));
             }
             if cfg.rst_policy == RstPolicy::Rfc5961 && seg.seq != rcv_nxt {
-                self.ack_due = true;
-                return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::ChallengeAckRst));
+                return HalfOpenOutcome::Stay(self.challenge(ctx, DropReason::ChallengeAckRst));
             }
             // "If the RST bit is set: if this connection was initiated with a passive OPEN,
             // then return this connection to the LISTEN state."
@@ -205,8 +236,7 @@ impl HalfOpen {
                 return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::ChallengeAckSyn));
             }
             if cfg.syn_policy == SynPolicy::Rfc5961 {
-                self.ack_due = true;
-                return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::ChallengeAckSyn));
+                return HalfOpenOutcome::Stay(self.challenge(ctx, DropReason::ChallengeAckSyn));
             }
             if in_window {
                 return HalfOpenOutcome::Remove(Disposition::RstSent(
@@ -217,8 +247,7 @@ impl HalfOpen {
                     },
                 ));
             }
-            self.ack_due = true;
-            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
+            return HalfOpenOutcome::Stay(self.unacceptable(ctx, seg, DropReason::OutOfWindow));
         }
         // RFC 9293 §3.10.7.4: the sequence number is checked first; an unacceptable segment
         // draws an ACK whatever its acknowledgment field says.
@@ -226,8 +255,7 @@ impl HalfOpen {
         let acceptable =
             in_window || (seg_len > 0 && seg.seq.add(seg_len - 1).in_window(rcv_nxt, rcv_wnd));
         if !acceptable {
-            self.ack_due = true;
-            return HalfOpenOutcome::Stay(Disposition::AckSent(DropReason::OutOfWindow));
+            return HalfOpenOutcome::Stay(self.unacceptable(ctx, seg, DropReason::OutOfWindow));
         }
         if !seg.flags.ack() {
             return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::NoAck));
@@ -243,6 +271,29 @@ impl HalfOpen {
             ));
         }
         HalfOpenOutcome::Complete
+    }
+
+    /// An unacceptable segment: dropped, with an ACK as spaced as in the other states.
+    fn unacceptable(&mut self, ctx: &mut Ctx<'_>, seg: &SegIn<'_>, r: DropReason) -> Disposition {
+        let rcv_nxt = self.rcv_nxt();
+        // The SYN-ACK's window is never scaled: at most 64 KiB was offered.
+        let span = near_span(u32::from(u16::MAX));
+        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, rcv_nxt, span) {
+            self.ack_due = true;
+            Disposition::AckSent(r)
+        } else {
+            Disposition::Dropped(r)
+        }
+    }
+
+    /// A challenge ACK (RFC 5961), within the limits.
+    fn challenge(&mut self, ctx: &mut Ctx<'_>, r: DropReason) -> Disposition {
+        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
+            self.ack_due = true;
+            Disposition::AckSent(r)
+        } else {
+            Disposition::Dropped(r)
+        }
     }
 
     /// Whether a SYN-ACK retransmission is due; returns false when the retries are used up

@@ -100,6 +100,8 @@ fn syn_received_ack_of_wrong_number_draws_rst_and_entry_stays() {
     t.accept();
 }
 
+/// A segment with none of ACK, RST and SYN is dropped silently, before the sequence check,
+/// as in the synchronized states: in the window or not, it draws nothing.
 #[test]
 fn syn_received_segment_without_ack_is_dropped() {
     let mut t = Harness::server();
@@ -107,8 +109,57 @@ fn syn_received_segment_without_ack_is_dropped() {
     t.expect(seg().syn().ack().seq(0).ack_no(1));
     t.send(seg().seq(1).data(b"x"));
     t.expect_none();
+    t.send(seg().seq(1_000_000).data(b"x"));
+    t.expect_none();
     t.assert_state(State::SynReceived);
-    assert_eq!(t.stack.stats().drops_for(DropReason::NoAck), 1);
+    assert_eq!(t.stack.stats().drops_for(DropReason::NoFlags), 2);
+}
+
+/// Forged segments at a half-open entry draw no more ACKs than at a connection: one per
+/// `invalid_ack_interval` (500 ms), so a flood cannot make it answer each one.
+#[test]
+fn syn_received_answers_unacceptable_segments_spaced() {
+    let mut t = Harness::server();
+    t.send(seg().syn().seq(0));
+    t.expect(seg().syn().ack().seq(0).ack_no(1));
+    t.send(seg().ack().seq(1_000_000).ack_no(1));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    for _ in 0..3 {
+        t.send(seg().ack().seq(1_000_000).ack_no(1));
+        t.expect_none();
+        t.send(seg().syn().seq(50));
+        t.expect_none();
+    }
+    t.advance(ms(500));
+    t.send(seg().ack().seq(1_000_000).ack_no(1));
+    t.expect(seg().ack().seq(1).ack_no(1));
+    let st = t.stack.stats();
+    assert_eq!(st.invalid_acks_suppressed, 3);
+    assert_eq!(st.challenge_acks_suppressed, 3);
+    t.assert_state(State::SynReceived);
+    // The real ACK still completes the handshake.
+    t.send(seg().ack().seq(1).ack_no(1));
+    t.assert_state(State::Established);
+}
+
+/// With timestamps offered on the SYN, a segment to the half-open entry without them is
+/// dropped silently (RFC 7323 §3.2), one older than the SYN's fails PAWS.
+#[test]
+fn syn_received_applies_the_timestamp_rules() {
+    let mut t = Harness::server();
+    t.send(seg().syn().seq(0).ts(100, 0));
+    let synack = t.expect(seg().syn().ack().seq(0).ack_no(1).tsecr(100));
+    let ox_ts = synack.options.timestamps.unwrap().tsval;
+    t.send(seg().ack().seq(1).ack_no(1).no_ts());
+    t.expect_none();
+    t.send(seg().ack().seq(1).ack_no(1).ts(99, ox_ts));
+    t.expect(seg().ack().seq(1).ack_no(1).tsecr(100));
+    let st = t.stack.stats();
+    assert_eq!(st.drops_for(DropReason::MissingTimestamp), 1);
+    assert_eq!(st.drops_for(DropReason::Paws), 1);
+    t.assert_state(State::SynReceived);
+    t.send(seg().ack().seq(1).ack_no(1).ts(101, ox_ts));
+    t.assert_state(State::Established);
 }
 
 #[test]

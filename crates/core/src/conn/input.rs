@@ -719,7 +719,7 @@ pub(super) fn seq_acceptable(seg: &SegIn<'_>, rcv_nxt: SeqNum, rcv_wnd: u32) -> 
 /// cannot turn spoofed segments into a flood of ACKs. As in Linux (tcp_send_challenge_ack
 /// applies tcp_invalid_ratelimit first): at most one per `invalid_ack_interval` per
 /// connection, and `challenge_ack_limit` a second stack-wide.
-pub(super) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -> bool {
+pub(crate) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -> bool {
     ctx.limits.allow_challenge(
         ctx.now,
         ctx.cfg.challenge_ack_limit,
@@ -730,7 +730,7 @@ pub(super) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -
 
 /// How far from RCV.NXT, either way, a real peer's data may lie for a receive buffer (or
 /// window) of `buffer` bytes: twice the most we may have offered, at least twice 64 KiB.
-pub(super) fn near_span(buffer: u32) -> u32 {
+pub(crate) fn near_span(buffer: u32) -> u32 {
     buffer.max(u32::from(u16::MAX)).saturating_mul(2)
 }
 
@@ -745,7 +745,7 @@ pub(super) fn near_span(buffer: u32) -> u32 {
 ///   like a bare ACK. Answering each one would let a blind attacker make us send an ACK per
 ///   forged segment, which a sender without SACK takes for duplicate ACKs (measured with
 ///   `oxtcp sim attack malformed --sack off`). Linux answers every data segment.
-pub(super) fn answer_unacceptable(
+pub(crate) fn answer_unacceptable(
     ctx: &mut Ctx<'_>,
     seg: &SegIn<'_>,
     last: &mut Option<Instant>,

@@ -37,8 +37,8 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
+pub(crate) use input::{answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn};
 pub use input::{Disposition, RstReply};
-pub(crate) use input::{SegIn, TimeWaitSyn};
 pub(crate) use output::TxSegment;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
@@ -312,7 +312,7 @@ pub(crate) fn ts_clock(now: Instant, offset: u32) -> u32 {
 }
 
 /// `a` is older than `b` in timestamp space (RFC 7323 §5.2: modulo 2^32, as sequence numbers).
-fn ts_before(a: u32, b: u32) -> bool {
+pub(crate) fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 

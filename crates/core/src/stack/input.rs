@@ -300,10 +300,12 @@ impl Stack {
             _ => return Disposition::Dropped(DropReason::Closed),
         };
         let opts = self.listener_opts(listener);
+        let id = self.conn_id(index);
         let Entry::HalfOpen(h) = &mut self.slots[index as usize].entry else {
             return Disposition::Dropped(DropReason::Closed);
         };
-        match h.on_segment(&self.cfg, &opts, &seg) {
+        let mut ctx = ctx!(self, now, id);
+        match h.on_segment(&mut ctx, &opts, &seg) {
             HalfOpenOutcome::Stay(d) => {
                 self.after_activity(index);
                 d
