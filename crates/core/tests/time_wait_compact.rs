@@ -143,3 +143,17 @@ fn kill_ends_a_compact_time_wait_silently() {
     t.assert_last_transition(State::TimeWait, State::Closed, Cause::Abort);
     assert_eq!(t.stack.resources().tuples, 0);
 }
+
+/// The point of the entry: far smaller than the connection it replaces, before counting the
+/// connection's buffers. `cargo test -p oxtcp-core --test time_wait_compact entry_sizes --
+/// --nocapture` prints the sizes (SECURITY.md quotes them).
+#[test]
+fn entry_sizes() {
+    let s = oxtcp_core::Stack::entry_sizes();
+    println!("{s:?}");
+    assert!(s.time_wait <= s.slot, "a TIME-WAIT entry lives in its slot");
+    assert!(
+        s.slot * 4 < s.slot + s.connection,
+        "a TIME-WAIT entry's slot is a small part of a connection's slot plus TCB: {s:?}"
+    );
+}

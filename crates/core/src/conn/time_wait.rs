@@ -370,22 +370,3 @@ impl TimeWait {
 fn two_msl(cfg: &StackConfig) -> Duration {
     cfg.msl * 2
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The point of the entry: far smaller than the connection it replaces, before counting
-    /// the connection's buffers. `cargo test -p oxtcp-core entry_size -- --nocapture` prints
-    /// both sizes (SECURITY.md quotes them).
-    #[test]
-    fn entry_size() {
-        let tw = std::mem::size_of::<TimeWait>();
-        let conn = std::mem::size_of::<super::super::Connection>();
-        println!("TimeWait {tw} bytes, Connection {conn} bytes (inline, without buffers)");
-        assert!(
-            tw * 8 < conn,
-            "TimeWait {tw} bytes against Connection {conn}"
-        );
-    }
-}

@@ -87,3 +87,34 @@ impl Stack {
         }
     }
 }
+
+/// The inline sizes of what the stack keeps per entry, as `size_of` gives them on this build,
+/// for memory figures (SECURITY.md, the benchmarks). A connection's buffers are on the heap
+/// and come on top, while they hold data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntrySizes {
+    /// One slab slot: every connection, half-open entry and TIME-WAIT entry has one.
+    pub slot: usize,
+    /// A half-open entry, held inside its slot.
+    pub half_open: usize,
+    /// A compact TIME-WAIT entry, held inside its slot.
+    pub time_wait: usize,
+    /// A full connection's TCB, boxed outside its slot (buffers not included).
+    pub connection: usize,
+    /// One bucket of the 4-tuple table: the key, the slot index, and the table's control byte.
+    pub tuple_bucket: usize,
+}
+
+impl Stack {
+    /// The sizes of the stack's per-entry structures on this build.
+    pub fn entry_sizes() -> EntrySizes {
+        use std::mem::size_of;
+        EntrySizes {
+            slot: size_of::<super::Slot>(),
+            half_open: size_of::<crate::listener::HalfOpen>(),
+            time_wait: size_of::<crate::conn::TimeWait>(),
+            connection: size_of::<crate::conn::Connection>(),
+            tuple_bucket: size_of::<(crate::tuple::FourTuple, u32)>() + 1,
+        }
+    }
+}

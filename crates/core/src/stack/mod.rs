@@ -24,6 +24,7 @@ macro_rules! ctx {
 mod cookies;
 mod input;
 mod limits;
+pub use limits::EntrySizes;
 mod output;
 pub(crate) mod ratelimit;
 mod time_wait;

@@ -25,12 +25,14 @@ const CLIENT_BYTES: u64 = 10 * 1024;
 const BACKLOG: usize = 128;
 /// SYN retransmissions of a legitimate client before connect fails (1+2+4+8 s: 15 s).
 const CLIENT_SYN_RETRIES: u32 = 3;
-/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`, as `size_of`
-/// measured on x86-64 (the core does not export these types): its slab slot (128, holding the
-/// 120-byte `HalfOpen`) plus its 4-tuple table bucket (a 64-byte `FourTuple` key and a `u32`
-/// slot index, padded to 72, and one control byte). Not counted: the hash table's spare
-/// capacity and the SYN-ACK timer's entry in the timer wheel.
-pub const HALF_OPEN_BYTES: usize = 128 + 72 + 1;
+/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`: its slab slot (which
+/// holds the `HalfOpen`) plus its 4-tuple table bucket, as `Stack::entry_sizes` measures them
+/// on this build. Not counted: the hash table's spare capacity and the SYN-ACK timer's entry in
+/// the timer wheel.
+pub fn half_open_bytes() -> usize {
+    let s = Stack::entry_sizes();
+    s.slot + s.tuple_bucket
+}
 
 type FloodHost = Host<LegitClients, EchoServer>;
 
@@ -189,10 +191,10 @@ pub fn run(common: &Common, figures: &mut Figures) -> Result<()> {
     figures.set("peak_half_open", peak_syn_queue.max(peak_half_open) as u64);
     figures.set("peak_accept_queue", peak_accept_queue as u64);
     figures.set("peak_connections", peak_connections as u64);
-    figures.set("half_open_entry_bytes", HALF_OPEN_BYTES as u64);
+    figures.set("half_open_entry_bytes", half_open_bytes() as u64);
     figures.set(
         "peak_listener_bytes",
-        (peak_syn_queue.max(peak_half_open) * HALF_OPEN_BYTES) as u64,
+        (peak_syn_queue.max(peak_half_open) * half_open_bytes()) as u64,
     );
     figures.set("replies_unroutable", world.world_stats().no_route);
     Ok(())
