@@ -1,0 +1,77 @@
+//! `oxtcp-bench`: every figure of the benchmark suite, measured for oxtcp and its peers
+//! (smoltcp, the Linux kernel) alternately in one process run, printed as a table of medians
+//! with oxtcp's advantage over each peer, and optionally written as JSON.
+
+// The harness and report API are used by the figure groups, which land one by one.
+#![allow(dead_code)]
+
+mod oxtcp_mem;
+mod report;
+mod runner;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+/// Benchmarks of oxtcp side by side with smoltcp and the Linux kernel.
+#[derive(Parser, Debug)]
+#[command(name = "oxtcp-bench", version)]
+struct Args {
+    /// Which figures: `all`, or one of the group names `--list` prints.
+    #[arg(default_value = "all")]
+    what: String,
+    /// Fewer and shorter repetitions: the whole suite within 3 minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the figures as a JSON list of {figure, system, median, unit, advantage}.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// List the figure groups and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+/// A group of figures: its name on the command line, what it measures, and how.
+struct Group {
+    name: &'static str,
+    about: &'static str,
+    run: fn(&runner::Budget) -> Result<Vec<report::Row>>,
+}
+
+fn groups() -> Vec<Group> {
+    vec![]
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let groups = groups();
+    if args.list {
+        for g in &groups {
+            println!("{:<12} {}", g.name, g.about);
+        }
+        return Ok(());
+    }
+    let chosen: Vec<&Group> = groups
+        .iter()
+        .filter(|g| args.what == "all" || g.name == args.what)
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!(
+            "no figure group {:?}; `oxtcp-bench --list` names them",
+            args.what
+        );
+    }
+    let budget = runner::Budget::new(args.quick);
+    let mut rows = Vec::new();
+    for g in chosen {
+        eprintln!("== {}: {}", g.name, g.about);
+        let got = (g.run)(&budget)?;
+        print!("{}", report::table(&got));
+        rows.extend(got);
+    }
+    if let Some(path) = &args.json {
+        report::write_json(path, &rows)?;
+    }
+    Ok(())
+}
