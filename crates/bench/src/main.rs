@@ -5,6 +5,7 @@
 // The harness and report API are used by the figure groups, which land one by one.
 #![allow(dead_code)]
 
+mod insns;
 mod oxtcp_mem;
 mod report;
 mod runner;
@@ -40,10 +41,20 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![]
+    vec![Group {
+        name: "insns",
+        about: "instruction counts (callgrind) of the per-segment hot paths",
+        run: insns::run,
+    }]
 }
 
 fn main() -> Result<()> {
+    // The child process of the instruction counts: `oxtcp-bench __hot N`.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("__hot") {
+        let n = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        return insns::hot_main(n);
+    }
     let args = Args::parse();
     let groups = groups();
     if args.list {
