@@ -624,3 +624,28 @@ fn sndbuf_limited_time_runs_while_a_full_send_buffer_waits_for_its_ack() {
     assert_eq!(s.sndbuf_limited, ms(30));
     assert_eq!((s.rwnd_limited, s.cwnd_limited), (ms(0), ms(0)));
 }
+
+/// An application that keeps up empties its receive buffer after each segment; the page the
+/// buffer used goes to the stack's pool and the next segment reuses it, so a bulk transfer
+/// does not allocate per segment, and the pool stays small.
+#[test]
+fn emptied_receive_pages_are_pooled_for_the_next_segment() {
+    let mut t = Harness::established_server();
+    for i in 0..20u32 {
+        t.send(
+            seg()
+                .ack()
+                .psh()
+                .seq(1 + 100 * i)
+                .ack_no(1)
+                .data(&[b'x'; 100]),
+        );
+        t.expect(seg().ack().seq(1).ack_no(101 + 100 * i));
+        assert_eq!(t.app_recv(200), vec![b'x'; 100]);
+        let r = t.stack.resources();
+        assert_eq!(
+            r.page_pool_bytes, 4096,
+            "one page, reused, after segment {i}"
+        );
+    }
+}

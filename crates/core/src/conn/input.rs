@@ -525,7 +525,7 @@ impl Connection {
                 let end = seg.seq.add(len as u32);
                 self.sack_report.on_duplicate(seg.seq, end, Some(seg.seq));
             }
-            match self.recv_buf.insert(off, seg.payload) {
+            match self.recv_buf.insert(off, seg.payload, ctx.pages) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);
                     self.stats.bytes_received += n as u64;

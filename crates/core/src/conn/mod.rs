@@ -40,6 +40,7 @@ use crate::tuple::FourTuple;
 pub(crate) use input::{answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn};
 pub use input::{Disposition, RstReply};
 pub(crate) use output::TxSegment;
+pub(crate) use paged_ring::PagePool;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
@@ -53,6 +54,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) id: ConnId,
     /// The stack's limits on ACKs sent in answer to dropped segments.
     pub(crate) limits: &'a mut AckLimits,
+    /// Receive-buffer pages for reuse.
+    pub(crate) pages: &'a mut PagePool,
 }
 
 /// Per-connection counters, in the spirit of Linux's tcp_info.
@@ -563,10 +566,15 @@ impl Connection {
     }
 
     /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
-    pub(crate) fn recv(&mut self, out: &mut [u8]) -> Result<usize, RecvError> {
+    /// Pages the read empties go back to `pages`.
+    pub(crate) fn recv(
+        &mut self,
+        out: &mut [u8],
+        pages: &mut PagePool,
+    ) -> Result<usize, RecvError> {
         if self.recv_buf.readable() > 0 {
             let before = self.recv_buf.window();
-            let n = self.recv_buf.read(out);
+            let n = self.recv_buf.read(out, pages);
             self.on_window_opened(before);
             return Ok(n);
         }

@@ -1,10 +1,46 @@
 //! Storage for the receive buffer: a ring of `capacity` bytes held in fixed-size pages that
-//! are allocated only when written, so a large buffer costs memory in proportion to the data
-//! it holds, and an emptied buffer is rebuilt page by page instead of zeroing its whole
-//! capacity again on the next segment.
+//! are taken only when written, so a large buffer costs memory in proportion to the data it
+//! holds, and an emptied buffer is rebuilt page by page instead of zeroing its whole capacity
+//! again on the next segment.
+//!
+//! Pages come from, and go back to, the stack's `PagePool`. A connection whose application
+//! keeps up empties its buffer after every segment; without the pool each segment allocated
+//! and zeroed a fresh 4 KiB page (40% of the instructions of receiving a segment, measured by
+//! `oxtcp-bench insns`). A recycled page keeps what it held: the receive buffer reads only
+//! bytes it wrote.
 
 /// Bytes per page.
 const PAGE: usize = 4096;
+
+/// Most pages the pool keeps for reuse (256 KiB); more are freed.
+const POOL_PAGES: usize = 64;
+
+/// Receive-buffer pages released by emptied buffers, for the next buffer that needs one.
+#[derive(Debug, Default)]
+pub(crate) struct PagePool {
+    free: Vec<Box<[u8]>>,
+}
+
+impl PagePool {
+    /// A page: a recycled one if there is one, else a new zeroed one.
+    fn take(&mut self) -> Box<[u8]> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| vec![0; PAGE].into_boxed_slice())
+    }
+
+    /// Keep `page` for reuse, up to the pool's bound.
+    fn give(&mut self, page: Box<[u8]>) {
+        if self.free.len() < POOL_PAGES {
+            self.free.push(page);
+        }
+    }
+
+    /// Bytes of pages held for reuse.
+    pub(crate) fn bytes(&self) -> usize {
+        self.free.len() * PAGE
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct PagedRing {
@@ -20,8 +56,11 @@ impl PagedRing {
         }
     }
 
-    /// Drop every page.
-    pub(crate) fn clear(&mut self) {
+    /// Give every page back to `pool`.
+    pub(crate) fn clear(&mut self, pool: &mut PagePool) {
+        for p in self.pages.drain(..).flatten() {
+            pool.give(p);
+        }
         self.pages = Vec::new();
     }
 
@@ -32,7 +71,7 @@ impl PagedRing {
     }
 
     /// Write `data` starting at ring position `pos`, wrapping at the capacity.
-    pub(crate) fn write(&mut self, mut pos: usize, mut data: &[u8]) {
+    pub(crate) fn write(&mut self, mut pos: usize, mut data: &[u8], pool: &mut PagePool) {
         if self.pages.is_empty() {
             self.pages
                 .resize_with(self.capacity.div_ceil(PAGE), || None);
@@ -41,15 +80,15 @@ impl PagedRing {
             pos %= self.capacity;
             let (page, at) = (pos / PAGE, pos % PAGE);
             let n = data.len().min(PAGE - at).min(self.capacity - pos);
-            let p = self.pages[page].get_or_insert_with(|| vec![0; PAGE].into_boxed_slice());
+            let p = self.pages[page].get_or_insert_with(|| pool.take());
             p[at..at + n].copy_from_slice(&data[..n]);
             data = &data[n..];
             pos += n;
         }
     }
 
-    /// Fill `out` from ring position `pos`, wrapping at the capacity. Bytes never written
-    /// read as zero.
+    /// Fill `out` from ring position `pos`, wrapping at the capacity. Bytes of pages never
+    /// taken read as zero; other bytes never written read as whatever their page last held.
     pub(crate) fn read(&self, mut pos: usize, out: &mut [u8]) {
         let mut done = 0;
         while done < out.len() {
@@ -73,9 +112,10 @@ mod tests {
     #[test]
     fn writes_and_reads_wrap_across_pages_and_the_end() {
         let cap = 3 * PAGE + 100;
+        let mut pool = PagePool::default();
         let mut r = PagedRing::new(cap);
         let data: Vec<u8> = (0..PAGE + 300).map(|i| i as u8).collect();
-        r.write(cap - 200, &data);
+        r.write(cap - 200, &data, &mut pool);
         let mut out = vec![0; data.len()];
         r.read(cap - 200, &mut out);
         assert_eq!(out, data);
@@ -83,9 +123,28 @@ mod tests {
         // 0 and 1 after the wrap.
         assert_eq!(r.allocated(), 4 * PAGE);
         let mut r = PagedRing::new(cap);
-        r.write(PAGE + 10, b"x");
+        r.write(PAGE + 10, b"x", &mut pool);
         assert_eq!(r.allocated(), PAGE);
-        r.clear();
+        r.clear(&mut pool);
         assert_eq!(r.allocated(), 0);
+        assert_eq!(pool.bytes(), PAGE, "the page went back to the pool");
+    }
+
+    #[test]
+    fn the_pool_recycles_pages_and_stays_bounded() {
+        let mut pool = PagePool::default();
+        let mut a = PagedRing::new(PAGE);
+        a.write(0, b"old bytes", &mut pool);
+        a.clear(&mut pool);
+        let mut b = PagedRing::new(PAGE);
+        b.write(4, b"new", &mut pool);
+        assert_eq!(pool.bytes(), 0, "b took the recycled page");
+        let mut out = [0u8; 3];
+        b.read(4, &mut out);
+        assert_eq!(&out, b"new");
+        for _ in 0..POOL_PAGES + 10 {
+            pool.give(vec![0; PAGE].into_boxed_slice());
+        }
+        assert_eq!(pool.bytes(), POOL_PAGES * PAGE);
     }
 }

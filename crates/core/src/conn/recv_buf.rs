@@ -5,7 +5,7 @@
 //! Reassembly is bounded by the window: bytes are only placed within the free space, so the
 //! buffer never grows past its capacity on peer input.
 
-use super::paged_ring::PagedRing;
+use super::paged_ring::{PagePool, PagedRing};
 
 /// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
 const MAX_RANGES: usize = 32;
@@ -47,6 +47,7 @@ impl RecvBuffer {
     }
 
     /// Enlarge the buffer to `capacity` bytes (never shrinks: the window offered stays good).
+    /// (It happens once, at the SYN, before any data: its pages are new, not the pool's.)
     pub(crate) fn grow_to(&mut self, capacity: usize) {
         if capacity <= self.capacity {
             return;
@@ -57,7 +58,7 @@ impl RecvBuffer {
         let mut held = vec![0; span];
         self.ring.read(self.head, &mut held);
         self.ring = PagedRing::new(capacity);
-        self.ring.write(0, &held);
+        self.ring.write(0, &held, &mut PagePool::default());
         self.head = 0;
         self.capacity = capacity;
     }
@@ -88,7 +89,7 @@ impl RecvBuffer {
     }
 
     /// Place `data` at `off` bytes past RCV.NXT. The caller has trimmed it to the window.
-    pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Insert {
+    pub(crate) fn insert(&mut self, off: usize, data: &[u8], pool: &mut PagePool) -> Insert {
         let room = self.window();
         if off >= room || data.is_empty() {
             return Insert::Advanced(0);
@@ -107,7 +108,7 @@ impl RecvBuffer {
             merged.1 = merged.1.max(self.ooo[last - 1].1);
         }
         self.ooo.splice(first..last, std::iter::once(merged));
-        self.write(off, data);
+        self.ring.write(self.head + self.readable + off, data, pool);
         if self.ooo[0].0 == 0 {
             let advance = self.ooo.remove(0).1;
             self.readable += advance;
@@ -121,19 +122,15 @@ impl RecvBuffer {
         }
     }
 
-    fn write(&mut self, off: usize, data: &[u8]) {
-        self.ring.write(self.head + self.readable + off, data);
-    }
-
     /// Copy readable bytes into `out`; returns how many.
-    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+    pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut PagePool) -> usize {
         let n = out.len().min(self.readable);
         self.ring.read(self.head, &mut out[..n]);
         self.head = (self.head + n) % self.capacity.max(1);
         self.readable -= n;
         if self.readable == 0 && self.ooo.is_empty() {
             // Buffers are held only while they hold data.
-            self.ring.clear();
+            self.ring.clear(pool);
             self.head = 0;
         }
         n
@@ -146,31 +143,35 @@ mod tests {
 
     fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
         let mut out = vec![0; b.readable()];
-        b.read(&mut out);
+        b.read(&mut out, &mut PagePool::default());
         out
+    }
+
+    fn ins(b: &mut RecvBuffer, off: usize, data: &[u8]) -> Insert {
+        b.insert(off, data, &mut PagePool::default())
     }
 
     #[test]
     fn out_of_order_pieces_become_readable_when_the_gap_fills() {
         let mut b = RecvBuffer::new(16);
-        assert_eq!(b.insert(4, b"efgh"), Insert::Advanced(0));
-        assert_eq!(b.insert(10, b"kl"), Insert::Advanced(0));
+        assert_eq!(ins(&mut b, 4, b"efgh"), Insert::Advanced(0));
+        assert_eq!(ins(&mut b, 10, b"kl"), Insert::Advanced(0));
         assert_eq!(b.readable(), 0);
         assert_eq!(b.ooo_bytes(), 6);
-        assert_eq!(b.insert(0, b"abcd"), Insert::Advanced(8));
+        assert_eq!(ins(&mut b, 0, b"abcd"), Insert::Advanced(8));
         assert_eq!(read_all(&mut b), b"abcdefgh");
-        assert_eq!(b.insert(0, b"ij"), Insert::Advanced(4));
+        assert_eq!(ins(&mut b, 0, b"ij"), Insert::Advanced(4));
         assert_eq!(read_all(&mut b), b"ijkl");
     }
 
     #[test]
     fn data_beyond_the_window_is_cut_and_overlaps_merge() {
         let mut b = RecvBuffer::new(8);
-        assert_eq!(b.insert(2, b"cdefghij"), Insert::Advanced(0));
+        assert_eq!(ins(&mut b, 2, b"cdefghij"), Insert::Advanced(0));
         assert_eq!(b.ooo_bytes(), 6);
-        assert_eq!(b.insert(0, b"abcd"), Insert::Advanced(8));
+        assert_eq!(ins(&mut b, 0, b"abcd"), Insert::Advanced(8));
         assert_eq!(b.window(), 0);
-        assert_eq!(b.insert(0, b"x"), Insert::Advanced(0));
+        assert_eq!(ins(&mut b, 0, b"x"), Insert::Advanced(0));
         assert_eq!(read_all(&mut b), b"abcdefgh");
     }
 
@@ -179,7 +180,7 @@ mod tests {
         let mut b = RecvBuffer::new(5);
         for round in 0..10u8 {
             let data = [round, round + 1, round + 2];
-            assert_eq!(b.insert(0, &data), Insert::Advanced(3));
+            assert_eq!(ins(&mut b, 0, &data), Insert::Advanced(3));
             assert_eq!(read_all(&mut b), data);
         }
     }
@@ -188,11 +189,11 @@ mod tests {
     fn too_many_holes_are_refused_without_change() {
         let mut b = RecvBuffer::new(1000);
         for i in 0..MAX_RANGES {
-            assert_eq!(b.insert(2 + 3 * i, b"x"), Insert::Advanced(0));
+            assert_eq!(ins(&mut b, 2 + 3 * i, b"x"), Insert::Advanced(0));
         }
-        assert_eq!(b.insert(500, b"y"), Insert::Full);
+        assert_eq!(ins(&mut b, 500, b"y"), Insert::Full);
         assert_eq!(b.ooo_bytes(), MAX_RANGES);
         // Filling an existing hole still works.
-        assert_eq!(b.insert(3, b"z"), Insert::Advanced(0));
+        assert_eq!(ins(&mut b, 3, b"z"), Insert::Advanced(0));
     }
 }

@@ -17,6 +17,7 @@ macro_rules! ctx {
             trace: &mut $stack.trace,
             id: $id,
             limits: &mut $stack.ack_limits,
+            pages: &mut $stack.pages,
         }
     };
 }
@@ -39,7 +40,7 @@ use rand_chacha::ChaCha8Rng;
 use oxtcp_wire::TcpOptions;
 
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
-use crate::conn::{ConnInfo, Connection, Ctx, RstReply, TimeWait};
+use crate::conn::{ConnInfo, Connection, Ctx, PagePool, RstReply, TimeWait};
 use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -90,7 +91,8 @@ impl StackStats {
     }
 }
 
-/// What the stack holds; all zero after every connection has ended and been released.
+/// What the stack holds; all zero after every connection has ended and been released, except
+/// `page_pool_bytes`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
     /// Full connections (any state, including CLOSED ones the application still holds).
@@ -111,6 +113,9 @@ pub struct Resources {
     pub listeners: usize,
     /// Buffer bytes charged against `StackConfig::memory_budget`.
     pub buffer_bytes: usize,
+    /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
+    /// not charged to any connection).
+    pub page_pool_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -180,6 +185,8 @@ pub struct Stack {
     trace: Trace,
     stats: StackStats,
     ack_limits: AckLimits,
+    /// Receive-buffer pages released by emptied buffers, for reuse.
+    pages: PagePool,
     usage: limits::Usage,
     now: Instant,
 }
@@ -213,6 +220,7 @@ impl Stack {
             replies: VecDeque::new(),
             stats: StackStats::default(),
             ack_limits: AckLimits::new(),
+            pages: PagePool::default(),
             usage: limits::Usage::default(),
             now: Instant::ZERO,
         }
@@ -285,6 +293,7 @@ impl Stack {
             replies: self.replies.len(),
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
             buffer_bytes: self.usage.buffer_bytes,
+            page_pool_bytes: self.pages.bytes(),
             ..Resources::default()
         };
         for s in &self.slots {
@@ -518,14 +527,7 @@ impl Stack {
     }
 
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
-        match self.slots.get_mut(id.index as usize) {
-            Some(Slot {
-                gen,
-                entry: Entry::Conn(c),
-                ..
-            }) if *gen == id.gen && !c.is_released() => Some(c),
-            _ => None,
-        }
+        held_conn(&mut self.slots, id)
     }
 
     /// The connection behind a handle the application holds.
@@ -608,7 +610,9 @@ impl Stack {
 
     /// RECEIVE: copy readable bytes; `Ok(0)` is end of stream.
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
-        let r = self.conn_mut(id).ok_or(InvalidHandle)?.recv(buf);
+        // The slots and the page pool are borrowed apart.
+        let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
+        let r = conn.recv(buf, &mut self.pages);
         self.after_activity(id.index);
         r
     }
@@ -883,5 +887,17 @@ impl Stack {
         if now > self.now {
             self.now = now;
         }
+    }
+}
+
+/// The connection behind a handle the application holds, in `slots`.
+fn held_conn(slots: &mut [Slot], id: ConnId) -> Option<&mut Connection> {
+    match slots.get_mut(id.index as usize) {
+        Some(Slot {
+            gen,
+            entry: Entry::Conn(c),
+            ..
+        }) if *gen == id.gen && !c.is_released() => Some(c),
+        _ => None,
     }
 }
