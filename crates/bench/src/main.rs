@@ -3,6 +3,7 @@
 //! with oxtcp's advantage over each peer, and optionally written as JSON.
 
 mod bulk;
+mod lifecycle;
 mod oxtcp_mem;
 mod report;
 mod runner;
@@ -39,11 +40,19 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![Group {
-        name: "bulk",
-        about: "in-memory bulk transfer, one thread: Gbit/s and CPU per KiB (oxtcp, smoltcp)",
-        run: bulk::run,
-    }]
+    vec![
+        Group {
+            name: "bulk",
+            about: "in-memory bulk transfer, one thread: Gbit/s and CPU per KiB (oxtcp, smoltcp)",
+            run: bulk::run,
+        },
+        Group {
+            name: "lifecycle",
+            about: "connect, 1-byte request, 1-byte response, close: per second, one thread, \
+                both closing orders (oxtcp, smoltcp in memory; linux over loopback)",
+            run: lifecycle::run,
+        },
+    ]
 }
 
 fn main() -> Result<()> {
