@@ -110,16 +110,14 @@ impl Transfer {
 /// does not line up with buffer or segment sizes.
 struct Pattern {
     bytes: Vec<u8>,
-    sum: u64,
 }
 
 impl Pattern {
     const LEN: usize = 65521;
 
     fn new() -> Pattern {
-        let bytes: Vec<u8> = (0..Self::LEN).map(|i| (i * 7 + i / 256) as u8).collect();
-        let sum = bytes.iter().map(|&b| u64::from(b)).sum();
-        Pattern { bytes, sum }
+        let bytes = (0..Self::LEN).map(|i| (i * 7 + i / 256) as u8).collect();
+        Pattern { bytes }
     }
 
     /// The stream from byte `pos` on, at most `max` bytes (less at the pattern's end).
@@ -127,25 +125,15 @@ impl Pattern {
         let rest = &self.bytes[pos % Self::LEN..];
         &rest[..rest.len().min(max)]
     }
-
-    /// Sum of the stream's first `n` bytes.
-    fn sum_of(&self, n: usize) -> u64 {
-        let whole = (n / Self::LEN) as u64 * self.sum;
-        let part: u64 = self.bytes[..n % Self::LEN]
-            .iter()
-            .map(|&b| u64::from(b))
-            .sum();
-        whole + part
-    }
 }
 
-/// What the receiver checks: every byte counted and summed, and each chunk's first and last
-/// byte matched to its place in the stream (catching loss, duplication and most reordering
-/// at the cost of one add per byte).
+/// What the receiver checks: every byte, compared with the byte sent at its place in the
+/// stream. The comparison is a `memcmp` against the pattern, which weighs little in the
+/// figures: 4% of the samples in a profile of `bulk --quick`, where a running sum of the bytes
+/// (the first version) took 22%.
 struct Check<'a> {
     pattern: &'a Pattern,
     received: usize,
-    sum: u64,
 }
 
 impl<'a> Check<'a> {
@@ -153,23 +141,22 @@ impl<'a> Check<'a> {
         Check {
             pattern,
             received: 0,
-            sum: 0,
         }
     }
 
-    fn take(&mut self, chunk: &[u8]) -> Result<()> {
-        let (Some(&first), Some(&last)) = (chunk.first(), chunk.last()) else {
-            return Ok(());
-        };
-        let at = |pos: usize| self.pattern.bytes[pos % Pattern::LEN];
-        ensure!(
-            first == at(self.received) && last == at(self.received + chunk.len() - 1),
-            "bytes {}..{} are not the ones sent",
-            self.received,
-            self.received + chunk.len()
-        );
-        self.sum += chunk.iter().map(|&b| u64::from(b)).sum::<u64>();
-        self.received += chunk.len();
+    fn take(&mut self, mut chunk: &[u8]) -> Result<()> {
+        while !chunk.is_empty() {
+            let expected = self.pattern.at(self.received, chunk.len());
+            let (head, rest) = chunk.split_at(expected.len());
+            ensure!(
+                head == expected,
+                "bytes {}..{} are not the ones sent",
+                self.received,
+                self.received + head.len()
+            );
+            self.received += head.len();
+            chunk = rest;
+        }
         Ok(())
     }
 
@@ -178,10 +165,6 @@ impl<'a> Check<'a> {
             self.received == total,
             "received {} bytes of {total}",
             self.received
-        );
-        ensure!(
-            self.sum == self.pattern.sum_of(total),
-            "the received bytes' sum differs from the sent bytes'"
         );
         Ok(())
     }
@@ -292,19 +275,18 @@ mod tests {
     }
 
     #[test]
-    fn pattern_sums_match_a_byte_by_byte_sum() {
+    fn check_takes_the_stream_in_any_chunks_and_nothing_else() {
         let p = Pattern::new();
         let n = 3 * Pattern::LEN + 1234;
-        let direct: u64 = (0..n).map(|i| u64::from(p.bytes[i % Pattern::LEN])).sum();
-        assert_eq!(p.sum_of(n), direct);
+        let stream: Vec<u8> = (0..n).map(|i| p.bytes[i % Pattern::LEN]).collect();
         let mut check = Check::new(&p);
-        let mut pos = 0;
-        while pos < n {
-            let chunk = p.at(pos, 5000.min(n - pos));
+        for chunk in stream.chunks(70_000) {
             check.take(chunk).unwrap();
-            pos += chunk.len();
         }
         check.finish(n).unwrap();
-        assert!(Check::new(&p).take(&p.bytes[1..10]).is_err());
+        assert!(Check::new(&p).take(&stream[1..10]).is_err());
+        let mut bad = stream[..100_000].to_vec();
+        bad[70_000] ^= 1;
+        assert!(Check::new(&p).take(&bad).is_err());
     }
 }
