@@ -26,8 +26,8 @@
 //! - SACK: oxtcp offers SACK-Permitted; smoltcp neither offers it nor sends SACK blocks. On a
 //!   lossless link no SACK block is ever sent, so only the SYN's option differs.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant as StdInstant;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -41,13 +41,15 @@ pub const A_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 /// Host B's address (the server's).
 pub const B_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 
-/// The TSval clock: milliseconds of the current pair's clock, stored at each poll. smoltcp
-/// takes a plain `fn() -> u32`, so it cannot capture the pair; a pair per thread at a time is
-/// all the suite runs, and a TSval only has to grow.
-static TS_MILLIS: AtomicU32 = AtomicU32::new(0);
+thread_local! {
+    /// The TSval clock: milliseconds of this thread's pair's clock, stored at each poll.
+    /// smoltcp takes a plain `fn() -> u32`, so it cannot capture the pair; one pair per thread
+    /// runs at a time, and a TSval only has to grow.
+    static TS_MILLIS: Cell<u32> = const { Cell::new(0) };
+}
 
 fn tsval() -> u32 {
-    TS_MILLIS.load(Ordering::Relaxed)
+    TS_MILLIS.with(Cell::get)
 }
 
 /// One direction of the link: datagrams in flight (buffer, length) and spare buffers.
@@ -230,7 +232,7 @@ impl SmolPair {
     /// The interfaces' clock: microseconds since the pair was made.
     pub fn now(&self) -> Instant {
         let us = self.start.elapsed().as_micros() as i64;
-        TS_MILLIS.store((us / 1000) as u32, Ordering::Relaxed);
+        TS_MILLIS.with(|t| t.set((us / 1000) as u32));
         Instant::from_micros(us)
     }
 
