@@ -30,7 +30,7 @@ const BUFFERS: [usize; 2] = [64 * 1024, 1024 * 1024];
 
 /// Every figure of the group.
 pub fn run(budget: &Budget) -> Result<Vec<Row>> {
-    let total = budget.pick(512, 64) << 20;
+    let total = budget.pick(1024, 256) << 20;
     let mut rows = Vec::new();
     for mtu in MTUS {
         for buffer in BUFFERS {
