@@ -13,14 +13,14 @@
 //!   socket's TIME-WAIT lives in the socket itself and ends when the socket is reused (a new
 //!   `connect` or `listen`), so unlike oxtcp and Linux no TIME-WAIT state accumulates. Socket
 //!   buffers are oxtcp's defaults (64 KiB each way), allocated once with the sockets.
-//! - linux: the kernel over loopback with `std::net`, blocking sockets in one thread: on
-//!   loopback the kernel completes the handshake inside `connect`, and each segment's effects
-//!   inside the system call that sent it, so `connect` then `accept`, write then read never
-//!   wait on another thread. No socket options are set (no SO_LINGER, no SO_REUSEADDR);
-//!   with the client closing first, client ports in TIME-WAIT are reused for new connections
-//!   only as the kernel allows for loopback (`net.ipv4.tcp_tw_reuse`, 2 by default).
-//!   "Fully closed": both sockets are closed and the last read saw the peer's FIN; the last
-//!   ACK is processed in the kernel within the `close` that triggered it.
+//! - linux: the kernel over loopback with `std::net`, blocking sockets in one thread: connect,
+//!   accept, write, read, in that order. This cannot deadlock, as each blocking call waits only
+//!   for segments already sent, which the kernel delivers without the application (on loopback
+//!   normally within the sending call). No socket options are set (no SO_LINGER, no
+//!   SO_REUSEADDR); with the client closing first, client ports in TIME-WAIT are reused for new
+//!   connections only as the kernel allows on loopback (`net.ipv4.tcp_tw_reuse`, 2 by default).
+//!   "Fully closed": the second side has read the FIN and closed; the final ACK is left to the
+//!   kernel, as nothing the application does can wait for it.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
