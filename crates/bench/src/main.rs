@@ -2,13 +2,13 @@
 //! (smoltcp, the Linux kernel) alternately in one process run, printed as a table of medians
 //! with oxtcp's advantage over each peer, and optionally written as JSON.
 
-// The harness and report API are used by the figure groups, which land one by one.
-#![allow(dead_code)]
-
+mod bulk;
 mod insns;
+mod lifecycle;
 mod oxtcp_mem;
 mod report;
 mod runner;
+mod smol_mem;
 
 use std::path::PathBuf;
 
@@ -41,11 +41,24 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![Group {
-        name: "insns",
-        about: "instruction counts (callgrind) of the per-segment hot paths",
-        run: insns::run,
-    }]
+    vec![
+        Group {
+            name: "bulk",
+            about: "in-memory bulk transfer, one thread: Gbit/s and CPU per KiB (oxtcp, smoltcp)",
+            run: bulk::run,
+        },
+        Group {
+            name: "lifecycle",
+            about: "connect, 1-byte request, 1-byte response, close: per second, one thread, \
+                both closing orders (oxtcp, smoltcp in memory; linux over loopback)",
+            run: lifecycle::run,
+        },
+        Group {
+            name: "insns",
+            about: "instruction counts (callgrind) of the per-segment hot paths",
+            run: insns::run,
+        },
+    ]
 }
 
 fn main() -> Result<()> {
