@@ -5,9 +5,15 @@
 // The harness and report API are used by the figure groups, which land one by one.
 #![allow(dead_code)]
 
+mod alloc_count;
+mod forge;
+mod memory;
 mod oxtcp_mem;
 mod report;
 mod runner;
+
+#[global_allocator]
+static ALLOC: alloc_count::Counting = alloc_count::Counting;
 
 use std::path::PathBuf;
 
@@ -40,10 +46,19 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![]
+    vec![Group {
+        name: "memory",
+        about: "bytes per established, TIME-WAIT and half-open entry; RSS holding many connections",
+        run: memory::run,
+    }]
 }
 
 fn main() -> Result<()> {
+    // The memory group's child process, kept off the command line's help.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(memory::HOLD) {
+        return memory::hold_child(&argv[2..]);
+    }
     let args = Args::parse();
     let groups = groups();
     if args.list {
