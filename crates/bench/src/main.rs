@@ -11,6 +11,7 @@ mod memory;
 mod oxtcp_mem;
 mod report;
 mod runner;
+mod scaling;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
@@ -46,11 +47,19 @@ struct Group {
 }
 
 fn groups() -> Vec<Group> {
-    vec![Group {
-        name: "memory",
-        about: "bytes per established, TIME-WAIT and half-open entry; RSS holding many connections",
-        run: memory::run,
-    }]
+    vec![
+        Group {
+            name: "memory",
+            about:
+                "bytes per established, TIME-WAIT and half-open entry; RSS holding many connections",
+            run: memory::run,
+        },
+        Group {
+            name: "scaling",
+            about: "per-segment cost and lifecycle rate with 1 to 1M connections open",
+            run: scaling::run,
+        },
+    ]
 }
 
 fn main() -> Result<()> {

@@ -1,0 +1,143 @@
+//! Figure group `scaling`: does a segment, or a whole connection's life, cost more when many
+//! connections are open? N − 1 idle established connections are forged into host B's stack
+//! (`forge`: B holds them, A holds nothing for them), one more is made between A and B, and:
+//!
+//! - per-segment cost: A sends a 64-byte segment, B reads it and ACKs at once (delayed ACKs
+//!   off), A takes the ACK; thread CPU time per segment, both stacks' work together;
+//! - lifecycle rate: A connects, sends 1 byte, B accepts, reads it and answers 1 byte, A reads
+//!   it, A closes, B closes; lifecycles per second of thread CPU time.
+//!
+//! Thread CPU time, not wall time, since the machine is shared; both figures run in memory,
+//! with the wall clock as the stacks' clock.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Result};
+use oxtcp_core::{ConnId, ListenerId, StackConfig};
+
+use crate::forge::Forger;
+use crate::oxtcp_mem::{Pair, B_IP};
+use crate::report::{Better, Row, OXTCP};
+use crate::runner::{alternate, thread_cpu_ns, Budget, System};
+
+const PORT: u16 = 80;
+const SEGMENT: usize = 64;
+
+/// A pair whose B holds `open` established connections: `open − 1` forged idle ones and the
+/// active one between A and B, returned as (A's end, B's end).
+fn with_open(open: u32) -> Result<(Pair, ListenerId, ConnId, ConnId)> {
+    let cfg = StackConfig {
+        delayed_ack: None,
+        max_half_open: Some(65_536),
+        ..StackConfig::default()
+    };
+    let mut pair = Pair::new(&cfg);
+    let listener = pair.listen(PORT, 4096)?;
+    let mut forger = Forger::new(SocketAddr::new(B_IP, PORT), listener);
+    for i in 0..open.saturating_sub(1) {
+        let now = pair.now();
+        forger.establish(&mut pair.b, now, i)?;
+    }
+    let (c, s) = pair.connect(PORT, listener)?;
+    if pair.b.resources().connections != open as usize {
+        bail!(
+            "B holds {} connections, not {open}",
+            pair.b.resources().connections
+        );
+    }
+    Ok((pair, listener, c, s))
+}
+
+/// `m` segments from A to B on (c, s), each ACKed: thread CPU ns per segment.
+fn per_segment(pair: &mut Pair, c: ConnId, s: ConnId, m: u32) -> Result<f64> {
+    let data = [7u8; SEGMENT];
+    let mut buf = [0u8; 2 * SEGMENT];
+    let cpu0 = thread_cpu_ns();
+    for _ in 0..m {
+        if pair.a.send(c, &data)? != SEGMENT {
+            bail!("A's send buffer is full");
+        }
+        pair.pump();
+        if pair.b.recv(s, &mut buf)? != SEGMENT {
+            bail!("B did not get the segment whole");
+        }
+    }
+    Ok((thread_cpu_ns() - cpu0) as f64 / m as f64)
+}
+
+/// One connection's life, from A's connect to both closes.
+fn lifecycle(pair: &mut Pair, listener: ListenerId) -> Result<()> {
+    let mut buf = [0u8; 8];
+    let (c, s) = pair.connect(PORT, listener)?;
+    pair.a.send(c, b"q")?;
+    pair.pump();
+    if pair.b.recv(s, &mut buf)? != 1 {
+        bail!("B did not get the request");
+    }
+    pair.b.send(s, b"a")?;
+    pair.pump();
+    if pair.a.recv(c, &mut buf)? != 1 {
+        bail!("A did not get the answer");
+    }
+    let now = pair.now();
+    pair.a.close(now, c)?;
+    pair.pump();
+    let now = pair.now();
+    pair.b.close(now, s)?;
+    pair.pump();
+    Ok(())
+}
+
+/// `k` lifecycles: per second of thread CPU time.
+fn lifecycle_rate(pair: &mut Pair, listener: ListenerId, k: u32) -> Result<f64> {
+    let cpu0 = thread_cpu_ns();
+    for _ in 0..k {
+        lifecycle(pair, listener)?;
+    }
+    Ok(k as f64 / ((thread_cpu_ns() - cpu0) as f64 / 1e9))
+}
+
+/// The group: both figures for each count of open connections.
+pub fn run(budget: &Budget) -> Result<Vec<Row>> {
+    let counts: Vec<u32> = budget.pick(vec![1, 1_000, 100_000, 1_000_000], vec![1, 1_000, 10_000]);
+    let m: u32 = budget.pick(100_000, 20_000);
+    // A's ephemeral ports (16,384) bound the lifecycles one pair can run: A keeps TIME-WAIT.
+    let k: u32 = budget.pick(2_000, 1_000);
+    let mut rows = Vec::new();
+    for &open in &counts {
+        let (mut pair, listener, c, s) = with_open(open)?;
+        per_segment(&mut pair, c, s, m / 10)?;
+        let figure = format!("per-segment cost, {open} open");
+        let pair_cell = std::cell::RefCell::new(pair);
+        rows.extend(alternate(
+            budget,
+            &figure,
+            "ns",
+            Better::Lower,
+            vec![System::new(OXTCP, || {
+                per_segment(&mut pair_cell.borrow_mut(), c, s, m)
+            })],
+        )?);
+        let figure = format!("lifecycle rate, {open} open");
+        rows.extend(alternate(
+            budget,
+            &figure,
+            "/s",
+            Better::Higher,
+            vec![System::new(OXTCP, || {
+                lifecycle_rate(&mut pair_cell.borrow_mut(), listener, k)
+            })],
+        )?);
+    }
+    let cost = |open: u32| {
+        rows.iter()
+            .find(|r| r.system == OXTCP && r.figure == format!("per-segment cost, {open} open"))
+            .map_or(f64::NAN, |r| r.median)
+    };
+    let last = *counts.last().unwrap_or(&1);
+    eprintln!(
+        "scaling: oxtcp per-segment cost at {last} open / at 1 open: {:.2} (target: at most 2)",
+        cost(last) / cost(1)
+    );
+    Ok(rows)
+}
