@@ -12,6 +12,7 @@ mod oxtcp_mem;
 mod report;
 mod runner;
 mod scaling;
+mod smol_pair;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;

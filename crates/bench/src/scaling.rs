@@ -9,19 +9,30 @@
 //!
 //! Thread CPU time, not wall time, since the machine is shared; both figures run in memory,
 //! with the wall clock as the stacks' clock.
+//!
+//! smoltcp's per-segment cost is measured the same way up to 10,000 open (`SMOLTCP_MAX`):
+//! host B's `SocketSet` holds N − 1 idle established sockets (made by real handshakes with A,
+//! whose ends are then removed from A's set, with 1 KiB buffers each to keep memory small)
+//! and the active one (64 KiB buffers), last in the set. smoltcp visits every socket on each
+//! poll and finds a segment's socket by a scan, so its cost grows with N; past 10,000 a run
+//! takes too long to be worth it.
 
 use std::net::SocketAddr;
 
 use anyhow::{bail, Result};
 use oxtcp_core::{ConnId, ListenerId, StackConfig};
+use smoltcp::iface::SocketHandle;
 
 use crate::forge::Forger;
 use crate::oxtcp_mem::{Pair, B_IP};
 use crate::report::{Better, Row, OXTCP};
 use crate::runner::{alternate, thread_cpu_ns, Budget, System};
+use crate::smol_pair::SmolPair;
 
 const PORT: u16 = 80;
 const SEGMENT: usize = 64;
+/// The most open connections smoltcp is measured with.
+const SMOLTCP_MAX: u32 = 10_000;
 
 /// A pair whose B holds `open` established connections: `open − 1` forged idle ones and the
 /// active one between A and B, returned as (A's end, B's end).
@@ -60,6 +71,34 @@ fn per_segment(pair: &mut Pair, c: ConnId, s: ConnId, m: u32) -> Result<f64> {
         pair.pump();
         if pair.b.recv(s, &mut buf)? != SEGMENT {
             bail!("B did not get the segment whole");
+        }
+    }
+    Ok((thread_cpu_ns() - cpu0) as f64 / m as f64)
+}
+
+/// smoltcp's pair with `open` established connections at B, only the last of them active.
+fn smol_with_open(open: u32) -> Result<(SmolPair, SocketHandle, SocketHandle)> {
+    let mut pair = SmolPair::new();
+    let idle = pair.connect(PORT, 1024, open as usize - 1, (1024, 1024))?;
+    for (ha, _) in idle {
+        pair.a.sockets.remove(ha);
+    }
+    let active = pair.connect(PORT, 1024 + open as u16, 1, (65_535, 65_536))?;
+    Ok((pair, active[0].0, active[0].1))
+}
+
+/// `m` segments from A to B in smoltcp's pair, each ACKed: thread CPU ns per segment.
+fn smol_per_segment(pair: &mut SmolPair, a: SocketHandle, b: SocketHandle, m: u32) -> Result<f64> {
+    let data = [7u8; SEGMENT];
+    let mut buf = [0u8; 2 * SEGMENT];
+    let cpu0 = thread_cpu_ns();
+    for _ in 0..m {
+        if pair.a.tcp(a).send_slice(&data)? != SEGMENT {
+            bail!("smoltcp: A's send buffer is full");
+        }
+        pair.pump();
+        if pair.b.tcp(b).recv_slice(&mut buf)? != SEGMENT {
+            bail!("smoltcp: B did not get the segment whole");
         }
     }
     Ok((thread_cpu_ns() - cpu0) as f64 / m as f64)
@@ -109,15 +148,19 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
         per_segment(&mut pair, c, s, m / 10)?;
         let figure = format!("per-segment cost, {open} open");
         let pair_cell = std::cell::RefCell::new(pair);
-        rows.extend(alternate(
-            budget,
-            &figure,
-            "ns",
-            Better::Lower,
-            vec![System::new(OXTCP, || {
-                per_segment(&mut pair_cell.borrow_mut(), c, s, m)
-            })],
-        )?);
+        let mut systems = vec![System::new(OXTCP, || {
+            per_segment(&mut pair_cell.borrow_mut(), c, s, m)
+        })];
+        if open <= SMOLTCP_MAX {
+            let (mut smol, sa, sb) = smol_with_open(open)?;
+            // Fewer segments as smoltcp's cost grows with the sockets it polls.
+            let ms = (m as u64 * 100 / (open as u64 + 100)).max(300) as u32;
+            smol_per_segment(&mut smol, sa, sb, ms / 10)?;
+            systems.push(System::new("smoltcp", move || {
+                smol_per_segment(&mut smol, sa, sb, ms)
+            }));
+        }
+        rows.extend(alternate(budget, &figure, "ns", Better::Lower, systems)?);
         let figure = format!("lifecycle rate, {open} open");
         rows.extend(alternate(
             budget,
