@@ -26,7 +26,7 @@ use smoltcp::iface::SocketHandle;
 use crate::forge::Forger;
 use crate::oxtcp_mem::{Pair, B_IP};
 use crate::report::{Better, Row, OXTCP};
-use crate::runner::{alternate, thread_cpu_ns, Budget, System};
+use crate::runner::{thread_cpu_ns, Budget};
 use crate::smol_pair::SmolPair;
 
 const PORT: u16 = 80;
@@ -136,41 +136,75 @@ fn lifecycle_rate(pair: &mut Pair, listener: ListenerId, k: u32) -> Result<f64> 
     Ok(k as f64 / ((thread_cpu_ns() - cpu0) as f64 / 1e9))
 }
 
-/// The group: both figures for each count of open connections.
+/// Everything measured at one count of open connections, and the runs so far.
+struct Setup {
+    open: u32,
+    pair: Pair,
+    listener: ListenerId,
+    conn: (ConnId, ConnId),
+    smol: Option<(SmolPair, SocketHandle, SocketHandle, u32)>,
+    seg: Vec<f64>,
+    smol_seg: Vec<f64>,
+    life: Vec<f64>,
+}
+
+/// The group: both figures for each count of open connections. Every count's pairs are built
+/// first and the runs then go round the counts (1, 1k, ..., 1, 1k, ...), as `alternate` goes
+/// round systems, so that the machine's drift (it is shared) falls on every count alike.
 pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     let counts: Vec<u32> = budget.pick(vec![1, 1_000, 100_000, 1_000_000], vec![1, 1_000, 10_000]);
     let m: u32 = budget.pick(100_000, 20_000);
     // A's ephemeral ports (16,384) bound the lifecycles one pair can run: A keeps TIME-WAIT.
     let k: u32 = budget.pick(2_000, 1_000);
-    let mut rows = Vec::new();
+    let mut setups = Vec::new();
     for &open in &counts {
         let (mut pair, listener, c, s) = with_open(open)?;
         per_segment(&mut pair, c, s, m / 10)?;
-        let figure = format!("per-segment cost, {open} open");
-        let pair_cell = std::cell::RefCell::new(pair);
-        let mut systems = vec![System::new(OXTCP, || {
-            per_segment(&mut pair_cell.borrow_mut(), c, s, m)
-        })];
-        if open <= SMOLTCP_MAX {
+        let smol = if open <= SMOLTCP_MAX {
             let (mut smol, sa, sb) = smol_with_open(open)?;
             // Fewer segments as smoltcp's cost grows with the sockets it polls.
             let ms = (m as u64 * 100 / (open as u64 + 100)).max(300) as u32;
             smol_per_segment(&mut smol, sa, sb, ms / 10)?;
-            systems.push(System::new("smoltcp", move || {
-                smol_per_segment(&mut smol, sa, sb, ms)
-            }));
+            Some((smol, sa, sb, ms))
+        } else {
+            None
+        };
+        setups.push(Setup {
+            open,
+            pair,
+            listener,
+            conn: (c, s),
+            smol,
+            seg: Vec::new(),
+            smol_seg: Vec::new(),
+            life: Vec::new(),
+        });
+    }
+    for _ in 0..budget.runs {
+        for st in &mut setups {
+            let (c, s) = st.conn;
+            st.seg.push(per_segment(&mut st.pair, c, s, m)?);
+            if let Some((smol, sa, sb, ms)) = &mut st.smol {
+                st.smol_seg.push(smol_per_segment(smol, *sa, *sb, *ms)?);
+            }
+            st.life.push(lifecycle_rate(&mut st.pair, st.listener, k)?);
         }
-        rows.extend(alternate(budget, &figure, "ns", Better::Lower, systems)?);
-        let figure = format!("lifecycle rate, {open} open");
-        rows.extend(alternate(
-            budget,
-            &figure,
-            "/s",
-            Better::Higher,
-            vec![System::new(OXTCP, || {
-                lifecycle_rate(&mut pair_cell.borrow_mut(), listener, k)
-            })],
-        )?);
+    }
+    let mut rows = Vec::new();
+    for st in setups {
+        let figure = format!("per-segment cost, {} open", st.open);
+        rows.push(Row::new(&figure, OXTCP, "ns", Better::Lower, st.seg));
+        if st.smol.is_some() {
+            rows.push(Row::new(
+                &figure,
+                "smoltcp",
+                "ns",
+                Better::Lower,
+                st.smol_seg,
+            ));
+        }
+        let figure = format!("lifecycle rate, {} open", st.open);
+        rows.push(Row::new(&figure, OXTCP, "/s", Better::Higher, st.life));
     }
     let cost = |open: u32| {
         rows.iter()
