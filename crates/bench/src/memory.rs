@@ -17,6 +17,12 @@
 //! Linux: the `objsize` column of /proc/slabinfo for the slab caches `TCP` (struct tcp_sock),
 //! `tw_sock_TCP` and `request_sock_TCP`. Only that object: an established socket also has a
 //! `struct socket`, an inode, a file and a dentry, which are not counted here.
+//!
+//! RSS: a child process (`oxtcp-bench __hold N`) builds N idle established connections in one
+//! stack from forged clients, so that only the server's state is in it, and prints VmHWM from
+//! /proc/self/status: the whole process's peak, its ~2 MiB baseline included. smoltcp's row
+//! is computed, N × its measured socket, not run; its buffers come zeroed from the allocator
+//! and might not all be resident until written.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -224,6 +230,12 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     // smoltcp's socket is the same whatever its state: measured once (its buffers are zeroed
     // up front, so each measurement writes ~128 KiB per socket), reported for every kind.
     let smol_socket = smoltcp_per_socket(1_000);
+    let cfg = StackConfig::default();
+    eprintln!(
+        "memory: smoltcp socket {smol_socket:.0} B = buffers {} B + socket and set slot {:.0} B",
+        cfg.recv_buffer + cfg.send_buffer,
+        smol_socket - (cfg.recv_buffer + cfg.send_buffer) as f64
+    );
     let mut rows = Vec::new();
     for (k, kind) in kinds.into_iter().enumerate() {
         let mut systems = vec![
