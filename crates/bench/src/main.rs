@@ -2,13 +2,21 @@
 //! (smoltcp, the Linux kernel) alternately in one process run, printed as a table of medians
 //! with oxtcp's advantage over each peer, and optionally written as JSON.
 
+mod alloc_count;
 mod bulk;
+mod forge;
 mod insns;
 mod lifecycle;
+mod memory;
 mod oxtcp_mem;
 mod report;
 mod runner;
+mod scaling;
 mod smol_mem;
+mod smol_pair;
+
+#[global_allocator]
+static ALLOC: alloc_count::Counting = alloc_count::Counting;
 
 use std::path::PathBuf;
 
@@ -54,6 +62,17 @@ fn groups() -> Vec<Group> {
             run: lifecycle::run,
         },
         Group {
+            name: "memory",
+            about:
+                "bytes per established, TIME-WAIT and half-open entry; RSS holding many connections",
+            run: memory::run,
+        },
+        Group {
+            name: "scaling",
+            about: "per-segment cost and lifecycle rate with 1 to 1M connections open",
+            run: scaling::run,
+        },
+        Group {
             name: "insns",
             about: "instruction counts (callgrind) of the per-segment hot paths",
             run: insns::run,
@@ -62,8 +81,12 @@ fn groups() -> Vec<Group> {
 }
 
 fn main() -> Result<()> {
-    // The child process of the instruction counts: `oxtcp-bench __hot N`.
+    // The child processes, kept off the command line's help: the memory group's
+    // `__hold N`, and the instruction counts' `__hot N`.
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(memory::HOLD) {
+        return memory::hold_child(&argv[2..]);
+    }
     if argv.get(1).map(String::as_str) == Some("__hot") {
         let n = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1000);
         return insns::hot_main(n);
