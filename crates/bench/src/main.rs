@@ -13,7 +13,6 @@ mod report;
 mod runner;
 mod scaling;
 mod smol_mem;
-mod smol_pair;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;

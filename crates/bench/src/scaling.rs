@@ -27,7 +27,7 @@ use crate::forge::Forger;
 use crate::oxtcp_mem::{Pair, B_IP};
 use crate::report::{Better, Row, OXTCP};
 use crate::runner::{thread_cpu_ns, Budget};
-use crate::smol_pair::SmolPair;
+use crate::smol_mem::SmolPair;
 
 const PORT: u16 = 80;
 const SEGMENT: usize = 64;
@@ -78,12 +78,12 @@ fn per_segment(pair: &mut Pair, c: ConnId, s: ConnId, m: u32) -> Result<f64> {
 
 /// smoltcp's pair with `open` established connections at B, only the last of them active.
 fn smol_with_open(open: u32) -> Result<(SmolPair, SocketHandle, SocketHandle)> {
-    let mut pair = SmolPair::new();
-    let idle = pair.connect(PORT, 1024, open as usize - 1, (1024, 1024))?;
+    let mut pair = SmolPair::new(1500);
+    let idle = pair.connect_many(PORT, 1024, open as usize - 1, (1024, 1024))?;
     for (ha, _) in idle {
         pair.a.sockets.remove(ha);
     }
-    let active = pair.connect(PORT, 1024 + open as u16, 1, (65_535, 65_536))?;
+    let active = pair.connect_many(PORT, 1024 + open as u16, 1, (65_535, 65_536))?;
     Ok((pair, active[0].0, active[0].1))
 }
 

@@ -257,6 +257,36 @@ impl SmolPair {
         }
     }
 
+    /// `n` connections from A (local ports from `first_port`) to B's `port`, which gets one
+    /// listening socket per connection, all with `rx` and `tx` buffer bytes and immediate
+    /// ACKs: the handles on (A, B), all established.
+    pub fn connect_many(
+        &mut self,
+        port: u16,
+        first_port: u16,
+        n: usize,
+        (rx, tx): (usize, usize),
+    ) -> anyhow::Result<Vec<(SocketHandle, SocketHandle)>> {
+        let mut pairs = Vec::with_capacity(n);
+        for i in 0..n {
+            let hb = self.b.add_tcp(rx, tx);
+            self.b.tcp(hb).set_ack_delay(None);
+            self.b.tcp(hb).listen(port)?;
+            let ha = self.a.add_tcp(rx, tx);
+            self.a.tcp(ha).set_ack_delay(None);
+            self.connect(ha, first_port + i as u16, port)?;
+            pairs.push((ha, hb));
+        }
+        self.pump();
+        for &(ha, hb) in &pairs {
+            let (sa, sb) = (self.a.tcp(ha).state(), self.b.tcp(hb).state());
+            if sa != tcp::State::Established || sb != tcp::State::Established {
+                anyhow::bail!("smoltcp handshake: A {sa}, B {sb}");
+            }
+        }
+        Ok(pairs)
+    }
+
     /// A connects socket `client` from `local_port` to B's `port`.
     pub fn connect(
         &mut self,
