@@ -242,8 +242,9 @@ pub struct Connection {
     persist_probes: u32,
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
-    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there.
-    time_wait: Option<time_wait::TimeWait>,
+    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed: a
+    /// connection spends most of its life without it).
+    time_wait: Option<Box<time_wait::TimeWait>>,
     /// Per-socket settings given at connect or listen.
     opts: SocketOptions,
     fin_wait_2_at: Option<Instant>,
@@ -485,7 +486,7 @@ impl Connection {
 
     /// A released connection in TIME-WAIT gives up everything but its compact TIME-WAIT
     /// entry, which the stack keeps in its place.
-    pub(crate) fn take_time_wait(&mut self) -> Option<time_wait::TimeWait> {
+    pub(crate) fn take_time_wait(&mut self) -> Option<Box<time_wait::TimeWait>> {
         if !self.released {
             return None;
         }

@@ -137,7 +137,7 @@ impl Connection {
                 last_invalid_ack: self.last_invalid_ack,
                 ack_due: std::mem::take(&mut self.ack_now),
             };
-            self.time_wait = Some(TimeWait::new(handover, ctx.now, ctx.cfg));
+            self.time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
             // From here TIME-WAIT acknowledges for itself; nothing else is pending.
             self.delack.on_ack_sent();
             self.sack_report.clear();

@@ -285,9 +285,9 @@ impl Stack {
         // and the TSval offset its SYN-ACK already used (RFC 7323 §7.1: one per connection).
         let syn = PeerSyn::from_segment(&seg);
         let ts_offset = self.rng.next_u32();
-        let entry = Entry::HalfOpen(HalfOpen::new(
+        let entry = Entry::HalfOpen(Box::new(HalfOpen::new(
             listener, tuple, iss, syn, ts_offset, now, &self.cfg,
-        ));
+        )));
         let (index, _) = self.place_passive(now, tuple, entry, 0, pos, Cause::RecvSyn);
         self.after_activity(index);
         Disposition::Accepted

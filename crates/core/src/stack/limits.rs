@@ -93,13 +93,14 @@ impl Stack {
 /// and come on top, while they hold data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntrySizes {
-    /// One slab slot: every connection, half-open entry and TIME-WAIT entry has one.
+    /// One slab slot: every connection, half-open entry and TIME-WAIT entry has one, which
+    /// points to the entry itself.
     pub slot: usize,
-    /// A half-open entry, held inside its slot.
+    /// A half-open entry, boxed beside its slot.
     pub half_open: usize,
-    /// A compact TIME-WAIT entry, held inside its slot.
+    /// A compact TIME-WAIT entry, boxed beside its slot.
     pub time_wait: usize,
-    /// A full connection's TCB, boxed outside its slot (buffers not included).
+    /// A full connection's TCB, boxed beside its slot (buffers not included).
     pub connection: usize,
     /// One bucket of the 4-tuple table: the key, the slot index, and the table's control byte.
     pub tuple_bucket: usize,

@@ -121,10 +121,12 @@ pub struct Resources {
 #[derive(Debug)]
 pub(crate) enum Entry {
     Vacant,
-    HalfOpen(HalfOpen),
+    // Every kind is boxed, so a slot costs the same small size whatever it holds (a
+    // connection's slab of slots is mostly established connections).
+    HalfOpen(Box<HalfOpen>),
     Conn(Box<Connection>),
     /// A released connection in TIME-WAIT, kept in compact form.
-    TimeWait(TimeWait),
+    TimeWait(Box<TimeWait>),
 }
 
 #[derive(Debug)]

@@ -25,13 +25,13 @@ const CLIENT_BYTES: u64 = 10 * 1024;
 const BACKLOG: usize = 128;
 /// SYN retransmissions of a legitimate client before connect fails (1+2+4+8 s: 15 s).
 const CLIENT_SYN_RETRIES: u32 = 3;
-/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`: its slab slot (which
-/// holds the `HalfOpen`) plus its 4-tuple table bucket, as `Stack::entry_sizes` measures them
-/// on this build. Not counted: the hash table's spare capacity and the SYN-ACK timer's entry in
+/// Bytes the stack holds per half-open entry, for `peak_listener_bytes`: its slab slot, the
+/// boxed `HalfOpen` and its 4-tuple table bucket, as `Stack::entry_sizes` measures them on
+/// this build (the allocator's own overhead not included). Not counted: the hash table's spare capacity and the SYN-ACK timer's entry in
 /// the timer wheel.
 pub fn half_open_bytes() -> usize {
     let s = Stack::entry_sizes();
-    s.slot + s.tuple_bucket
+    s.slot + s.half_open + s.tuple_bucket
 }
 
 type FloodHost = Host<LegitClients, EchoServer>;
