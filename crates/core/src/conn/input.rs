@@ -628,7 +628,7 @@ impl Connection {
         }
         let sample = self.rtt_sample(ctx.now, ack, tsecr);
         if let Some(rtt) = sample {
-            self.rtt.on_sample(rtt);
+            self.rtt.on_sample(rtt, super::rtt::RtoBounds::of(ctx.cfg));
         }
         // RFC 5681 §3.1: cwnd grows for ACKs of new data only (the ACK of a SYN or FIN
         // acknowledges none); how it grows is the algorithm's. RFC 5681 §3.2 / RFC 6675 §5: it

@@ -371,7 +371,7 @@ impl Connection {
             hystart: cfg.hystart.then(crate::cc::hystart::HyStart::default),
             scoreboard: scoreboard::Scoreboard::default(),
             recovery: recovery::Recovery::default(),
-            rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.timer_tick),
+            rtt: RttEstimator::new(cfg.initial_rto, rtt::RtoBounds::of(cfg)),
             rtt_probe: None,
             ack_now: false,
             last_invalid_ack: None,

@@ -4,34 +4,43 @@
 
 use std::time::Duration;
 
+/// The RTO's bounds and clock granularity (RFC 6298 §2.4, §2.5, §2.1's G), from the stack's
+/// configuration: passed in rather than copied into every connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RtoBounds {
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
+    pub(crate) granularity: Duration,
+}
+
+impl RtoBounds {
+    pub(crate) fn of(cfg: &crate::config::StackConfig) -> RtoBounds {
+        RtoBounds {
+            min: cfg.min_rto,
+            max: cfg.max_rto.max(cfg.min_rto),
+            granularity: cfg.timer_tick,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
     /// Current RTO, including backoff.
     rto: Duration,
-    min: Duration,
-    max: Duration,
-    granularity: Duration,
 }
 
 impl RttEstimator {
-    pub(crate) fn new(
-        initial: Duration,
-        min: Duration,
-        max: Duration,
-        granularity: Duration,
-    ) -> Self {
+    pub(crate) fn new(initial: Duration, b: RtoBounds) -> Self {
         RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
-            rto: initial.clamp(min, max.max(min)),
-            min,
-            max: max.max(min),
-            granularity,
+            rto: initial.clamp(b.min, b.max),
         }
     }
 
+    /// Current RTO.
     pub(crate) fn rto(&self) -> Duration {
         self.rto
     }
@@ -45,7 +54,7 @@ impl RttEstimator {
     }
 
     /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
-    pub(crate) fn on_sample(&mut self, r: Duration) {
+    pub(crate) fn on_sample(&mut self, r: Duration, b: RtoBounds) {
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -59,13 +68,13 @@ impl RttEstimator {
             }
         }
         let srtt = self.srtt.unwrap_or(r);
-        let rto = srtt + self.granularity.max(self.rttvar * 4);
-        self.rto = rto.clamp(self.min, self.max);
+        let rto = srtt + b.granularity.max(self.rttvar * 4);
+        self.rto = rto.clamp(b.min, b.max);
     }
 
     /// Back the timer off after it expired (RFC 6298 §5.5).
-    pub(crate) fn back_off(&mut self) {
-        self.rto = (self.rto * 2).min(self.max);
+    pub(crate) fn back_off(&mut self, b: RtoBounds) {
+        self.rto = (self.rto * 2).min(b.max);
     }
 }
 
@@ -73,19 +82,20 @@ impl RttEstimator {
 mod tests {
     use super::*;
 
+    const B: RtoBounds = RtoBounds {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(60),
+        granularity: Duration::from_millis(1),
+    };
+
     fn est() -> RttEstimator {
-        RttEstimator::new(
-            Duration::from_secs(1),
-            Duration::from_millis(200),
-            Duration::from_secs(60),
-            Duration::from_millis(1),
-        )
+        RttEstimator::new(Duration::from_secs(1), B)
     }
 
     #[test]
     fn first_sample_sets_srtt_and_half_rttvar() {
         let mut e = est();
-        e.on_sample(Duration::from_millis(100));
+        e.on_sample(Duration::from_millis(100), B);
         assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
         assert_eq!(e.rttvar(), Duration::from_millis(50));
         // 100 + 4*50 = 300 ms.
@@ -95,14 +105,14 @@ mod tests {
     #[test]
     fn later_samples_smooth_and_backoff_doubles_up_to_max() {
         let mut e = est();
-        e.on_sample(Duration::from_millis(100));
-        e.on_sample(Duration::from_millis(200));
+        e.on_sample(Duration::from_millis(100), B);
+        e.on_sample(Duration::from_millis(200), B);
         // rttvar = (3*50 + 100)/4 = 62.5; srtt = (700 + 200)/8 = 112.5.
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
         assert_eq!(e.rto(), Duration::from_micros(362_500));
         for _ in 0..20 {
-            e.back_off();
+            e.back_off(B);
         }
         assert_eq!(e.rto(), Duration::from_secs(60));
     }
@@ -110,7 +120,7 @@ mod tests {
     #[test]
     fn rto_never_below_minimum() {
         let mut e = est();
-        e.on_sample(Duration::from_micros(10));
+        e.on_sample(Duration::from_micros(10), B);
         assert_eq!(e.rto(), Duration::from_millis(200));
     }
 }

@@ -83,7 +83,7 @@ impl Connection {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
-        self.rtt.back_off();
+        self.rtt.back_off(super::rtt::RtoBounds::of(ctx.cfg));
         let flight = self.snd_max.since(self.snd_una);
         self.cc.on_rto(ctx.now, flight);
         self.reset_recovery_on_rto();
