@@ -13,8 +13,8 @@ use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
 
 use crate::config::{RstPolicy, SocketOptions, StackConfig, SynPolicy};
 use crate::conn::{
-    answer_unacceptable, challenge_allowed, near_span, syn_options, ts_before, ts_clock, Ctx,
-    Disposition, PeerSyn, RstReply, SegIn,
+    ack_if, answer_unacceptable, challenge_allowed, near_span, syn_options, ts_before, ts_clock,
+    Ctx, Disposition, PeerSyn, RstReply, SegIn,
 };
 use crate::event::DropReason;
 use crate::handle::ConnId;
@@ -278,22 +278,14 @@ impl HalfOpen {
         let rcv_nxt = self.rcv_nxt();
         // The SYN-ACK's window is never scaled: at most 64 KiB was offered.
         let span = near_span(u32::from(u16::MAX));
-        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, rcv_nxt, span) {
-            self.ack_due = true;
-            Disposition::AckSent(r)
-        } else {
-            Disposition::Dropped(r)
-        }
+        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, rcv_nxt, span);
+        ack_if(ok, &mut self.ack_due, r)
     }
 
     /// A challenge ACK (RFC 5961), within the limits.
     fn challenge(&mut self, ctx: &mut Ctx<'_>, r: DropReason) -> Disposition {
-        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
-            self.ack_due = true;
-            Disposition::AckSent(r)
-        } else {
-            Disposition::Dropped(r)
-        }
+        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
+        ack_if(ok, &mut self.ack_due, r)
     }
 
     /// Whether a SYN-ACK retransmission is due; returns false when the retries are used up

@@ -432,12 +432,8 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
-            self.ack_now = true;
-            Disposition::AckSent(reason)
-        } else {
-            Disposition::Dropped(reason)
-        }
+        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
+        ack_if(ok, &mut self.ack_now, reason)
     }
 
     /// Drop an unacceptable segment (out of window, old duplicate, PAWS) with the ACK RFC 9293
@@ -449,12 +445,8 @@ impl Connection {
         reason: DropReason,
     ) -> Disposition {
         let span = near_span(self.recv_buf.capacity() as u32);
-        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span) {
-            self.ack_now = true;
-            Disposition::AckSent(reason)
-        } else {
-            Disposition::Dropped(reason)
-        }
+        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span);
+        ack_if(ok, &mut self.ack_now, reason)
     }
 
     /// RFC 7323 §4.3 (§5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent,
@@ -726,6 +718,17 @@ pub(crate) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -
         last,
         ctx.cfg.invalid_ack_interval,
     )
+}
+
+/// The disposition of a segment dropped with an ACK in answer when `ok` (the limits allowed
+/// one; `ack` is the entry's ACK-owed flag) and silently when not.
+pub(crate) fn ack_if(ok: bool, ack: &mut bool, reason: DropReason) -> Disposition {
+    if ok {
+        *ack = true;
+        Disposition::AckSent(reason)
+    } else {
+        Disposition::Dropped(reason)
+    }
 }
 
 /// How far from RCV.NXT, either way, a real peer's data may lie for a receive buffer (or

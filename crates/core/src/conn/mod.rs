@@ -37,7 +37,9 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
-pub(crate) use input::{answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn};
+pub(crate) use input::{
+    ack_if, answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn,
+};
 pub use input::{Disposition, RstReply};
 pub(crate) use output::TxSegment;
 pub(crate) use paged_ring::PagePool;

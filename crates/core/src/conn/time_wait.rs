@@ -30,7 +30,7 @@ use crate::time::Instant;
 use crate::tuple::FourTuple;
 
 use super::input::{
-    answer_unacceptable, challenge_allowed, near_span, seq_acceptable, TimeWaitSyn,
+    ack_if, answer_unacceptable, challenge_allowed, near_span, seq_acceptable, TimeWaitSyn,
 };
 use super::output::TxSegment;
 use super::{
@@ -304,22 +304,14 @@ impl TimeWait {
     /// An unacceptable segment: dropped, and answered with an ACK as spaced as in every state.
     fn unacceptable(&mut self, ctx: &mut Ctx<'_>, seg: &SegIn<'_>, r: DropReason) -> Disposition {
         let span = near_span(self.rcv_wnd());
-        if answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span) {
-            self.ack_due = true;
-            Disposition::AckSent(r)
-        } else {
-            Disposition::Dropped(r)
-        }
+        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span);
+        ack_if(ok, &mut self.ack_due, r)
     }
 
     /// A challenge ACK (RFC 5961), within the stack's limit.
     fn challenge(&mut self, ctx: &mut Ctx<'_>, r: DropReason) -> Disposition {
-        if challenge_allowed(ctx, &mut self.last_invalid_ack) {
-            self.ack_due = true;
-            Disposition::AckSent(r)
-        } else {
-            Disposition::Dropped(r)
-        }
+        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
+        ack_if(ok, &mut self.ack_due, r)
     }
 
     /// The 2×MSL timer: `Some` once it has run out, with the expiry traced.
