@@ -128,8 +128,8 @@ fn pump_oxtcp(p: &mut Pair) {
     p.pump();
 }
 
-/// The one byte `id` has to read, once it has arrived.
-fn oxtcp_read_byte(p: &mut Pair, side: Side, id: ConnId) -> Result<u8> {
+/// What `id`'s next read gives once it stops blocking: how many bytes, and the byte if one.
+fn oxtcp_read(p: &mut Pair, side: Side, id: ConnId) -> Result<(usize, u8)> {
     let mut b = [0u8; 1];
     let mut got = None;
     settle(p, pump_oxtcp, |p| match side(p).recv(id, &mut b) {
@@ -141,27 +141,25 @@ fn oxtcp_read_byte(p: &mut Pair, side: Side, id: ConnId) -> Result<u8> {
     })
     .ok();
     match got {
-        Some(Ok(1)) => Ok(b[0]),
-        Some(r) => bail!("oxtcp: expected one byte, got {r:?}"),
-        None => bail!("oxtcp: no byte arrived"),
+        Some(Ok(n)) => Ok((n, b[0])),
+        Some(Err(e)) => bail!("oxtcp recv: {e}"),
+        None => bail!("oxtcp: nothing arrived"),
+    }
+}
+
+/// The one byte `id` has to read, once it has arrived.
+fn oxtcp_read_byte(p: &mut Pair, side: Side, id: ConnId) -> Result<u8> {
+    match oxtcp_read(p, side, id)? {
+        (1, b) => Ok(b),
+        (n, _) => bail!("oxtcp: expected one byte, got {n}"),
     }
 }
 
 /// Wait for the peer's FIN on `id` (`recv` gives end of stream).
 fn oxtcp_read_eof(p: &mut Pair, side: Side, id: ConnId) -> Result<()> {
-    let mut b = [0u8; 1];
-    let mut got = None;
-    settle(p, pump_oxtcp, |p| match side(p).recv(id, &mut b) {
-        Err(RecvError::WouldBlock) => false,
-        r => {
-            got = Some(r);
-            true
-        }
-    })
-    .ok();
-    match got {
-        Some(Ok(0)) => Ok(()),
-        r => bail!("oxtcp: expected end of stream, got {r:?}"),
+    match oxtcp_read(p, side, id)?.0 {
+        0 => Ok(()),
+        n => bail!("oxtcp: expected end of stream, got {n} bytes"),
     }
 }
 
