@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,76 @@ pub fn usable() -> Result<()> {
         bail!("/dev/net/tun is missing");
     }
     Ok(())
+}
+
+/// The prefix of every namespace name of ours: `oxtb-PID-N`.
+const PREFIX: &str = "oxtb-";
+
+/// Delete namespaces of ours left by a run that was killed (their PID no longer runs).
+pub fn sweep_stale() {
+    let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("oxtcp-bench: deleting namespace {name} left by an earlier run");
+            let _ = ip(&["netns", "del", &name]);
+        }
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// While alive, SIGINT and SIGTERM only set a flag ([`SignalGuard::check`]), so that a group
+/// stops between transfers and its guards delete what it made; on drop the previous handlers
+/// come back.
+pub struct SignalGuard {
+    old: [libc::sighandler_t; 2],
+}
+
+impl SignalGuard {
+    pub fn install() -> SignalGuard {
+        INTERRUPTED.store(false, Ordering::Relaxed);
+        let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let old = unsafe {
+            [
+                libc::signal(libc::SIGINT, h),
+                libc::signal(libc::SIGTERM, h),
+            ]
+        };
+        SignalGuard { old }
+    }
+
+    /// Fail once a signal has come.
+    pub fn check(&self) -> Result<()> {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        // SAFETY: puts back the handlers `install` replaced.
+        unsafe {
+            libc::signal(libc::SIGINT, self.old[0]);
+            libc::signal(libc::SIGTERM, self.old[1]);
+        }
+    }
 }
 
 /// Run `ip ARGS`, failing with its stderr.
@@ -62,7 +132,7 @@ impl Netns {
     pub fn new() -> Result<Netns> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
-            "oxtb-{}-{}",
+            "{PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );

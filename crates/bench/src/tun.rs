@@ -114,6 +114,8 @@ pub fn run(b: &Budget) -> Result<Vec<Row>> {
         );
         return Ok(Vec::new());
     };
+    netns::sweep_stale();
+    let signals = netns::SignalGuard::install();
     let ethtool = netns::run("ethtool", &["--version"]).is_ok();
     if !ethtool {
         eprintln!("tun: no ethtool, so no `linux veth no-offload` row");
@@ -121,7 +123,7 @@ pub fn run(b: &Budget) -> Result<Vec<Row>> {
     let bytes: u64 = b.pick(1 << 30, 256 << 20);
     let mut rows = Vec::new();
     for way in [Way::Send, Way::Recv] {
-        rows.extend(figure(b, way, bytes, &oxtcp, ethtool)?);
+        rows.extend(figure(b, way, bytes, &oxtcp, ethtool, &signals)?);
     }
     Ok(rows)
 }
@@ -138,7 +140,14 @@ fn oxtcp_bin() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn figure(b: &Budget, way: Way, bytes: u64, oxtcp: &Path, ethtool: bool) -> Result<Vec<Row>> {
+fn figure(
+    b: &Budget,
+    way: Way,
+    bytes: u64,
+    oxtcp: &Path,
+    ethtool: bool,
+    signals: &netns::SignalGuard,
+) -> Result<Vec<Row>> {
     let mut setups = vec![
         oxtcp_setup("oxtcp", oxtcp, way, bytes, false)?,
         oxtcp_setup("oxtcp+offload", oxtcp, way, bytes, true)?,
@@ -151,6 +160,7 @@ fn figure(b: &Budget, way: Way, bytes: u64, oxtcp: &Path, ethtool: bool) -> Resu
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); setups.len()];
     for _ in 0..b.runs {
         for (i, s) in setups.iter_mut().enumerate() {
+            signals.check()?;
             let got =
                 one(s, way, bytes).with_context(|| format!("{}: {}", way.figure(), s.name))?;
             samples[i].push(got);
