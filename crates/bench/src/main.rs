@@ -8,11 +8,15 @@ mod forge;
 mod insns;
 mod lifecycle;
 mod memory;
+mod netns;
 mod oxtcp_mem;
+mod peer;
 mod report;
 mod runner;
 mod scaling;
 mod smol_mem;
+mod smol_tun;
+mod tun;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
@@ -76,12 +80,18 @@ fn groups() -> Vec<Group> {
             about: "instruction counts (callgrind) of the per-segment hot paths",
             run: insns::run,
         },
+        Group {
+            name: "tun",
+            about: "bulk TCP over a TUN against the Linux kernel, both ways, in namespaces it \
+                creates: Gbit/s and CPU (oxtcp, smoltcp; linux over veth, offloads on and off)",
+            run: tun::run,
+        },
     ]
 }
 
 fn main() -> Result<()> {
     // The child processes, kept off the command line's help: the memory group's
-    // `__hold N`, and the instruction counts' `__hot N`.
+    // `__hold N`, the instruction counts' `__hot N`, and the tun group's smoltcp server.
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some(memory::HOLD) {
         return memory::hold_child(&argv[2..]);
@@ -89,6 +99,9 @@ fn main() -> Result<()> {
     if argv.get(1).map(String::as_str) == Some("__hot") {
         let n = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1000);
         return insns::hot_main(n);
+    }
+    if argv.get(1).map(String::as_str) == Some(smol_tun::CMD) {
+        return smol_tun::child_main(&argv[2..]);
     }
     let args = Args::parse();
     let groups = groups();
