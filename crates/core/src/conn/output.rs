@@ -120,17 +120,26 @@ impl Connection {
         if self.state == State::SynSent {
             return None;
         }
-
-        // Data and FIN. After a timeout SND.NXT is back at SND.UNA, so the same code resends.
-        let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
-        if matches!(
+        let sending = matches!(
             self.state,
             State::Established
                 | State::CloseWait
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
+        );
+        if self.nothing_to_send() {
+            // What the general path below would conclude, without working out the windows:
+            // in the sending states the sender is limited by nothing (tcp_info's clocks stop).
+            if sending {
+                self.note_limit(now, None);
+            }
+            return None;
+        }
+
+        // Data and FIN. After a timeout SND.NXT is back at SND.UNA, so the same code resends.
+        let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
+        if sending {
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
                 // Resending after a timeout skips what the receiver has SACKed since.
@@ -305,6 +314,21 @@ impl Connection {
             payload_len: len as usize,
             retransmit: true,
         })
+    }
+
+    /// Nothing can go: no ACK owed, no probe, no loss recovery, every byte and any FIN sent,
+    /// and room in the send buffer (so the sender is not buffer-limited either). Most polls of
+    /// a quiet connection end here.
+    fn nothing_to_send(&self) -> bool {
+        let data_end = self.data_start().add(self.send_buf.len() as u32);
+        let fin_unsent = self.fin_queued && self.snd_nxt == data_end;
+        !self.ack_now
+            && !self.probe_now
+            && self.recovery.point.is_none()
+            && self.snd_nxt == self.snd_max
+            && !self.snd_nxt.before(data_end)
+            && !fin_unsent
+            && self.send_buf.free() > 0
     }
 
     /// RCV.WND for the acceptability test: the free receive buffer, which may exceed what the
