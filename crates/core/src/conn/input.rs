@@ -186,17 +186,17 @@ impl Connection {
         // in reply, before the sequence number is even looked at.
         let seg_ts = seg.options.timestamps;
         if self.ts_ok && !seg.flags.rst() {
-            let Some(ts) = seg_ts else {
-                return Disposition::Dropped(DropReason::MissingTimestamp);
-            };
-            if ctx.now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
-                // RFC 7323 §5.5: idle for more than 24 days, TS.Recent is no longer valid; the
-                // segment's TSval takes its place instead of being judged against it.
-                self.ts_recent = ts.tsval;
-                self.ts_recent_age = ctx.now;
-            }
-            if ts_before(ts.tsval, self.ts_recent) {
-                return self.ack_unacceptable(ctx, &seg, DropReason::Paws);
+            match paws(
+                &mut self.ts_recent,
+                &mut self.ts_recent_age,
+                ctx.now,
+                seg_ts,
+            ) {
+                Some(DropReason::Paws) => {
+                    return self.ack_unacceptable(ctx, &seg, DropReason::Paws)
+                }
+                Some(r) => return Disposition::Dropped(r),
+                None => {}
             }
         }
 
@@ -718,6 +718,26 @@ pub(crate) fn challenge_allowed(ctx: &mut Ctx<'_>, last: &mut Option<Instant>) -
         last,
         ctx.cfg.invalid_ack_interval,
     )
+}
+
+/// RFC 7323 §3.2, §5.3 R1: the timestamp checks of a non-RST segment once timestamps are
+/// negotiated. `MissingTimestamp`: it carries none (dropped silently); `Paws`: its TSval is
+/// older than TS.Recent (dropped with an ACK). RFC 7323 §5.5: after 24 idle days TS.Recent is
+/// no longer valid, and the segment's TSval takes its place instead of being judged against it.
+pub(super) fn paws(
+    recent: &mut u32,
+    age: &mut Instant,
+    now: Instant,
+    seg_ts: Option<oxtcp_wire::Timestamps>,
+) -> Option<DropReason> {
+    let Some(ts) = seg_ts else {
+        return Some(DropReason::MissingTimestamp);
+    };
+    if now.saturating_duration_since(*age) > PAWS_IDLE {
+        *recent = ts.tsval;
+        *age = now;
+    }
+    ts_before(ts.tsval, *recent).then_some(DropReason::Paws)
 }
 
 /// The disposition of a segment dropped with an ACK in answer when `ok` (the limits allowed

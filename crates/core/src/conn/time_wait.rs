@@ -30,12 +30,10 @@ use crate::time::Instant;
 use crate::tuple::FourTuple;
 
 use super::input::{
-    ack_if, answer_unacceptable, challenge_allowed, near_span, seq_acceptable, TimeWaitSyn,
+    ack_if, answer_unacceptable, challenge_allowed, near_span, paws, seq_acceptable, TimeWaitSyn,
 };
 use super::output::TxSegment;
-use super::{
-    ts_before, ts_clock, ConnInfo, ConnStats, Ctx, Disposition, RstReply, SegIn, PAWS_IDLE,
-};
+use super::{ts_before, ts_clock, ConnInfo, ConnStats, Ctx, Disposition, RstReply, SegIn};
 
 /// The peer's timestamps as TIME-WAIT still needs them (RFC 7323 §4.3, §5).
 #[derive(Clone, Copy, Debug)]
@@ -200,16 +198,17 @@ impl TimeWait {
         // RFC 7323 §3.2, §5.3 R1: a non-RST segment must carry a timestamp once negotiated,
         // and PAWS drops one older than TS.Recent, with an ACK.
         if let (Some(ts), false) = (&mut self.ts, seg.flags.rst()) {
-            let Some(seg_ts) = seg.options.timestamps else {
-                return stay(Disposition::Dropped(DropReason::MissingTimestamp));
-            };
-            if ctx.now.saturating_duration_since(ts.recent_age) > PAWS_IDLE {
-                // RFC 7323 §5.5: after 24 idle days TS.Recent is no longer valid.
-                ts.recent = seg_ts.tsval;
-                ts.recent_age = ctx.now;
-            }
-            if ts_before(seg_ts.tsval, ts.recent) {
-                return stay(self.unacceptable(ctx, seg, DropReason::Paws));
+            match paws(
+                &mut ts.recent,
+                &mut ts.recent_age,
+                ctx.now,
+                seg.options.timestamps,
+            ) {
+                Some(DropReason::Paws) => {
+                    return stay(self.unacceptable(ctx, seg, DropReason::Paws))
+                }
+                Some(r) => return stay(Disposition::Dropped(r)),
+                None => {}
             }
         }
         if seg.flags.rst() && ctx.cfg.time_wait_ignores_rst {
