@@ -13,6 +13,11 @@ impl Stack {
     /// entry. Past `max_time_wait` entries TIME-WAIT ends at once instead (as Linux does when
     /// its tw_buckets are exhausted), and the overflow is counted.
     pub(super) fn compact_time_wait(&mut self, index: u32) {
+        // This runs after every segment: the common case leaves at the first check.
+        match &self.slots[index as usize].entry {
+            Entry::Conn(c) if c.is_released() && c.state() == State::TimeWait => {}
+            _ => return,
+        }
         let full = self
             .cfg
             .max_time_wait
@@ -21,9 +26,6 @@ impl Stack {
         let Entry::Conn(c) = &mut self.slots[index as usize].entry else {
             return;
         };
-        if !c.is_released() || c.state() != State::TimeWait {
-            return;
-        }
         if full {
             self.stats.time_wait_overflow += 1;
             let mut ctx = ctx!(self, self.now, id);
