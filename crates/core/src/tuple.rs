@@ -57,3 +57,93 @@ impl fmt::Display for FourTuple {
         write!(f, "{} <-> {}", self.local, self.remote)
     }
 }
+
+/// A 4-tuple of one address family packed into bytes (addresses, then ports, in network
+/// order), for tables that hold many entries and must stay small: 12 bytes for IPv4 against
+/// `FourTuple`'s 64. IPv6 flow labels and scope ids are not kept.
+pub(crate) trait PackedTuple: Copy + Eq + fmt::Debug {
+    /// The packed form of `t`, if `t` is of this family.
+    fn pack(t: &FourTuple) -> Option<Self>;
+    /// The tuple again.
+    fn unpack(&self) -> FourTuple;
+}
+
+/// An IPv4 4-tuple in 12 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct V4Tuple([u8; 12]);
+
+/// An IPv6 4-tuple in 36 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct V6Tuple([u8; 36]);
+
+impl PackedTuple for V4Tuple {
+    fn pack(t: &FourTuple) -> Option<V4Tuple> {
+        let (IpAddr::V4(l), IpAddr::V4(r)) = (t.local.ip(), t.remote.ip()) else {
+            return None;
+        };
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&l.octets());
+        b[4..8].copy_from_slice(&r.octets());
+        b[8..10].copy_from_slice(&t.local.port().to_be_bytes());
+        b[10..].copy_from_slice(&t.remote.port().to_be_bytes());
+        Some(V4Tuple(b))
+    }
+
+    fn unpack(&self) -> FourTuple {
+        let b = &self.0;
+        let ip = |i: usize| IpAddr::from([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        FourTuple {
+            local: SocketAddr::new(ip(0), u16::from_be_bytes([b[8], b[9]])),
+            remote: SocketAddr::new(ip(4), u16::from_be_bytes([b[10], b[11]])),
+        }
+    }
+}
+
+impl PackedTuple for V6Tuple {
+    fn pack(t: &FourTuple) -> Option<V6Tuple> {
+        let (IpAddr::V6(l), IpAddr::V6(r)) = (t.local.ip(), t.remote.ip()) else {
+            return None;
+        };
+        let mut b = [0u8; 36];
+        b[..16].copy_from_slice(&l.octets());
+        b[16..32].copy_from_slice(&r.octets());
+        b[32..34].copy_from_slice(&t.local.port().to_be_bytes());
+        b[34..].copy_from_slice(&t.remote.port().to_be_bytes());
+        Some(V6Tuple(b))
+    }
+
+    fn unpack(&self) -> FourTuple {
+        let b = &self.0;
+        let ip = |i: usize| {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&b[i..i + 16]);
+            IpAddr::from(a)
+        };
+        FourTuple {
+            local: SocketAddr::new(ip(0), u16::from_be_bytes([b[32], b[33]])),
+            remote: SocketAddr::new(ip(16), u16::from_be_bytes([b[34], b[35]])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_tuples_unpack_to_what_was_packed_and_only_for_their_family() {
+        let v4 = FourTuple {
+            local: "10.0.0.1:80".parse().unwrap(),
+            remote: "192.168.7.9:40001".parse().unwrap(),
+        };
+        let v6 = FourTuple {
+            local: "[fd00::1]:443".parse().unwrap(),
+            remote: "[fd00::2:3]:5".parse().unwrap(),
+        };
+        assert_eq!(V4Tuple::pack(&v4).unwrap().unpack(), v4);
+        assert_eq!(V6Tuple::pack(&v6).unwrap().unpack(), v6);
+        assert!(V4Tuple::pack(&v6).is_none() && V6Tuple::pack(&v4).is_none());
+        assert_ne!(V4Tuple::pack(&v4), V4Tuple::pack(&v4.reversed()));
+        assert_eq!(std::mem::size_of::<V4Tuple>(), 12);
+    }
+}

@@ -123,4 +123,13 @@ fn the_same_lifecycle_runs_over_ipv6() {
         (0, 1, 0),
         "A is in TIME-WAIT, as a compact entry without buffers"
     );
+    // The IPv6 entry is listed, described and expires like an IPv4 one.
+    let (id, state, tuple) = p.a.connections().next().expect("listed");
+    assert_eq!((state, tuple.remote), (State::TimeWait, server));
+    assert_eq!(p.a.info_any(id).map(|i| i.state), Some(State::TimeWait));
+    p.a.check_invariants().unwrap();
+    let end = p.a.poll_timeout().expect("2MSL armed");
+    p.a.handle_timeout(end);
+    assert_eq!(p.a.resources().time_wait, 0);
+    assert_eq!(p.a.info_any(id), None, "gone with its entry");
 }

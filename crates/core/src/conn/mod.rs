@@ -46,7 +46,7 @@ pub(crate) use paged_ring::PagePool;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
-pub(crate) use time_wait::{Ended, TimeWait};
+pub(crate) use time_wait::{Ended, PackedTimeWait, TimeWait};
 
 /// What a connection handler needs from the stack for one call.
 pub(crate) struct Ctx<'a> {

@@ -104,7 +104,8 @@ impl Stack {
         seg: SegIn<'_>,
         pos: Option<usize>,
     ) -> Disposition {
-        if let Some(&index) = self.by_tuple.get(&tuple) {
+        let hash = self.by_tuple.hash(&tuple);
+        if let Some(index) = self.by_tuple.get(hash, &tuple, &self.slots) {
             self.trace.set_conn(pos, self.conn_id(index));
             return match &self.slots[index as usize].entry {
                 Entry::Conn(c) => match c.time_wait_syn(&self.cfg, &seg) {
@@ -112,14 +113,13 @@ impl Stack {
                     TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
                     TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
                 },
-                Entry::TimeWait(tw) => match tw.syn_verdict(&self.cfg, &seg) {
-                    TimeWaitSyn::Process => self.on_time_wait_segment(now, index, seg),
-                    TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
-                    TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
-                },
                 Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
                 Entry::Vacant => Disposition::Dropped(DropReason::Closed),
             };
+        }
+        if let Some(at) = self.time_wait_find(hash, &tuple) {
+            self.trace.set_conn(pos, at.id());
+            return self.on_time_wait_segment(now, at, tuple, seg, pos);
         }
         match self.listener_for(&tuple) {
             Some(l) => self.on_listen_segment(now, l, tuple, seg, pos),
@@ -128,7 +128,7 @@ impl Stack {
     }
 
     /// The listener that takes SYNs for `tuple`, if any.
-    fn listener_for(&self, tuple: &FourTuple) -> Option<u32> {
+    pub(super) fn listener_for(&self, tuple: &FourTuple) -> Option<u32> {
         self.listener_by_port
             .get(&tuple.local.port())
             .copied()
@@ -155,7 +155,8 @@ impl Stack {
         let id = self.conn_id(index);
         self.slots[index as usize].entry = entry;
         self.count_entry(index, charge);
-        self.by_tuple.insert(tuple, index);
+        let hash = self.by_tuple.hash(&tuple);
+        self.by_tuple.insert(hash, index, &self.slots);
         self.trace.set_conn(pos, id);
         self.trace.push(
             now,
@@ -172,7 +173,9 @@ impl Stack {
     }
 
     /// RFC 6191: a SYN that may reuse a TIME-WAIT 4-tuple ends TIME-WAIT and is handled as a
-    /// new passive open. With no listener to take it, TIME-WAIT handles it as before.
+    /// new passive open. With no listener to take it, TIME-WAIT handles it as before. (This is
+    /// for a connection the application still holds; `on_time_wait_segment` does the same
+    /// for a compact entry.)
     fn reuse_time_wait(
         &mut self,
         now: Instant,
@@ -182,24 +185,18 @@ impl Stack {
         pos: Option<usize>,
     ) -> Disposition {
         let Some(listener) = self.listener_for(&tuple) else {
-            return match &self.slots[index as usize].entry {
-                Entry::TimeWait(_) => self.on_time_wait_segment(now, index, seg),
-                _ => self.on_conn_segment(now, index, seg),
-            };
+            return self.on_conn_segment(now, index, seg);
         };
         let id = self.conn_id(index);
         let ended = Ended {
             cause: Cause::TimeWaitReused,
             error: None,
         };
-        match &mut self.slots[index as usize].entry {
-            Entry::Conn(c) => {
-                let mut ctx = ctx!(self, now, id);
-                c.end_time_wait(&mut ctx, ended);
-                // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
-                self.after_activity(index);
-            }
-            _ => self.end_time_wait_entry(index, ended),
+        if let Entry::Conn(c) = &mut self.slots[index as usize].entry {
+            let mut ctx = ctx!(self, now, id);
+            c.end_time_wait(&mut ctx, ended);
+            // CLOSED gives up the 4-tuple, so the new half-open entry can take it.
+            self.after_activity(index);
         }
         self.on_listen_segment(now, listener, tuple, seg, pos)
     }
@@ -223,7 +220,7 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN.
-    fn on_listen_segment(
+    pub(super) fn on_listen_segment(
         &mut self,
         now: Instant,
         listener: u32,

@@ -12,7 +12,6 @@ use crate::event::DropReason;
 pub(crate) struct Usage {
     pub(crate) connections: usize,
     pub(crate) half_open: usize,
-    pub(crate) time_wait: usize,
     /// Send plus receive buffer sizes of every full connection, as configured at creation.
     pub(crate) buffer_bytes: usize,
 }
@@ -63,11 +62,12 @@ impl Stack {
         match slot.entry {
             Entry::Vacant => {}
             Entry::HalfOpen(_) => self.usage.half_open += 1,
-            Entry::TimeWait(_) => self.usage.time_wait += 1,
             Entry::Conn(_) => {
+                // Charged as the slot can record it (buffers beyond 4 GiB count as 4 GiB).
+                let charge = u32::try_from(bytes).unwrap_or(u32::MAX);
                 self.usage.connections += 1;
-                self.usage.buffer_bytes += bytes;
-                slot.charged = bytes;
+                self.usage.buffer_bytes += charge as usize;
+                slot.charged = charge;
             }
         }
     }
@@ -78,10 +78,12 @@ impl Stack {
         match slot.entry {
             Entry::Vacant => {}
             Entry::HalfOpen(_) => self.usage.half_open = self.usage.half_open.saturating_sub(1),
-            Entry::TimeWait(_) => self.usage.time_wait = self.usage.time_wait.saturating_sub(1),
             Entry::Conn(_) => {
                 self.usage.connections = self.usage.connections.saturating_sub(1);
-                self.usage.buffer_bytes = self.usage.buffer_bytes.saturating_sub(slot.charged);
+                self.usage.buffer_bytes = self
+                    .usage
+                    .buffer_bytes
+                    .saturating_sub(slot.charged as usize);
                 slot.charged = 0;
             }
         }
@@ -93,16 +95,17 @@ impl Stack {
 /// and come on top, while they hold data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntrySizes {
-    /// One slab slot: every connection, half-open entry and TIME-WAIT entry has one, which
-    /// points to the entry itself.
+    /// One slab slot: every connection and half-open entry has one, which points to the
+    /// entry itself.
     pub slot: usize,
     /// A half-open entry, boxed beside its slot.
     pub half_open: usize,
-    /// A compact TIME-WAIT entry, boxed beside its slot.
+    /// A compact TIME-WAIT entry of an IPv4 connection, in the TIME-WAIT table (no slot).
     pub time_wait: usize,
     /// A full connection's TCB, boxed beside its slot (buffers not included).
     pub connection: usize,
-    /// One bucket of the 4-tuple table: the key, the slot index, and the table's control byte.
+    /// One bucket of the 4-tuple table, or of a TIME-WAIT table's index: a 4-byte position
+    /// and the table's control byte (the key is the tuple its entry holds).
     pub tuple_bucket: usize,
 }
 
@@ -113,9 +116,9 @@ impl Stack {
         EntrySizes {
             slot: size_of::<super::Slot>(),
             half_open: size_of::<crate::listener::HalfOpen>(),
-            time_wait: size_of::<crate::conn::TimeWait>(),
+            time_wait: size_of::<crate::conn::PackedTimeWait<crate::tuple::V4Tuple>>(),
             connection: size_of::<crate::conn::Connection>(),
-            tuple_bucket: size_of::<(crate::tuple::FourTuple, u32)>() + 1,
+            tuple_bucket: size_of::<u32>() + 1,
         }
     }
 }

@@ -29,7 +29,9 @@ pub use limits::EntrySizes;
 mod output;
 pub(crate) mod ratelimit;
 mod time_wait;
+mod time_wait_table;
 mod timers;
+mod tuple_table;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -40,7 +42,7 @@ use rand_chacha::ChaCha8Rng;
 use oxtcp_wire::TcpOptions;
 
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
-use crate::conn::{ConnInfo, Connection, Ctx, PagePool, RstReply, TimeWait};
+use crate::conn::{ConnInfo, Connection, Ctx, PagePool, RstReply, TxSegment};
 use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -53,8 +55,10 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
 use crate::timer::TimerWheel;
-use crate::tuple::FourTuple;
+use crate::tuple::{FourTuple, V4Tuple, V6Tuple};
 use ratelimit::AckLimits;
+use time_wait_table::TimeWaitTable;
+use tuple_table::TupleTable;
 
 /// Stack-wide counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,9 +105,9 @@ pub struct Resources {
     pub half_open: usize,
     /// Compact TIME-WAIT entries (released connections in TIME-WAIT).
     pub time_wait: usize,
-    /// Entries in the 4-tuple table.
+    /// 4-tuples owned: connections, half-open and compact TIME-WAIT entries.
     pub tuples: usize,
-    /// Armed timers.
+    /// Armed timers (a compact TIME-WAIT entry's 2×MSL counts as one).
     pub timers: usize,
     /// Slots queued for transmission.
     pub tx_queue: usize,
@@ -125,17 +129,13 @@ pub(crate) enum Entry {
     // connection's slab of slots is mostly established connections).
     HalfOpen(Box<HalfOpen>),
     Conn(Box<Connection>),
-    /// A released connection in TIME-WAIT, kept in compact form.
-    TimeWait(Box<TimeWait>),
 }
 
 #[derive(Debug)]
 pub(crate) struct Slot {
     gen: u32,
-    /// In the transmit queue already.
-    tx_queued: bool,
     /// Buffer bytes a full connection here counts against `StackConfig::memory_budget`.
-    charged: usize,
+    charged: u32,
     entry: Entry,
 }
 
@@ -147,6 +147,12 @@ pub(crate) enum Reply {
         tuple: FourTuple,
         rst: RstReply,
         reason: DropReason,
+    },
+    /// The ACK of a compact TIME-WAIT entry, which has no slot to send from.
+    TimeWaitAck {
+        tuple: FourTuple,
+        conn: ConnId,
+        seg: TxSegment,
     },
     /// A SYN-ACK whose ISS is a SYN cookie: the listener keeps nothing for it.
     SynCookie {
@@ -177,12 +183,18 @@ pub struct Stack {
     next_port: u32,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_tuple: HashMap<FourTuple, u32, KeyedState>,
+    by_tuple: TupleTable,
+    /// Released connections in TIME-WAIT, packed, by address family.
+    tw4: TimeWaitTable<V4Tuple>,
+    tw6: TimeWaitTable<V6Tuple>,
     listeners: Vec<(u32, Option<Listener>)>,
     listener_by_port: HashMap<u16, u32, KeyedState>,
     timers: TimerWheel,
     expired: Vec<u32>,
     tx_queue: VecDeque<u32>,
+    /// Bit `i` is set while slot `i` is in `tx_queue` (a bit here rather than a flag in each
+    /// slot keeps the slot at 24 bytes).
+    tx_queued: Vec<u64>,
     replies: VecDeque<Reply>,
     trace: Trace,
     stats: StackStats,
@@ -214,11 +226,14 @@ impl Stack {
             next_port,
             slots: Vec::new(),
             free: Vec::new(),
-            by_tuple: HashMap::with_hasher(map_key.clone()),
+            by_tuple: TupleTable::new(map_key.clone()),
+            tw4: TimeWaitTable::new(map_key.clone()),
+            tw6: TimeWaitTable::new(map_key.clone()),
             listeners: Vec::new(),
             listener_by_port: HashMap::with_hasher(map_key),
             expired: Vec::new(),
             tx_queue: VecDeque::new(),
+            tx_queued: Vec::new(),
             replies: VecDeque::new(),
             stats: StackStats::default(),
             ack_limits: AckLimits::new(),
@@ -288,9 +303,11 @@ impl Stack {
 
     /// What the stack holds right now.
     pub fn resources(&self) -> Resources {
+        let time_wait = self.tw4.len() + self.tw6.len();
         let mut r = Resources {
-            tuples: self.by_tuple.len(),
-            timers: self.timers.len(),
+            time_wait,
+            tuples: self.by_tuple.len() + time_wait,
+            timers: self.timers.len() + time_wait,
             tx_queue: self.tx_queue.len(),
             replies: self.replies.len(),
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
@@ -303,7 +320,6 @@ impl Stack {
                 Entry::Vacant => {}
                 Entry::HalfOpen(_) => r.half_open += 1,
                 Entry::Conn(_) => r.connections += 1,
-                Entry::TimeWait(_) => r.time_wait += 1,
             }
         }
         r
@@ -458,7 +474,7 @@ impl Stack {
             self.ephemeral_tuple(local.ip(), remote)?
         } else {
             let t = FourTuple { local, remote };
-            if self.by_tuple.contains_key(&t) {
+            if self.tuple_taken(&t) {
                 return Err(ConnectError::AddrInUse);
             }
             t
@@ -478,7 +494,8 @@ impl Stack {
         let conn = Connection::connect(&mut ctx, opts, tuple, iss, ts_offset);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.count_entry(index, charge);
-        self.by_tuple.insert(tuple, index);
+        let hash = self.by_tuple.hash(&tuple);
+        self.by_tuple.insert(hash, index, &self.slots);
         self.after_activity(index);
         Ok(id)
     }
@@ -503,14 +520,19 @@ impl Stack {
                 local: SocketAddr::new(local_ip, port as u16),
                 remote,
             };
-            if !self.by_tuple.contains_key(&tuple)
-                && !self.listener_by_port.contains_key(&(port as u16))
-            {
+            if !self.tuple_taken(&tuple) && !self.listener_by_port.contains_key(&(port as u16)) {
                 self.next_port = self.next_port.wrapping_add(i + 1);
                 return Ok(tuple);
             }
         }
         Err(ConnectError::NoPortAvailable)
+    }
+
+    /// Does a connection, half-open or TIME-WAIT entry own `tuple`?
+    fn tuple_taken(&self, tuple: &FourTuple) -> bool {
+        let hash = self.by_tuple.hash(tuple);
+        self.by_tuple.get(hash, tuple, &self.slots).is_some()
+            || self.time_wait_find(hash, tuple).is_some()
     }
 
     // ----- calls on a connection -----
@@ -579,7 +601,7 @@ impl Stack {
     /// Every connection in the stack, including released ones still closing and half-open
     /// entries (shown in SYN-RECEIVED), for `ss`.
     pub fn connections(&self) -> impl Iterator<Item = (ConnId, State, FourTuple)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
+        let slots = self.slots.iter().enumerate().filter_map(|(i, s)| {
             let id = ConnId {
                 index: i as u32,
                 gen: s.gen,
@@ -588,17 +610,19 @@ impl Stack {
                 Entry::Vacant => None,
                 Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple)),
                 Entry::Conn(c) => Some((id, c.state(), c.tuple)),
-                Entry::TimeWait(tw) => Some((id, State::TimeWait, tw.tuple)),
             }
-        })
+        });
+        slots.chain(self.time_wait_entries())
     }
 
     /// A snapshot of any connection in the stack, held or released. A released connection in
     /// TIME-WAIT is a compact entry: only its 4-tuple, state and ISNs are kept.
     pub fn info_any(&self, id: ConnId) -> Option<ConnInfo> {
+        if let Some(at) = self.time_wait_at_id(id) {
+            return self.time_wait_unpack(at).map(|tw| tw.info());
+        }
         match self.slot_of(id).map(|s| &s.entry) {
             Some(Entry::Conn(c)) => Some(c.info_at(self.now)),
-            Some(Entry::TimeWait(tw)) => Some(tw.info()),
             _ => None,
         }
     }
@@ -650,6 +674,14 @@ impl Stack {
     /// with the error `Aborted`.
     pub fn kill(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
         self.advance(now);
+        if let Some(at) = self.time_wait_at_id(id) {
+            let ended = crate::conn::Ended {
+                cause: crate::event::Cause::Abort,
+                error: None,
+            };
+            self.end_time_wait_entry(at, ended);
+            return Ok(());
+        }
         let slot = match self.slots.get_mut(id.index as usize) {
             Some(s) if s.gen == id.gen => s,
             _ => return Err(InvalidHandle),
@@ -658,14 +690,6 @@ impl Stack {
             Entry::Conn(c) => c,
             Entry::HalfOpen(_) => {
                 self.remove_half_open(id.index, crate::event::Cause::Abort, false);
-                return Ok(());
-            }
-            Entry::TimeWait(_) => {
-                let ended = crate::conn::Ended {
-                    cause: crate::event::Cause::Abort,
-                    error: None,
-                };
-                self.end_time_wait_entry(id.index, ended);
                 return Ok(());
             }
             Entry::Vacant => return Err(InvalidHandle),
@@ -724,22 +748,14 @@ impl Stack {
                     }
                 }
                 Entry::HalfOpen(h) => {
-                    if self.by_tuple.get(&h.tuple) != Some(&index) {
+                    if self.owner(&h.tuple) != Some(index) {
                         return Err(format!("slot {i}: half-open entry missing from the table"));
-                    }
-                }
-                Entry::TimeWait(tw) => {
-                    if self.by_tuple.get(&tw.tuple) != Some(&index) {
-                        return Err(format!("slot {i}: TIME-WAIT entry missing from the table"));
-                    }
-                    if self.timers.deadline(index) != Some(tw.deadline()) {
-                        return Err(format!("slot {i}: TIME-WAIT entry's 2MSL timer not armed"));
                     }
                 }
                 Entry::Conn(c) => {
                     c.check_invariants(&self.cfg)
                         .map_err(|e| format!("slot {i} {}: {e}", c.tuple.remote))?;
-                    let listed = self.by_tuple.get(&c.tuple) == Some(&index);
+                    let listed = self.owner(&c.tuple) == Some(index);
                     if c.state() != State::Closed && !listed {
                         return Err(format!("slot {i}: {} but not in the table", c.state()));
                     }
@@ -757,15 +773,17 @@ impl Stack {
                 }
             }
         }
-        for (t, &i) in &self.by_tuple {
-            match self.slots.get(i as usize).map(|s| &s.entry) {
-                Some(Entry::HalfOpen(h)) if h.tuple == *t => {}
-                Some(Entry::Conn(c)) if c.tuple == *t => {}
-                Some(Entry::TimeWait(tw)) if tw.tuple == *t => {}
-                _ => return Err(format!("table entry {} -> slot {i} is stale", t.remote)),
+        for i in self.by_tuple.indices() {
+            let owns = self
+                .slots
+                .get(i as usize)
+                .and_then(tuple_table::slot_tuple)
+                .is_some_and(|t| self.owner(t) == Some(i));
+            if !owns {
+                return Err(format!("table entry for slot {i} is stale"));
             }
         }
-        Ok(())
+        self.check_time_wait_tables()
     }
 
     // ----- slots -----
@@ -776,9 +794,13 @@ impl Stack {
             s.gen = s.gen.wrapping_add(1);
             return i;
         }
+        // Slab indices stay below the ids of TIME-WAIT table entries.
+        assert!(
+            self.slots.len() < time_wait_table::TW_ID_BIT as usize,
+            "slab full"
+        );
         self.slots.push(Slot {
             gen: 1,
-            tx_queued: false,
             charged: 0,
             entry: Entry::Vacant,
         });
@@ -788,18 +810,15 @@ impl Stack {
     fn free_slot(&mut self, index: u32) {
         self.uncount_entry(index);
         let slot = &mut self.slots[index as usize];
-        let tuple = match &slot.entry {
-            Entry::Vacant => return,
-            Entry::HalfOpen(h) => h.tuple,
-            Entry::Conn(c) => c.tuple,
-            Entry::TimeWait(tw) => tw.tuple,
+        let Some(tuple) = tuple_table::slot_tuple(slot) else {
+            return;
         };
+        let hash = self.by_tuple.hash(tuple);
+        let slot = &mut self.slots[index as usize];
         slot.entry = Entry::Vacant;
-        if self.by_tuple.get(&tuple) == Some(&index) {
-            self.by_tuple.remove(&tuple);
-        }
+        self.by_tuple.remove(hash, index);
         self.timers.cancel(index);
-        if !slot.tx_queued {
+        if !self.tx_queued(index) {
             self.free.push(index);
         }
         // A slot still in the transmit queue is put on the free list when the queue drops it.
@@ -817,22 +836,19 @@ impl Stack {
             Entry::Vacant => return,
             Entry::HalfOpen(h) => (Some(h.deadline), false),
             Entry::Conn(c) => (c.next_deadline(&self.cfg), c.state() == State::Closed),
-            Entry::TimeWait(tw) => (Some(tw.deadline()), false),
         };
         // Every touched slot is offered the transmit queue; that is also where a finished
         // connection is reaped, after it has sent its last segment.
-        if !slot.tx_queued {
-            slot.tx_queued = true;
+        if !self.tx_queued(index) {
+            self.set_tx_queued(index, true);
             self.tx_queue.push_back(index);
         }
         self.sync_timer(index, deadline);
         if closed {
             // A CLOSED connection no longer owns its 4-tuple: later segments get RST.
             if let Entry::Conn(c) = &self.slots[index as usize].entry {
-                let tuple = c.tuple;
-                if self.by_tuple.get(&tuple) == Some(&index) {
-                    self.by_tuple.remove(&tuple);
-                }
+                let hash = self.by_tuple.hash(&c.tuple);
+                self.by_tuple.remove(hash, index);
             }
         }
     }
@@ -874,6 +890,32 @@ impl Stack {
             }),
         );
         self.free_slot(index);
+    }
+
+    fn tx_queued(&self, index: u32) -> bool {
+        let i = index as usize;
+        self.tx_queued
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn set_tx_queued(&mut self, index: u32, on: bool) {
+        let i = index as usize;
+        if self.tx_queued.len() <= i / 64 {
+            self.tx_queued.resize(i / 64 + 1, 0);
+        }
+        let bit = 1u64 << (i % 64);
+        if on {
+            self.tx_queued[i / 64] |= bit;
+        } else {
+            self.tx_queued[i / 64] &= !bit;
+        }
+    }
+
+    /// The slot that owns `tuple` in the 4-tuple table.
+    fn owner(&self, tuple: &FourTuple) -> Option<u32> {
+        self.by_tuple
+            .get(self.by_tuple.hash(tuple), tuple, &self.slots)
     }
 
     fn queue_reply(&mut self, reply: Reply) {

@@ -21,7 +21,7 @@ impl Stack {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
-            let (tuple, header, reason) = match reply {
+            let (tuple, header, reason, conn) = match reply {
                 Reply::Rst { tuple, rst, reason } => {
                     let mut flags = TcpFlags::RST;
                     if rst.ack.is_some() {
@@ -34,7 +34,10 @@ impl Stack {
                         window: 0,
                         options: TcpOptions::default(),
                     };
-                    (tuple, header, Some(reason))
+                    (tuple, header, Some(reason), None)
+                }
+                Reply::TimeWaitAck { tuple, conn, seg } => {
+                    (tuple, Header::of(&seg), None, Some(conn))
                 }
                 Reply::SynCookie {
                     tuple,
@@ -50,10 +53,10 @@ impl Stack {
                         window,
                         options,
                     };
-                    (tuple, header, None)
+                    (tuple, header, None, None)
                 }
             };
-            if let Some(n) = self.emit_reply(buf, tuple, header, reason) {
+            if let Some(n) = self.emit_reply(buf, tuple, header, reason, conn) {
                 if reason.is_some() {
                     self.stats.rst_sent += 1;
                 }
@@ -82,9 +85,6 @@ impl Stack {
                     };
                     (h.tuple, header, 0, 0, retransmit)
                 }),
-                Entry::TimeWait(tw) => tw
-                    .poll_transmit(now)
-                    .map(|seg| (tw.tuple, Header::of(&seg), 0, 0, false)),
                 Entry::Conn(c) => {
                     let mut ctx = ctx!(self, now, id);
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
@@ -112,9 +112,8 @@ impl Stack {
                 }
                 None => {
                     self.tx_queue.pop_front();
-                    let slot = &mut self.slots[index as usize];
-                    slot.tx_queued = false;
-                    match &slot.entry {
+                    self.set_tx_queued(index, false);
+                    match &self.slots[index as usize].entry {
                         Entry::Vacant => self.free.push(index),
                         // A released connection that has reached CLOSED and sent its last
                         // segment is gone.
@@ -155,16 +154,18 @@ impl Stack {
         Some(n)
     }
 
-    /// Write a stateless reply (an RST) that belongs to no connection.
+    /// Write a reply sent from no slot: an RST or SYN-ACK that belongs to no connection, or
+    /// a compact TIME-WAIT entry's ACK (`conn`).
     fn emit_reply(
         &mut self,
         buf: &mut [u8],
         tuple: FourTuple,
         header: Header,
         reason: Option<DropReason>,
+        conn: Option<ConnId>,
     ) -> Option<usize> {
         let (n, repr, _) = write_segment(buf, self.cfg.ttl, tuple, header, [&[], &[]])?;
-        self.record_tx(tuple, None, &repr, 0, false, reason);
+        self.record_tx(tuple, conn, &repr, 0, false, reason);
         Some(n)
     }
 

@@ -9,7 +9,14 @@ impl Stack {
     /// When `handle_timeout` must be called next. It may be early, never late.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_expiry()
+        [
+            self.timers.next_expiry(),
+            self.tw4.next_deadline(),
+            self.tw6.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fire every timer due at `now`.
@@ -22,6 +29,7 @@ impl Stack {
             self.on_slot_timeout(now, index);
         }
         self.expired = expired;
+        self.expire_time_wait(now);
     }
 
     fn on_slot_timeout(&mut self, now: Instant, index: u32) {
@@ -61,7 +69,6 @@ impl Stack {
                     self.remove_half_open(index, Cause::RetriesExhausted, false);
                 }
             }
-            Entry::TimeWait(_) => self.on_time_wait_timeout(now, index),
             Entry::Conn(c) => {
                 let mut ctx = ctx!(self, now, id);
                 c.handle_timeout(&mut ctx);

@@ -16,6 +16,9 @@
 //! - PAWS (RFC 7323 §5) and the sequence check still apply, and their ACKs are spaced as
 //!   in every other state.
 
+mod packed;
+pub(crate) use packed::PackedTimeWait;
+
 use std::time::Duration;
 
 use oxtcp_wire::{TcpFlags, TcpOptions, Timestamps};
@@ -108,6 +111,24 @@ impl TimeWait {
             deadline: now + two_msl(cfg),
             last_invalid_ack: h.last_invalid_ack,
             ack_due: h.ack_due,
+        }
+    }
+
+    /// A TIME-WAIT without timestamps on `tuple` ending at `deadline`, for table tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(tuple: FourTuple, deadline: Instant) -> TimeWait {
+        TimeWait {
+            tuple,
+            iss: SeqNum::new(0),
+            irs: SeqNum::new(0),
+            snd_nxt: SeqNum::new(1),
+            rcv_nxt: SeqNum::new(1),
+            window: 100,
+            shift: 0,
+            ts: None,
+            deadline,
+            last_invalid_ack: None,
+            ack_due: false,
         }
     }
 
