@@ -20,7 +20,7 @@ use crate::event::DropReason;
 use crate::handle::ConnId;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::tuple::FourTuple;
+use crate::tuple::{EntryTuple, FourTuple};
 
 /// Counters of one listener.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,27 +119,50 @@ impl Listener {
 }
 
 /// A SYN-queue entry: SYN received, SYN-ACK sent, final ACK awaited.
+///
+/// A SYN flood fills the stack with these, so the entry is packed to 56 bytes: the 4-tuple
+/// packed (`EntryTuple`), the SYN's parameters as plain fields with presence bits instead of
+/// `Option`s, and the time of the last ACK to an unacceptable segment as wrapping
+/// milliseconds (it only meets `invalid_ack_interval`, and an entry lives about a minute).
 #[derive(Clone, Debug)]
 pub(crate) struct HalfOpen {
-    pub(crate) listener: u32,
-    pub(crate) tuple: FourTuple,
-    pub(crate) iss: SeqNum,
-    pub(crate) syn: PeerSyn,
-    /// Offset of the TSval clock, kept for the connection (RFC 7323 §7.1).
-    pub(crate) ts_offset: u32,
-    /// SYN-ACK retransmissions so far.
-    pub(crate) retries: u32,
     /// When the next SYN-ACK retransmission is due.
     pub(crate) deadline: Instant,
-    /// A SYN-ACK (first, retransmitted, or repeated for a duplicate SYN) is to be sent.
-    pub(crate) synack_due: bool,
-    /// A challenge ACK is to be sent (RFC 5961).
-    pub(crate) ack_due: bool,
-    /// When the last ACK answering an unacceptable segment went out.
-    last_invalid_ack: Option<Instant>,
-    /// A SYN-ACK has gone out: any later one, on a timer or for a duplicate SYN, repeats it.
-    synack_sent: bool,
+    tuple: EntryTuple,
+    pub(crate) listener: u32,
+    pub(crate) iss: SeqNum,
+    /// Offset of the TSval clock, kept for the connection (RFC 7323 §7.1).
+    pub(crate) ts_offset: u32,
+    /// When the last ACK answering an unacceptable segment went out (`INVALID_ACK_SENT`).
+    invalid_ack_ms: u32,
+    // The peer's SYN (`PeerSyn`, unpacked by `syn()`).
+    irs: SeqNum,
+    tsval: u32,
+    window: u16,
+    mss: u16,
+    wscale: u8,
+    /// SYN-ACK retransmissions so far.
+    pub(crate) retries: u8,
+    /// The bits below.
+    flags: u8,
 }
+
+/// The SYN carried MSS.
+const SYN_MSS: u8 = 1;
+/// The SYN carried Window Scale.
+const SYN_WSCALE: u8 = 2;
+/// The SYN carried Timestamps.
+const SYN_TS: u8 = 4;
+/// The SYN carried SACK-Permitted.
+const SYN_SACK: u8 = 8;
+/// A SYN-ACK (first, retransmitted, or repeated for a duplicate SYN) is to be sent.
+const SYNACK_DUE: u8 = 16;
+/// A challenge ACK is to be sent (RFC 5961).
+const ACK_DUE: u8 = 32;
+/// A SYN-ACK has gone out: any later one, on a timer or for a duplicate SYN, repeats it.
+const SYNACK_SENT: u8 = 64;
+/// `invalid_ack_ms` holds a time.
+const INVALID_ACK_SENT: u8 = 128;
 
 /// What a half-open entry did with a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,23 +185,98 @@ impl HalfOpen {
         now: Instant,
         cfg: &StackConfig,
     ) -> Self {
+        let mut flags = SYNACK_DUE;
+        for (present, bit) in [
+            (syn.mss.is_some(), SYN_MSS),
+            (syn.wscale.is_some(), SYN_WSCALE),
+            (syn.tsval.is_some(), SYN_TS),
+            (syn.sack_permitted, SYN_SACK),
+        ] {
+            if present {
+                flags |= bit;
+            }
+        }
         HalfOpen {
-            listener,
-            tuple,
-            iss,
-            syn,
-            ts_offset,
-            retries: 0,
             deadline: now + cfg.initial_rto,
-            synack_due: true,
-            ack_due: false,
-            last_invalid_ack: None,
-            synack_sent: false,
+            tuple: EntryTuple::new(&tuple),
+            listener,
+            iss,
+            ts_offset,
+            invalid_ack_ms: 0,
+            irs: syn.irs,
+            tsval: syn.tsval.unwrap_or(0),
+            window: syn.window,
+            mss: syn.mss.unwrap_or(0),
+            wscale: syn.wscale.unwrap_or(0),
+            retries: 0,
+            flags,
         }
     }
 
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.flags |= bit;
+        } else {
+            self.flags &= !bit;
+        }
+    }
+
+    /// The 4-tuple.
+    pub(crate) fn tuple(&self) -> FourTuple {
+        self.tuple.get()
+    }
+
+    /// Is the entry's 4-tuple `t`?
+    pub(crate) fn is_for(&self, t: &FourTuple) -> bool {
+        self.tuple.is(t)
+    }
+
+    /// The peer's SYN, as the connection the final ACK builds needs it.
+    pub(crate) fn syn(&self) -> PeerSyn {
+        PeerSyn {
+            irs: self.irs,
+            window: self.window,
+            mss: self.has(SYN_MSS).then_some(self.mss),
+            wscale: self.has(SYN_WSCALE).then_some(self.wscale),
+            tsval: self.syn_tsval(),
+            sack_permitted: self.has(SYN_SACK),
+        }
+    }
+
+    /// The SYN's TSval: TS.Recent while half-open.
+    fn syn_tsval(&self) -> Option<u32> {
+        self.has(SYN_TS).then_some(self.tsval)
+    }
+
     fn rcv_nxt(&self) -> SeqNum {
-        self.syn.irs.add(1)
+        self.irs.add(1)
+    }
+
+    /// Run `f` on the last-invalid-ACK time as the shared helpers take it, and keep the result.
+    fn with_last_invalid_ack<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Option<Instant>) -> R,
+    ) -> R {
+        let mut last = self
+            .has(INVALID_ACK_SENT)
+            .then(|| now.before_wrapping_ms(self.invalid_ack_ms));
+        let r = f(&mut last);
+        self.set(INVALID_ACK_SENT, last.is_some());
+        self.invalid_ack_ms = last.map_or(0, Instant::wrapping_ms);
+        r
+    }
+
+    /// Owe an ACK if `ok` (the shared `ack_if`).
+    fn ack_if(&mut self, ok: bool, r: DropReason) -> Disposition {
+        let mut due = self.has(ACK_DUE);
+        let d = ack_if(ok, &mut due, r);
+        self.set(ACK_DUE, due);
+        d
     }
 
     /// RFC 9293 §3.10.7.4 in SYN-RECEIVED, for a connection that came from LISTEN.
@@ -209,7 +307,7 @@ impl HalfOpen {
         }
         // RFC 7323 §3.2, §5.3: with timestamps on, a non-RST segment must carry one, and PAWS
         // judges it against TS.Recent, which is still the SYN's TSval.
-        if let (true, Some(recent), false) = (cfg.timestamps, self.syn.tsval, seg.flags.rst()) {
+        if let (true, Some(recent), false) = (cfg.timestamps, self.syn_tsval(), seg.flags.rst()) {
             let Some(ts) = seg.options.timestamps else {
                 return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::MissingTimestamp));
             };
@@ -229,10 +327,10 @@ impl HalfOpen {
             return HalfOpenOutcome::Remove(Disposition::Accepted);
         }
         if seg.flags.syn() {
-            if seg.seq == self.syn.irs && !seg.flags.ack() {
+            if seg.seq == self.irs && !seg.flags.ack() {
                 // Deviation (as Linux and FreeBSD's syncache): a retransmitted SYN means our
                 // SYN-ACK was probably lost; answer it again rather than with a bare ACK.
-                self.synack_due = true;
+                self.set(SYNACK_DUE, true);
                 return HalfOpenOutcome::Stay(Disposition::Dropped(DropReason::ChallengeAckSyn));
             }
             if cfg.syn_policy == SynPolicy::Rfc5961 {
@@ -278,24 +376,26 @@ impl HalfOpen {
         let rcv_nxt = self.rcv_nxt();
         // The SYN-ACK's window is never scaled: at most 64 KiB was offered.
         let span = near_span(u32::from(u16::MAX));
-        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, rcv_nxt, span);
-        ack_if(ok, &mut self.ack_due, r)
+        let ok = self.with_last_invalid_ack(ctx.now, |last| {
+            answer_unacceptable(ctx, seg, last, rcv_nxt, span)
+        });
+        self.ack_if(ok, r)
     }
 
     /// A challenge ACK (RFC 5961), within the limits.
     fn challenge(&mut self, ctx: &mut Ctx<'_>, r: DropReason) -> Disposition {
-        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
-        ack_if(ok, &mut self.ack_due, r)
+        let ok = self.with_last_invalid_ack(ctx.now, |last| challenge_allowed(ctx, last));
+        self.ack_if(ok, r)
     }
 
     /// Whether a SYN-ACK retransmission is due; returns false when the retries are used up
     /// and the entry must go (lifecycle Q3).
     pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &StackConfig) -> bool {
-        if self.retries >= cfg.synack_retries {
+        if u32::from(self.retries) >= cfg.synack_retries {
             return false;
         }
-        self.retries += 1;
-        self.synack_due = true;
+        self.retries = self.retries.saturating_add(1);
+        self.set(SYNACK_DUE, true);
         // Exponential backoff from the initial RTO: 1, 2, 4, 8, 16 s by default, so the
         // half-open lifetime is their sum plus the last wait (63 s with 5 retries).
         let shift = self.retries.min(16);
@@ -314,7 +414,7 @@ impl HalfOpen {
         now: Instant,
         syn: bool,
     ) -> TcpOptions {
-        let ts = match (cfg.timestamps, self.syn.tsval) {
+        let ts = match (cfg.timestamps, self.syn_tsval()) {
             (true, Some(tsecr)) => Some(Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
                 tsecr,
@@ -322,9 +422,9 @@ impl HalfOpen {
             _ => None,
         };
         if syn {
-            let wscale = cfg.window_scaling && self.syn.wscale.is_some();
-            let sack = cfg.sack && self.syn.sack_permitted;
-            syn_options(cfg, opts, &self.tuple, wscale, sack, ts)
+            let wscale = cfg.window_scaling && self.has(SYN_WSCALE);
+            let sack = cfg.sack && self.has(SYN_SACK);
+            syn_options(cfg, opts, &self.tuple(), wscale, sack, ts)
         } else {
             TcpOptions {
                 timestamps: ts,
@@ -335,10 +435,11 @@ impl HalfOpen {
 
     /// The SYN-ACK (or challenge ACK) to send now, if any.
     pub(crate) fn poll_transmit(&mut self) -> Option<(SeqNum, SeqNum, TcpFlags, bool)> {
-        if self.synack_due {
-            self.synack_due = false;
-            self.ack_due = false;
-            let repeat = std::mem::replace(&mut self.synack_sent, true);
+        if self.has(SYNACK_DUE) {
+            self.set(SYNACK_DUE, false);
+            self.set(ACK_DUE, false);
+            let repeat = self.has(SYNACK_SENT);
+            self.set(SYNACK_SENT, true);
             return Some((
                 self.iss,
                 self.rcv_nxt(),
@@ -346,8 +447,8 @@ impl HalfOpen {
                 repeat,
             ));
         }
-        if self.ack_due {
-            self.ack_due = false;
+        if self.has(ACK_DUE) {
+            self.set(ACK_DUE, false);
             return Some((self.iss.add(1), self.rcv_nxt(), TcpFlags::ACK, false));
         }
         None

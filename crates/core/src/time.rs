@@ -35,6 +35,18 @@ impl Instant {
         self.0
     }
 
+    /// Milliseconds since the epoch, wrapping at 2^32 (49.7 days): a 4-byte time stamp for
+    /// compact entries, read back with `before_wrapping_ms` while less than 24 days old.
+    pub(crate) fn wrapping_ms(self) -> u32 {
+        (self.0 / 1000) as u32
+    }
+
+    /// The instant a `wrapping_ms` stamp taken before `self` stands for (to the millisecond).
+    pub(crate) fn before_wrapping_ms(self, stamp: u32) -> Instant {
+        let ago_ms = u64::from(self.wrapping_ms().wrapping_sub(stamp));
+        Instant(self.0.saturating_sub(ago_ms * 1000))
+    }
+
     /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))

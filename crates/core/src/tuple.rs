@@ -126,6 +126,38 @@ impl PackedTuple for V6Tuple {
     }
 }
 
+/// The 4-tuple a slab entry holds: packed inline for IPv4, boxed for IPv6; 16 bytes where a
+/// `FourTuple` takes 64.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EntryTuple {
+    V4(V4Tuple),
+    V6(Box<V6Tuple>),
+}
+
+impl EntryTuple {
+    pub(crate) fn new(t: &FourTuple) -> EntryTuple {
+        match V4Tuple::pack(t) {
+            Some(v4) => EntryTuple::V4(v4),
+            None => EntryTuple::V6(Box::new(V6Tuple::pack(t).unwrap_or(V6Tuple([0; 36])))),
+        }
+    }
+
+    pub(crate) fn get(&self) -> FourTuple {
+        match self {
+            EntryTuple::V4(t) => t.unpack(),
+            EntryTuple::V6(t) => t.unpack(),
+        }
+    }
+
+    /// Is this `t`?
+    pub(crate) fn is(&self, t: &FourTuple) -> bool {
+        match self {
+            EntryTuple::V4(v4) => V4Tuple::pack(t).as_ref() == Some(v4),
+            EntryTuple::V6(v6) => V6Tuple::pack(t).as_ref() == Some(&**v6),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +177,11 @@ mod tests {
         assert!(V4Tuple::pack(&v6).is_none() && V6Tuple::pack(&v4).is_none());
         assert_ne!(V4Tuple::pack(&v4), V4Tuple::pack(&v4.reversed()));
         assert_eq!(std::mem::size_of::<V4Tuple>(), 12);
+        for t in [v4, v6] {
+            let e = EntryTuple::new(&t);
+            assert!(e.is(&t) && !e.is(&t.reversed()));
+            assert_eq!(e.get(), t);
+        }
+        assert_eq!(std::mem::size_of::<EntryTuple>(), 16);
     }
 }

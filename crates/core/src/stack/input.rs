@@ -322,7 +322,7 @@ impl Stack {
             return Disposition::Dropped(DropReason::Closed);
         };
         let (listener, tuple, iss, syn, ts_offset) =
-            (h.listener, h.tuple, h.iss, h.syn, h.ts_offset);
+            (h.listener, h.tuple(), h.iss, h.syn(), h.ts_offset);
         let charge = self.buffer_charge(&self.listener_opts(listener));
         if let Err(reason) = self.admit_connection(charge) {
             // Limits reached since the SYN was admitted: as with a full accept queue, the

@@ -608,7 +608,7 @@ impl Stack {
             };
             match &s.entry {
                 Entry::Vacant => None,
-                Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple)),
+                Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple())),
                 Entry::Conn(c) => Some((id, c.state(), c.tuple)),
             }
         });
@@ -748,7 +748,7 @@ impl Stack {
                     }
                 }
                 Entry::HalfOpen(h) => {
-                    if self.owner(&h.tuple) != Some(index) {
+                    if self.owner(&h.tuple()) != Some(index) {
                         return Err(format!("slot {i}: half-open entry missing from the table"));
                     }
                 }
@@ -778,7 +778,7 @@ impl Stack {
                 .slots
                 .get(i as usize)
                 .and_then(tuple_table::slot_tuple)
-                .is_some_and(|t| self.owner(t) == Some(i));
+                .is_some_and(|t| self.owner(&t) == Some(i));
             if !owns {
                 return Err(format!("table entry for slot {i} is stale"));
             }
@@ -813,7 +813,7 @@ impl Stack {
         let Some(tuple) = tuple_table::slot_tuple(slot) else {
             return;
         };
-        let hash = self.by_tuple.hash(tuple);
+        let hash = self.by_tuple.hash(&tuple);
         let slot = &mut self.slots[index as usize];
         slot.entry = Entry::Vacant;
         self.by_tuple.remove(hash, index);
@@ -866,7 +866,7 @@ impl Stack {
         let Entry::HalfOpen(h) = &self.slots[index as usize].entry else {
             return;
         };
-        let (listener, tuple) = (h.listener, h.tuple);
+        let (listener, tuple) = (h.listener, h.tuple());
         if let Some((_, Some(l))) = self.listeners.get_mut(listener as usize) {
             l.syn_queue = l.syn_queue.saturating_sub(1);
             if reset {

@@ -83,7 +83,7 @@ impl Stack {
                         window,
                         options,
                     };
-                    (h.tuple, header, 0, 0, retransmit)
+                    (h.tuple(), header, 0, 0, retransmit)
                 }),
                 Entry::Conn(c) => {
                     let mut ctx = ctx!(self, now, id);

@@ -41,7 +41,7 @@ impl Stack {
                     self.after_activity(index);
                     return;
                 }
-                let tuple = h.tuple;
+                let tuple = h.tuple();
                 let listener = h.listener;
                 if h.on_timeout(now, &self.cfg) {
                     let attempt = h.retries;
@@ -53,7 +53,7 @@ impl Stack {
                         EventKind::Timer(TimerEvent {
                             tuple,
                             timer: TimerKind::SynAckRetransmit,
-                            attempt,
+                            attempt: attempt.into(),
                         }),
                     );
                     self.after_activity(index);

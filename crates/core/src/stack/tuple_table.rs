@@ -19,11 +19,20 @@ pub(crate) struct TupleTable {
 }
 
 /// The 4-tuple of the entry in a slot, if it is one that owns a tuple.
-pub(crate) fn slot_tuple(slot: &Slot) -> Option<&FourTuple> {
+pub(crate) fn slot_tuple(slot: &Slot) -> Option<FourTuple> {
     match &slot.entry {
         Entry::Vacant => None,
-        Entry::HalfOpen(h) => Some(&h.tuple),
-        Entry::Conn(c) => Some(&c.tuple),
+        Entry::HalfOpen(h) => Some(h.tuple()),
+        Entry::Conn(c) => Some(c.tuple),
+    }
+}
+
+/// Is the entry in a slot the one for `tuple`?
+fn slot_is(slot: &Slot, tuple: &FourTuple) -> bool {
+    match &slot.entry {
+        Entry::Vacant => false,
+        Entry::HalfOpen(h) => h.is_for(tuple),
+        Entry::Conn(c) => c.tuple == *tuple,
     }
 }
 
@@ -43,12 +52,7 @@ impl TupleTable {
     /// The slot owning `tuple` (whose hash is `hash`).
     pub(crate) fn get(&self, hash: u64, tuple: &FourTuple, slots: &[Slot]) -> Option<u32> {
         self.table
-            .find(hash, |&i| {
-                slots
-                    .get(i as usize)
-                    .and_then(slot_tuple)
-                    .is_some_and(|t| t == tuple)
-            })
+            .find(hash, |&i| slots.get(i as usize).is_some_and(|s| slot_is(s, tuple)))
             .copied()
     }
 

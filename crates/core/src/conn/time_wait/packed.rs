@@ -9,8 +9,6 @@
 //! (`invalid_ack_interval`). Both are kept as wrapping milliseconds, exact while an entry
 //! lives less than 24 days, which 2×MSL always is.
 
-use std::time::Duration;
-
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::tuple::PackedTuple;
@@ -41,17 +39,6 @@ pub(crate) struct PackedTimeWait<K> {
     flags: u8,
 }
 
-/// `t` in milliseconds, wrapping at 2^32 (49.7 days).
-fn wrapping_ms(t: Instant) -> u32 {
-    (t.as_micros() / 1000) as u32
-}
-
-/// The instant a wrapping-millisecond stamp taken before `now` stands for.
-fn from_wrapping_ms(now: Instant, stamp: u32) -> Instant {
-    let ago = Duration::from_millis(u64::from(wrapping_ms(now).wrapping_sub(stamp)));
-    Instant::from_micros(now.as_micros().saturating_sub(ago.as_micros() as u64))
-}
-
 impl<K: PackedTuple> PackedTimeWait<K> {
     /// `tw` packed, if its 4-tuple is of family `K`. An ACK it still owes is not kept: the
     /// caller sends it first.
@@ -61,14 +48,14 @@ impl<K: PackedTuple> PackedTimeWait<K> {
         let (ts_recent, ts_offset, ts_recent_ms) = match tw.ts {
             Some(ts) => {
                 flags |= HAS_TS;
-                (ts.recent, ts.offset, wrapping_ms(ts.recent_age))
+                (ts.recent, ts.offset, ts.recent_age.wrapping_ms())
             }
             None => (0, 0, 0),
         };
         let invalid_ack_ms = match tw.last_invalid_ack {
             Some(t) => {
                 flags |= HAS_INVALID_ACK;
-                wrapping_ms(t)
+                t.wrapping_ms()
             }
             None => 0,
         };
@@ -99,12 +86,12 @@ impl<K: PackedTuple> PackedTimeWait<K> {
             shift: self.shift,
             ts: (self.flags & HAS_TS != 0).then(|| TsEcho {
                 recent: self.ts_recent,
-                recent_age: from_wrapping_ms(now, self.ts_recent_ms),
+                recent_age: now.before_wrapping_ms(self.ts_recent_ms),
                 offset: self.ts_offset,
             }),
             deadline: self.deadline,
             last_invalid_ack: (self.flags & HAS_INVALID_ACK != 0)
-                .then(|| from_wrapping_ms(now, self.invalid_ack_ms)),
+                .then(|| now.before_wrapping_ms(self.invalid_ack_ms)),
             ack_due: false,
         }
     }
@@ -133,6 +120,7 @@ impl<K: PackedTuple> PackedTimeWait<K> {
 mod tests {
     use super::*;
     use crate::tuple::{FourTuple, V4Tuple, V6Tuple};
+    use std::time::Duration;
 
     fn tw(tuple: FourTuple, ts: bool) -> TimeWait {
         let now = Instant::from_secs(100);
@@ -177,6 +165,6 @@ mod tests {
     fn wrapping_milliseconds_survive_the_wrap() {
         let then = Instant::from_millis((1u64 << 32) - 5);
         let now = Instant::from_millis((1u64 << 32) + 10);
-        assert_eq!(from_wrapping_ms(now, wrapping_ms(then)), then);
+        assert_eq!(now.before_wrapping_ms(then.wrapping_ms()), then);
     }
 }
