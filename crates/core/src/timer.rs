@@ -30,13 +30,13 @@ const UNARMED: u16 = u16::MAX;
 /// The null link; also why key `u32::MAX` cannot be armed.
 const NONE: u32 = u32::MAX;
 
-/// Per-key state: the exact deadline and the key's links in its bucket's list.
+/// Per-key state: the exact deadline and the key's links in its bucket's list (16 bytes; the
+/// bucket itself is kept apart in `TimerWheel::buckets`, which would otherwise pad this to 24).
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     deadline: Instant,
     prev: u32,
     next: u32,
-    bucket: u16,
 }
 
 impl Entry {
@@ -44,13 +44,12 @@ impl Entry {
         deadline: Instant::ZERO,
         prev: NONE,
         next: NONE,
-        bucket: UNARMED,
     };
 }
 
 /// A hierarchical timing wheel holding at most one deadline per `u32` key.
 ///
-/// Memory is a fixed 24 bytes per key up to the largest key ever scheduled (keys are meant to
+/// Memory is a fixed 18 bytes per key up to the largest key ever scheduled (keys are meant to
 /// be dense slab indices) plus about 6 KiB of bucket heads. Key `u32::MAX` is reserved as the
 /// list sentinel: scheduling it is ignored.
 #[derive(Clone, Debug)]
@@ -61,6 +60,8 @@ pub struct TimerWheel {
     /// in the pending bucket, and every entry on a level has a deadline tick `> elapsed`.
     elapsed: u64,
     entries: Vec<Entry>,
+    /// The bucket each key's entry is in, or `UNARMED`; parallel to `entries`.
+    buckets: Vec<u16>,
     head: Vec<u32>,
     tail: Vec<u32>,
     /// Bit `s` of `occupied[l]` is set iff bucket `(l, s)` is non-empty.
@@ -81,6 +82,7 @@ impl TimerWheel {
             tick_us,
             elapsed: 0,
             entries: Vec::new(),
+            buckets: Vec::new(),
             head: vec![NONE; BUCKETS],
             tail: vec![NONE; BUCKETS],
             occupied: [0; LEVELS],
@@ -102,8 +104,9 @@ impl TimerWheel {
         if idx >= self.entries.len() {
             // `resize` reserves geometrically, so growth is amortised O(1) per new key.
             self.entries.resize(idx + 1, Entry::UNARMED);
+            self.buckets.resize(idx + 1, UNARMED);
         }
-        if self.entries[idx].bucket == UNARMED {
+        if self.buckets[idx] == UNARMED {
             self.len += 1;
         } else {
             self.unlink(key);
@@ -121,7 +124,7 @@ impl TimerWheel {
     pub fn cancel(&mut self, key: u32) {
         if self.is_armed(key) {
             self.unlink(key);
-            self.entries[key as usize].bucket = UNARMED;
+            self.buckets[key as usize] = UNARMED;
             self.len -= 1;
         }
     }
@@ -197,9 +200,9 @@ impl TimerWheel {
     }
 
     fn is_armed(&self, key: u32) -> bool {
-        self.entries
+        self.buckets
             .get(key as usize)
-            .is_some_and(|e| e.bucket != UNARMED)
+            .is_some_and(|&b| b != UNARMED)
     }
 
     /// The tick a deadline rounds up to, so a timer never fires early.
@@ -247,19 +250,18 @@ impl TimerWheel {
 
     /// Disarm `key` (already detached from its list), report it, and return its successor.
     fn fire(&mut self, key: u32, out: &mut Vec<u32>) -> u32 {
-        let entry = &mut self.entries[key as usize];
-        entry.bucket = UNARMED;
+        self.buckets[key as usize] = UNARMED;
         self.len -= 1;
         out.push(key);
-        entry.next
+        self.entries[key as usize].next
     }
 
     /// Append `key` to `bucket`; appending keeps ties in a deterministic first-come order.
     fn link(&mut self, key: u32, bucket: u16) {
         let b = bucket as usize;
         let tail = self.tail[b];
+        self.buckets[key as usize] = bucket;
         let entry = &mut self.entries[key as usize];
-        entry.bucket = bucket;
         entry.prev = tail;
         entry.next = NONE;
         if tail == NONE {
@@ -275,9 +277,8 @@ impl TimerWheel {
 
     /// Remove armed `key` from its bucket's list (its `bucket` field is left for the caller).
     fn unlink(&mut self, key: u32) {
-        let Entry {
-            prev, next, bucket, ..
-        } = self.entries[key as usize];
+        let Entry { prev, next, .. } = self.entries[key as usize];
+        let bucket = self.buckets[key as usize];
         let b = bucket as usize;
         if prev == NONE {
             self.head[b] = next;
@@ -346,7 +347,7 @@ mod tests {
                 let mut key = self.head[b];
                 while key != NONE {
                     let e = self.entries[key as usize];
-                    assert_eq!(e.bucket as usize, b);
+                    assert_eq!(self.buckets[key as usize] as usize, b);
                     assert_eq!(e.prev, prev);
                     let tick = self.deadline_tick(e.deadline);
                     if b == PENDING as usize {
@@ -367,7 +368,7 @@ mod tests {
                 }
             }
             assert_eq!(seen, self.len);
-            let armed = self.entries.iter().filter(|e| e.bucket != UNARMED).count();
+            let armed = self.buckets.iter().filter(|&&b| b != UNARMED).count();
             assert_eq!(armed, self.len);
         }
     }

@@ -52,7 +52,9 @@ impl TupleTable {
     /// The slot owning `tuple` (whose hash is `hash`).
     pub(crate) fn get(&self, hash: u64, tuple: &FourTuple, slots: &[Slot]) -> Option<u32> {
         self.table
-            .find(hash, |&i| slots.get(i as usize).is_some_and(|s| slot_is(s, tuple)))
+            .find(hash, |&i| {
+                slots.get(i as usize).is_some_and(|s| slot_is(s, tuple))
+            })
             .copied()
     }
 
