@@ -120,14 +120,13 @@ impl Listener {
 
 /// A SYN-queue entry: SYN received, SYN-ACK sent, final ACK awaited.
 ///
-/// A SYN flood fills the stack with these, so the entry is packed to 56 bytes: the 4-tuple
+/// A SYN flood fills the stack with these, so the entry is packed to 48 bytes: the 4-tuple
 /// packed (`EntryTuple`), the SYN's parameters as plain fields with presence bits instead of
 /// `Option`s, and the time of the last ACK to an unacceptable segment as wrapping
 /// milliseconds (it only meets `invalid_ack_interval`, and an entry lives about a minute).
+/// When its next SYN-ACK retransmission is due is kept only by the stack's timer wheel.
 #[derive(Clone, Debug)]
 pub(crate) struct HalfOpen {
-    /// When the next SYN-ACK retransmission is due.
-    pub(crate) deadline: Instant,
     tuple: EntryTuple,
     pub(crate) listener: u32,
     pub(crate) iss: SeqNum,
@@ -182,8 +181,6 @@ impl HalfOpen {
         iss: SeqNum,
         syn: PeerSyn,
         ts_offset: u32,
-        now: Instant,
-        cfg: &StackConfig,
     ) -> Self {
         let mut flags = SYNACK_DUE;
         for (present, bit) in [
@@ -197,7 +194,6 @@ impl HalfOpen {
             }
         }
         HalfOpen {
-            deadline: now + cfg.initial_rto,
             tuple: EntryTuple::new(&tuple),
             listener,
             iss,
@@ -388,11 +384,17 @@ impl HalfOpen {
         self.ack_if(ok, r)
     }
 
-    /// Whether a SYN-ACK retransmission is due; returns false when the retries are used up
-    /// and the entry must go (lifecycle Q3).
-    pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &StackConfig) -> bool {
+    /// When the first SYN-ACK retransmission is due, for an entry created at `now`.
+    pub(crate) fn first_deadline(now: Instant, cfg: &StackConfig) -> Instant {
+        now + cfg.initial_rto
+    }
+
+    /// The SYN-ACK retransmission timer fired: a retransmission is due, and the next one at
+    /// the deadline returned; `None` when the retries are used up and the entry must go
+    /// (lifecycle Q3).
+    pub(crate) fn on_timeout(&mut self, now: Instant, cfg: &StackConfig) -> Option<Instant> {
         if u32::from(self.retries) >= cfg.synack_retries {
-            return false;
+            return None;
         }
         self.retries = self.retries.saturating_add(1);
         self.set(SYNACK_DUE, true);
@@ -400,8 +402,7 @@ impl HalfOpen {
         // half-open lifetime is their sum plus the last wait (63 s with 5 retries).
         let shift = self.retries.min(16);
         let wait = (cfg.initial_rto * (1u32 << shift)).min(cfg.max_rto.max(Duration::from_secs(1)));
-        self.deadline = now + wait;
-        true
+        Some(now + wait)
     }
 
     /// Options of our SYN-ACK (`syn`) or challenge ACK: RFC 7323 §2.2 and §3.2 let a SYN-ACK

@@ -283,9 +283,11 @@ impl Stack {
         let syn = PeerSyn::from_segment(&seg);
         let ts_offset = self.rng.next_u32();
         let entry = Entry::HalfOpen(Box::new(HalfOpen::new(
-            listener, tuple, iss, syn, ts_offset, now, &self.cfg,
+            listener, tuple, iss, syn, ts_offset,
         )));
         let (index, _) = self.place_passive(now, tuple, entry, 0, pos, Cause::RecvSyn);
+        self.timers
+            .schedule(index, HalfOpen::first_deadline(now, &self.cfg));
         self.after_activity(index);
         Disposition::Accepted
     }

@@ -751,6 +751,11 @@ impl Stack {
                     if self.owner(&h.tuple()) != Some(index) {
                         return Err(format!("slot {i}: half-open entry missing from the table"));
                     }
+                    if self.timers.deadline(index).is_none() {
+                        return Err(format!(
+                            "slot {i}: half-open entry without its SYN-ACK timer"
+                        ));
+                    }
                 }
                 Entry::Conn(c) => {
                     c.check_invariants(&self.cfg)
@@ -834,7 +839,8 @@ impl Stack {
         let slot = &mut self.slots[index as usize];
         let (deadline, closed) = match &slot.entry {
             Entry::Vacant => return,
-            Entry::HalfOpen(h) => (Some(h.deadline), false),
+            // The wheel alone holds a half-open entry's deadline.
+            Entry::HalfOpen(_) => (self.timers.deadline(index), false),
             Entry::Conn(c) => (c.next_deadline(&self.cfg), c.state() == State::Closed),
         };
         // Every touched slot is offered the transmit queue; that is also where a finished

@@ -37,14 +37,15 @@ impl Stack {
         match &mut self.slots[index as usize].entry {
             Entry::Vacant => {}
             Entry::HalfOpen(h) => {
-                if h.deadline > now {
-                    self.after_activity(index);
+                if self.timers.deadline(index).is_some() {
+                    // Armed again: the slot was reused since this expiry was collected.
                     return;
                 }
                 let tuple = h.tuple();
                 let listener = h.listener;
-                if h.on_timeout(now, &self.cfg) {
+                if let Some(next) = h.on_timeout(now, &self.cfg) {
                     let attempt = h.retries;
+                    self.timers.schedule(index, next);
                     if let Some((_, Some(l))) = self.listeners.get_mut(listener as usize) {
                         l.stats.synack_retransmits += 1;
                     }
