@@ -58,15 +58,15 @@ impl Connection {
 
     fn limit_counter(&mut self, l: Limit) -> &mut Duration {
         match l {
-            Limit::Rwnd => &mut self.stats.rwnd_limited,
-            Limit::Cwnd => &mut self.stats.cwnd_limited,
-            Limit::SendBuffer => &mut self.stats.sndbuf_limited,
+            Limit::Rwnd => &mut self.cold().stats.rwnd_limited,
+            Limit::Cwnd => &mut self.cold().stats.cwnd_limited,
+            Limit::SendBuffer => &mut self.cold().stats.sndbuf_limited,
         }
     }
 
     /// The counters with the running interval included up to `now`.
     pub(crate) fn stats_at(&self, now: Instant) -> super::ConnStats {
-        let mut s = self.stats;
+        let mut s = self.merged_stats();
         if let Some((l, since)) = self.chrono.current {
             let d = now.saturating_duration_since(since);
             match l {

@@ -67,14 +67,14 @@ pub struct RstReply {
 impl Connection {
     /// Process one arriving segment.
     pub(crate) fn handle_segment(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
-        self.stats.segs_in += 1;
+        self.hot_stats.segs_in += 1;
         if let Some(tw) = &mut self.time_wait {
             let (d, ended) = tw.handle_segment(ctx, &seg);
             if let Some(ended) = ended {
                 self.end_time_wait(ctx, ended);
             }
             if d != Disposition::Accepted {
-                self.stats.drops += 1;
+                self.cold().stats.drops += 1;
             }
             return d;
         }
@@ -84,7 +84,7 @@ impl Connection {
             _ => self.on_segment_synchronizing(ctx, seg),
         };
         if d != Disposition::Accepted {
-            self.stats.drops += 1;
+            self.cold().stats.drops += 1;
         }
         d
     }
@@ -520,9 +520,9 @@ impl Connection {
             match self.recv_buf.insert(off, seg.payload, ctx.pages) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);
-                    self.stats.bytes_received += n as u64;
+                    self.hot_stats.bytes_received += n as u64;
                 }
-                super::recv_buf::Insert::Full => self.stats.drops += 1,
+                super::recv_buf::Insert::Full => self.cold().stats.drops += 1,
             }
             if self.sack_ok {
                 if off > 0 {
@@ -613,7 +613,7 @@ impl Connection {
             0
         };
         self.send_buf.consume(data_acked);
-        self.stats.bytes_acked += data_acked as u64;
+        self.hot_stats.bytes_acked += data_acked as u64;
         self.snd_una = ack;
         if self.snd_nxt.before(ack) {
             self.snd_nxt = ack;

@@ -6,6 +6,7 @@
 //! format beyond header fields, and never does IO.
 
 mod chrono;
+mod cold;
 mod delack;
 mod input;
 mod invariants;
@@ -104,6 +105,31 @@ pub struct ConnStats {
     /// Time the send buffer was full of unacknowledged data with nothing left to send
     /// (tcpi_sndbuf_limited): a larger SO_SNDBUF would have let the sender go on.
     pub sndbuf_limited: Duration,
+}
+
+impl ConnStats {
+    /// All counters zero (`Default`, usable in a const).
+    pub(crate) const ZERO: ConnStats = ConnStats {
+        segs_in: 0,
+        segs_out: 0,
+        bytes_sent: 0,
+        bytes_acked: 0,
+        bytes_received: 0,
+        retransmits: 0,
+        rto_count: 0,
+        drops: 0,
+        window_probes: 0,
+        fast_recoveries: 0,
+        sack_recovered_bytes: 0,
+        dsacks_received: 0,
+        sack_reneging: 0,
+        lost_retransmits: 0,
+        reordering_seen: 0,
+        keepalive_probes: 0,
+        rwnd_limited: Duration::ZERO,
+        cwnd_limited: Duration::ZERO,
+        sndbuf_limited: Duration::ZERO,
+    };
 }
 
 /// A snapshot of a connection for `ss` and the statistics API.
@@ -247,19 +273,25 @@ pub struct Connection {
     /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed: a
     /// connection spends most of its life without it).
     time_wait: Option<Box<time_wait::TimeWait>>,
-    /// Per-socket settings given at connect or listen.
-    opts: SocketOptions,
+    /// TCP_MAXSEG, as given at connect or listen (the rest of `SocketOptions` is used up
+    /// when the connection is built, but for keep-alive, in the cold part, and TCP_NODELAY).
+    max_segment: Option<u16>,
+    /// TCP_NODELAY: Nagle's algorithm is off.
+    nodelay: bool,
     fin_wait_2_at: Option<Instant>,
 
     error: Option<ConnError>,
-    keepalive: keepalive::KeepAliveState,
     nagle: nagle::NagleState,
     chrono: chrono::Chrono,
     /// The application no longer holds a handle (close or abort was called).
     released: bool,
     /// Accepted by the application (passive connections wait in the accept queue until then).
     pub(crate) accepted: bool,
-    stats: ConnStats,
+    /// The per-segment counters; the rest of `ConnStats` is in the cold part.
+    hot_stats: cold::HotStats,
+    /// What an idle connection never touches (rare counters, keep-alive), allocated on
+    /// first use.
+    cold: Option<Box<cold::Cold>>,
 }
 
 /// Parameters of the peer's SYN that a passive connection is built from.
@@ -350,7 +382,8 @@ impl Connection {
             rcv_adv: SeqNum::default(),
             send_buf: SendBuffer::new(opts.send_buffer(cfg)),
             recv_buf: RecvBuffer::new(opts.recv_buffer(cfg)),
-            opts,
+            max_segment: opts.max_segment,
+            nodelay: opts.nodelay,
             fin_queued: false,
             fin_seq: None,
             ooo_fin: None,
@@ -388,12 +421,17 @@ impl Connection {
             time_wait: None,
             fin_wait_2_at: None,
             error: None,
-            keepalive: keepalive::KeepAliveState::default(),
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
             released: false,
             accepted: !passive,
-            stats: ConnStats::default(),
+            hot_stats: cold::HotStats::default(),
+            cold: opts.keepalive.map(|ka| {
+                Box::new(cold::Cold {
+                    keepalive: Some(ka),
+                    ..cold::Cold::default()
+                })
+            }),
         }
     }
 
@@ -439,7 +477,7 @@ impl Connection {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
-        self.mss = our_mss(cfg, &self.opts, &self.tuple).min(peer);
+        self.mss = mss_for(cfg, self.max_segment, &self.tuple).min(peer);
         if cfg.recv_buffer_whole_segments {
             // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
             // in a sliver the peer cannot fill with a full-sized segment.
@@ -711,7 +749,7 @@ impl Connection {
             iss: self.iss,
             irs: self.irs,
             error: self.error,
-            stats: self.stats,
+            stats: self.merged_stats(),
         }
     }
 
@@ -744,13 +782,18 @@ impl Connection {
 }
 
 pub(crate) fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
+    mss_for(cfg, opts.max_segment, tuple)
+}
+
+/// Our MSS for `tuple`'s path, lowered by TCP_MAXSEG if set.
+fn mss_for(cfg: &StackConfig, max_segment: Option<u16>, tuple: &FourTuple) -> u16 {
     let mss = if tuple.local.is_ipv4() {
         cfg.mss_v4()
     } else {
         cfg.mss_v6()
     };
     // TCP_MAXSEG only lowers it, and never below the smallest a peer must accept.
-    opts.max_segment.map_or(mss, |m| mss.min(m.max(64)))
+    max_segment.map_or(mss, |m| mss.min(m.max(64)))
 }
 
 pub(crate) fn default_peer_mss(tuple: &FourTuple) -> u16 {

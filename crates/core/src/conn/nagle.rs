@@ -103,7 +103,7 @@ impl Connection {
     /// TCP_NODELAY on a live connection: on, small segments go at once; off, Nagle's
     /// algorithm holds them while data is in flight. The change applies from the next poll.
     pub(crate) fn set_nodelay(&mut self, on: bool) {
-        self.opts.nodelay = on;
+        self.nodelay = on;
     }
 
     /// Whether new data of `len` bytes (`cap`: the caller's payload limit) must wait (Nagle,
@@ -131,7 +131,7 @@ impl Connection {
                 .is_some_and(|sml| sml.after(self.snd_una)),
             max_payload: self.max_payload().min(cap),
             max_snd_wnd: self.max_snd_wnd,
-            nodelay: self.opts.nodelay,
+            nodelay: self.nodelay,
         };
         // Retransmissions are never held; the persist timer's probe has its own path.
         let override_now = std::mem::take(&mut self.nagle.override_now);

@@ -5,7 +5,7 @@ use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 
 use super::recovery::Rxt;
 use super::sack_report::sack_option_len;
-use super::{syn_options, ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
+use super::{ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
@@ -37,7 +37,7 @@ impl Connection {
                 tw.owe_ack();
             }
             let seg = tw.poll_transmit(ctx.now)?;
-            self.stats.segs_out += 1;
+            self.hot_stats.segs_out += 1;
             return Some(seg);
         }
         let seg = self
@@ -60,10 +60,10 @@ impl Connection {
         if seg.flags.ack() {
             self.last_ack_sent = seg.ack;
         }
-        self.stats.segs_out += 1;
-        self.stats.bytes_sent += seg.payload_len as u64;
+        self.hot_stats.segs_out += 1;
+        self.hot_stats.bytes_sent += seg.payload_len as u64;
         if seg.retransmit {
-            self.stats.retransmits += 1;
+            self.cold().stats.retransmits += 1;
         }
         Some(seg)
     }
@@ -111,7 +111,15 @@ impl Connection {
                 },
                 flags,
                 window: u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX),
-                options: syn_options(ctx.cfg, &self.opts, &self.tuple, wscale, sack, ts),
+                options: TcpOptions {
+                    mss: Some(super::mss_for(ctx.cfg, self.max_segment, &self.tuple)),
+                    // The shift chosen from the receive buffer when the connection was built,
+                    // as `syn_options` would choose it.
+                    window_scale: wscale.then_some(self.rcv_wind_shift_offered),
+                    sack_permitted: sack,
+                    timestamps: ts,
+                    ..TcpOptions::default()
+                },
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,
@@ -232,7 +240,7 @@ impl Connection {
             // peer most likely dropped its byte, so when the window opens sending resumes at
             // SND.UNA instead of leaving a hole until the retransmission timer fires. Nor is
             // the probe timed: its byte is sent again.
-            self.stats.window_probes += 1;
+            self.cold().stats.window_probes += 1;
         } else {
             self.snd_nxt = end;
             self.rto_at.get_or_insert(now + self.rtt.rto());
@@ -295,7 +303,7 @@ impl Connection {
         }
         self.rto_at.get_or_insert(now + self.rtt.rto());
         if self.sack_ok {
-            self.stats.sack_recovered_bytes += u64::from(len);
+            self.cold().stats.sack_recovered_bytes += u64::from(len);
         }
         if rxt.seq == self.snd_una {
             self.recovery.una_rxt = Some((rxt.seq, self.snd_max));

@@ -94,11 +94,11 @@ impl Connection {
                 self.recovery.sack_seen = true;
             }
             if let Some((l, _)) = update.dsack {
-                self.stats.dsacks_received += 1;
+                self.cold().stats.dsacks_received += 1;
                 // A duplicate of data we retransmitted: the original was only late. RFC 2883
                 // §5 leaves the response open; it is counted as reordering seen.
-                if l.before(self.recovery.high_rxt) || self.stats.retransmits > 0 {
-                    self.stats.reordering_seen += 1;
+                if l.before(self.recovery.high_rxt) || self.cold_ref().stats.retransmits > 0 {
+                    self.cold().stats.reordering_seen += 1;
                 }
             }
         }
@@ -115,7 +115,7 @@ impl Connection {
             if self.in_recovery() && ack == seq && seq == self.snd_una && overtaken {
                 self.recovery.una_rxt = None;
                 self.recovery.rxt_una = true;
-                self.stats.lost_retransmits += 1;
+                self.cold().stats.lost_retransmits += 1;
             }
         }
         if ack.after(self.snd_una) {
@@ -125,7 +125,7 @@ impl Connection {
                 // The cumulative ACK stops at the start of data the receiver said it held: it
                 // has thrown that data away (reneged, RFC 2018 §8). Trust no SACK information.
                 self.scoreboard.clear();
-                self.stats.sack_reneging += 1;
+                self.cold().stats.sack_reneging += 1;
             }
             if self.recovery.rto_point.is_some_and(|p| ack.after_eq(p)) {
                 self.recovery.rto_point = None;
@@ -156,7 +156,7 @@ impl Connection {
                     if self.recovery.dupacks > 0 {
                         // Duplicate ACKs that stopped short of DupThresh and were answered by
                         // the original segment: it was reordered, not lost.
-                        self.stats.reordering_seen += 1;
+                        self.cold().stats.reordering_seen += 1;
                     }
                 }
             }
@@ -206,7 +206,7 @@ impl Connection {
         self.recovery.rescue_rxt = None;
         self.recovery.credit = DUP_THRESH * self.smss();
         self.recovery.rxt_una = true;
-        self.stats.fast_recoveries += 1;
+        self.cold().stats.fast_recoveries += 1;
     }
 
     /// A retransmission timeout ends any episode, and no new episode starts until

@@ -73,7 +73,7 @@ impl Connection {
             return;
         }
         self.retries += 1;
-        self.stats.rto_count += 1;
+        self.cold().stats.rto_count += 1;
         self.timer_event(ctx, TimerKind::Retransmit, self.retries);
         let limit = match self.state {
             State::SynSent | State::SynReceived => ctx.cfg.syn_retries,

@@ -1,0 +1,67 @@
+//! What an idle established connection never touches, kept out of the TCB in one box that is
+//! allocated the first time any of it is written (issue 8: an idle connection should cost
+//! little more than its sequence space). A connection that never loses a segment, never
+//! probes and never turns keep-alive on never allocates it.
+//!
+//! Reads go through `Connection::cold_ref`, which answers from a shared all-default instance
+//! while the box is absent, so a read never allocates; writes go through `Connection::cold`.
+
+use super::keepalive::KeepAliveState;
+use super::{ConnStats, Connection};
+use crate::config::KeepAlive;
+
+/// The rarely used part of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Cold {
+    /// The counters of rare events (retransmissions, timeouts, probes, recovery, SACK, the
+    /// limited-time clocks); the per-segment counters stay inline in `HotStats` and these
+    /// fields of theirs stay zero here.
+    pub(crate) stats: ConnStats,
+    /// SO_KEEPALIVE's settings (RFC 9293 §3.8.4): `None`, the default, is off.
+    pub(crate) keepalive: Option<KeepAlive>,
+    /// Keep-alive bookkeeping, meaningful only while keep-alive is on.
+    pub(crate) ka: KeepAliveState,
+}
+
+/// The all-default cold part, read while a connection has none of its own.
+static IDLE: Cold = Cold {
+    stats: ConnStats::ZERO,
+    keepalive: None,
+    ka: KeepAliveState::IDLE,
+};
+
+/// Counters a segment in either direction updates: inline, so the per-segment path never
+/// touches the cold box.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HotStats {
+    pub(crate) segs_in: u64,
+    pub(crate) segs_out: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+}
+
+impl Connection {
+    /// The cold part, for reading; never allocates.
+    pub(crate) fn cold_ref(&self) -> &Cold {
+        self.cold.as_deref().unwrap_or(&IDLE)
+    }
+
+    /// The cold part, for writing: allocated on first use.
+    pub(crate) fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// The public counters: the cold ones with the inline per-segment ones filled in.
+    pub(crate) fn merged_stats(&self) -> ConnStats {
+        let h = &self.hot_stats;
+        ConnStats {
+            segs_in: h.segs_in,
+            segs_out: h.segs_out,
+            bytes_sent: h.bytes_sent,
+            bytes_acked: h.bytes_acked,
+            bytes_received: h.bytes_received,
+            ..self.cold_ref().stats
+        }
+    }
+}
