@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::Connection;
+use crate::cc::CongestionControl;
 use crate::time::Instant;
 
 /// Why the sender stopped.

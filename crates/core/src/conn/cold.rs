@@ -65,3 +65,22 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 8: what an idle established connection holds, the TCB and whatever it keeps
+    /// on the heap (nothing: buffers, the cold part and CUBIC's avoidance state are all
+    /// allocated on first use), stays within this.
+    const TCB_BUDGET: usize = 760;
+
+    #[test]
+    fn an_idle_connection_fits_its_budget() {
+        let size = std::mem::size_of::<Connection>();
+        assert!(
+            size <= TCB_BUDGET,
+            "Connection is {size} B, budget {TCB_BUDGET} B"
+        );
+    }
+}

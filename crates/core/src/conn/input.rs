@@ -5,6 +5,7 @@ use oxtcp_wire::{TcpFlags, TcpOptions};
 
 use super::time_wait::Ended;
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
+use crate::cc::CongestionControl;
 use crate::config::{RstPolicy, StackConfig, SynPolicy};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};

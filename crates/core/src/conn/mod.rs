@@ -243,7 +243,7 @@ pub struct Connection {
     /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6582, RFC 6675).
     recovery: recovery::Recovery,
     /// Congestion control: cwnd and ssthresh live behind it.
-    cc: Box<dyn CongestionControl>,
+    cc: crate::cc::Controller,
     /// HyStart++ during the initial slow start.
     hystart: Option<crate::cc::hystart::HyStart>,
     rtt: RttEstimator,
@@ -402,7 +402,7 @@ impl Connection {
             cc: opts
                 .congestion_control
                 .unwrap_or(cfg.congestion_control)
-                .build(u32::from(our_mss)),
+                .controller(u32::from(our_mss)),
             hystart: cfg.hystart.then(crate::cc::hystart::HyStart::default),
             scoreboard: scoreboard::Scoreboard::default(),
             recovery: recovery::Recovery::default(),
@@ -507,7 +507,7 @@ impl Connection {
         // RFC 6928: the initial window, sized by the full segment's payload now known
         // (counting the MSS itself would leave cwnd a few bytes over whole segments, which
         // then go out as runts).
-        self.cc = self.cc.algorithm().build(self.smss());
+        self.cc = self.cc.algorithm().controller(self.smss());
     }
 
     /// Current state.

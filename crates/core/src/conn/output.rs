@@ -6,6 +6,7 @@ use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 use super::recovery::Rxt;
 use super::sack_report::sack_option_len;
 use super::{ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
+use crate::cc::CongestionControl;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;

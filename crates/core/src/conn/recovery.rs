@@ -12,6 +12,7 @@ use oxtcp_wire::TcpOptions;
 
 use super::scoreboard::DUP_THRESH;
 use super::{Connection, Ctx};
+use crate::cc::CongestionControl;
 use crate::seq::SeqNum;
 
 /// Per-connection loss-recovery state.

@@ -10,6 +10,7 @@ use crate::time::Instant;
 
 use super::time_wait::{Handover, TimeWait, TsEcho};
 use super::{Connection, Ctx};
+use crate::cc::CongestionControl;
 
 impl Connection {
     /// The earliest instant at which `handle_timeout` has work.
