@@ -21,23 +21,53 @@ pub(crate) enum Limit {
     SendBuffer,
 }
 
-/// The running chronograph: the factor limiting the sender now, and since when.
+/// The running chronograph: the factor limiting the sender now, and since when, packed in
+/// 8 bytes: zero when nothing limits it, else the instant in microseconds shifted left by two
+/// with the factor's code (1–3) below (an instant past 2^62 µs, 146,000 years, saturates).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Chrono {
-    current: Option<(Limit, Instant)>,
+    current: u64,
+}
+
+impl Chrono {
+    fn get(self) -> Option<(Limit, Instant)> {
+        let l = match self.current & 3 {
+            0 => return None,
+            1 => Limit::Rwnd,
+            2 => Limit::Cwnd,
+            _ => Limit::SendBuffer,
+        };
+        Some((l, Instant::from_micros(self.current >> 2)))
+    }
+
+    fn set(&mut self, current: Option<(Limit, Instant)>) {
+        self.current = current.map_or(0, |(l, t)| {
+            let code = match l {
+                Limit::Rwnd => 1,
+                Limit::Cwnd => 2,
+                Limit::SendBuffer => 3,
+            };
+            (t.as_micros().min(u64::MAX >> 2) << 2) | code
+        });
+    }
+
+    /// The factor limiting the sender now.
+    fn limit(self) -> Option<Limit> {
+        self.get().map(|(l, _)| l)
+    }
 }
 
 impl Connection {
     /// The sender stopped (or not) for `limit` at `now`: close the running interval, charge it,
     /// and open the next one.
     pub(crate) fn note_limit(&mut self, now: Instant, limit: Option<Limit>) {
-        if self.chrono.current.map(|(l, _)| l) == limit {
+        if self.chrono.limit() == limit {
             return;
         }
-        if let Some((l, since)) = self.chrono.current.take() {
+        if let Some((l, since)) = self.chrono.get() {
             *self.limit_counter(l) += now - since;
         }
-        self.chrono.current = limit.map(|l| (l, now));
+        self.chrono.set(limit.map(|l| (l, now)));
     }
 
     /// Classify a stop: `unsent` bytes wait, `in_flight` are outstanding.
@@ -68,7 +98,7 @@ impl Connection {
     /// The counters with the running interval included up to `now`.
     pub(crate) fn stats_at(&self, now: Instant) -> super::ConnStats {
         let mut s = self.merged_stats();
-        if let Some((l, since)) = self.chrono.current {
+        if let Some((l, since)) = self.chrono.get() {
             let d = now.saturating_duration_since(since);
             match l {
                 Limit::Rwnd => s.rwnd_limited += d,

@@ -3,6 +3,7 @@
 
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
+use super::deadline::Deadline;
 use super::time_wait::Ended;
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
 use crate::cc::CongestionControl;
@@ -140,7 +141,7 @@ impl Connection {
             // goes out again, now carrying ACK. Data on the SYN is not acknowledged, so the
             // peer resends it once synchronized.
             self.snd_nxt = self.iss;
-            self.rtt_probe = None;
+            self.rtt_probe_sent = Deadline::NONE;
             self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
         }
         Disposition::Accepted
@@ -369,7 +370,7 @@ impl Connection {
         }
         if self.snd_wnd > 0 && self.persist_at.take().is_some() && self.snd_una != self.snd_max {
             // The window opened: leave persist mode; what is in flight is timed again.
-            self.rto_at = Some(ctx.now + self.rtt.rto());
+            self.rto_at = Deadline::at(ctx.now + self.rtt.rto());
         }
         let our_fin_acked = self.is_fin_acked();
         match self.state {
@@ -433,7 +434,9 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
+        let mut last = self.last_invalid_ack.get();
+        let ok = challenge_allowed(ctx, &mut last);
+        self.last_invalid_ack = last.into();
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -446,7 +449,9 @@ impl Connection {
         reason: DropReason,
     ) -> Disposition {
         let span = near_span(self.recv_buf.capacity() as u32);
-        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span);
+        let mut last = self.last_invalid_ack.get();
+        let ok = answer_unacceptable(ctx, seg, &mut last, self.rcv_nxt, span);
+        self.last_invalid_ack = last.into();
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -581,8 +586,8 @@ impl Connection {
                     if self.snd_nxt == fin.add(1) {
                         self.snd_nxt = fin;
                         // Karn's rule: a resent FIN cannot be timed.
-                        if self.rtt_probe.is_some_and(|(end, _)| end.after(fin)) {
-                            self.rtt_probe = None;
+                        if self.rtt_probe().is_some_and(|(end, _)| end.after(fin)) {
+                            self.rtt_probe_sent = Deadline::NONE;
                         }
                     }
                 }
@@ -639,9 +644,9 @@ impl Connection {
         }
         self.retries = 0;
         self.rto_at = if self.snd_una == self.snd_max {
-            None
+            Deadline::NONE
         } else {
-            Some(ctx.now + self.rtt.rto())
+            Deadline::at(ctx.now + self.rtt.rto())
         };
     }
 
@@ -651,14 +656,14 @@ impl Connection {
     /// one timed segment, which Karn's rule dropped if it was sent again (RFC 6298 §3).
     fn rtt_sample(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) -> Option<Duration> {
         if self.ts_ok {
-            self.rtt_probe = None;
+            self.rtt_probe_sent = Deadline::NONE;
             let ticks = ts_clock(now, self.ts_offset).wrapping_sub(tsecr?);
             // An echo from the future or from before the connection is no sample.
             return ((ticks as i32) >= 0).then(|| Duration::from_millis(u64::from(ticks)));
         }
-        let (end, sent) = self.rtt_probe?;
+        let (end, sent) = self.rtt_probe()?;
         if ack.after_eq(end) {
-            self.rtt_probe = None;
+            self.rtt_probe_sent = Deadline::NONE;
             return Some(now - sent);
         }
         None

@@ -7,6 +7,7 @@
 
 mod chrono;
 mod cold;
+mod deadline;
 mod delack;
 mod input;
 mod invariants;
@@ -37,6 +38,7 @@ use crate::stack::ratelimit::AckLimits;
 use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
+use deadline::Deadline;
 
 pub(crate) use input::{
     ack_if, answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn,
@@ -247,22 +249,24 @@ pub struct Connection {
     /// HyStart++ during the initial slow start.
     hystart: Option<crate::cc::hystart::HyStart>,
     rtt: RttEstimator,
-    /// Karn's rule: the one segment being timed, by its end sequence number.
-    rtt_probe: Option<(SeqNum, Instant)>,
+    /// Karn's rule: the one segment being timed, by its end sequence number (meaningful while
+    /// `rtt_probe_sent` is set), and when it was sent.
+    rtt_probe_end: SeqNum,
+    rtt_probe_sent: Deadline,
 
     /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
     ack_now: bool,
     /// When the last ACK answering an unacceptable segment went out, for
     /// `StackConfig::invalid_ack_interval`.
-    last_invalid_ack: Option<Instant>,
+    last_invalid_ack: Deadline,
     /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
     delack: delack::DelayedAck,
     /// SACK blocks to report (RFC 2018 §4, RFC 2883).
     sack_report: sack_report::SackReport,
-    rto_at: Option<Instant>,
+    rto_at: Deadline,
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
-    persist_at: Option<Instant>,
+    persist_at: Deadline,
     /// Exponent of the probe interval; reset only when the peer's window opens.
     persist_backoff: u32,
     /// Probes sent since the peer last sent any ACK; the connection times out past
@@ -278,7 +282,7 @@ pub struct Connection {
     max_segment: Option<u16>,
     /// TCP_NODELAY: Nagle's algorithm is off.
     nodelay: bool,
-    fin_wait_2_at: Option<Instant>,
+    fin_wait_2_at: Deadline,
 
     error: Option<ConnError>,
     nagle: nagle::NagleState,
@@ -407,19 +411,20 @@ impl Connection {
             scoreboard: scoreboard::Scoreboard::default(),
             recovery: recovery::Recovery::default(),
             rtt: RttEstimator::new(cfg.initial_rto, rtt::RtoBounds::of(cfg)),
-            rtt_probe: None,
+            rtt_probe_end: SeqNum::default(),
+            rtt_probe_sent: Deadline::NONE,
             ack_now: false,
-            last_invalid_ack: None,
+            last_invalid_ack: Deadline::NONE,
             delack: delack::DelayedAck::default(),
             sack_report: sack_report::SackReport::default(),
-            rto_at: None,
+            rto_at: Deadline::NONE,
             retries: 0,
-            persist_at: None,
+            persist_at: Deadline::NONE,
             persist_backoff: 0,
             persist_probes: 0,
             probe_now: false,
             time_wait: None,
-            fin_wait_2_at: None,
+            fin_wait_2_at: Deadline::NONE,
             error: None,
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
@@ -551,7 +556,7 @@ impl Connection {
         if from == State::FinWait2 {
             // The FIN-WAIT-2 timer only ends FIN-WAIT-2; left armed in TIME-WAIT it would wake
             // the connection for nothing (found by the stack fuzz target).
-            self.fin_wait_2_at = None;
+            self.fin_wait_2_at = Deadline::NONE;
         }
         ctx.trace.push(
             ctx.now,
@@ -569,10 +574,10 @@ impl Connection {
             }),
         );
         if to == State::Closed {
-            self.rto_at = None;
-            self.persist_at = None;
+            self.rto_at = Deadline::NONE;
+            self.persist_at = Deadline::NONE;
             self.time_wait = None;
-            self.fin_wait_2_at = None;
+            self.fin_wait_2_at = Deadline::NONE;
             self.ack_now = false;
             self.delack.on_ack_sent();
             self.sack_report.clear();
@@ -773,6 +778,18 @@ impl Connection {
         } else {
             0
         }
+    }
+
+    /// The segment being timed for an RTT sample (Karn's rule), by its end sequence number,
+    /// and when it was sent.
+    fn rtt_probe(&self) -> Option<(SeqNum, Instant)> {
+        self.rtt_probe_sent.get().map(|t| (self.rtt_probe_end, t))
+    }
+
+    /// Time the segment ending at `end`, sent at `sent`.
+    fn start_rtt_probe(&mut self, end: SeqNum, sent: Instant) {
+        self.rtt_probe_end = end;
+        self.rtt_probe_sent = Deadline::at(sent);
     }
 
     /// Whether all queued data has been sent and acknowledged.

@@ -26,6 +26,7 @@
 
 use std::time::Duration;
 
+use super::deadline::Deadline;
 use super::Connection;
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -64,7 +65,7 @@ pub(crate) struct SendCheck {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct NagleState {
     /// When the override timeout fires, while a segment is held with nothing in flight.
-    pub(crate) override_at: Option<Instant>,
+    pub(crate) override_at: Deadline,
     /// The override timeout fired: the held segment goes on the next poll.
     override_now: bool,
     /// End of the last segment sent smaller than the MSS (Linux's snd_sml).
@@ -138,7 +139,7 @@ impl Connection {
         // Retransmissions are never held; the persist timer's probe has its own path; RFC 9293
         // §3.8.6.2.1 (4): the override timeout fired.
         if retransmit || self.probe_now || override_now || may_send(&check) {
-            self.nagle.override_at = None;
+            self.nagle.override_at = Deadline::NONE;
             if len > 0 && len < check.max_payload {
                 self.nagle.snd_sml = Some(self.snd_nxt.add(len as u32));
             }
@@ -146,16 +147,16 @@ impl Connection {
         }
         if in_flight {
             // The ACK will bring the decision back.
-            self.nagle.override_at = None;
+            self.nagle.override_at = Deadline::NONE;
         } else if self.nagle.override_at.is_none() {
-            self.nagle.override_at = Some(now + self.rtt.rto().min(MAX_OVERRIDE));
+            self.nagle.override_at = Deadline::at(now + self.rtt.rto().min(MAX_OVERRIDE));
         }
         true
     }
 
     /// The override timeout fired (RFC 9293 §3.8.6.2.1 (4)).
     pub(crate) fn on_sws_override_timeout(&mut self) {
-        self.nagle.override_at = None;
+        self.nagle.override_at = Deadline::NONE;
         self.nagle.override_now = true;
     }
 }

@@ -3,6 +3,7 @@
 
 use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 
+use super::deadline::Deadline;
 use super::recovery::Rxt;
 use super::sack_report::sack_option_len;
 use super::{ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
@@ -89,7 +90,7 @@ impl Connection {
             self.snd_nxt = self.iss.add(1);
             self.snd_max = self.snd_max.max(self.snd_nxt);
             if !retransmit {
-                self.rtt_probe = Some((self.snd_nxt, now));
+                self.start_rtt_probe(self.snd_nxt, now);
             }
             self.rto_at.get_or_insert(now + self.rtt.rto());
             // Our SYN offers what the configuration says (RFC 7323 §2.2, §3.2); a SYN-ACK
@@ -195,8 +196,8 @@ impl Connection {
                 } else if self.snd_wnd == 0 && self.persist_at.is_none() {
                     // RFC 9293 §3.8.6.1: a zero window with data waiting starts the persist
                     // timer; the retransmission timer yields to it.
-                    self.persist_at = Some(now + self.rtt.rto());
-                    self.rto_at = None;
+                    self.persist_at = Deadline::at(now + self.rtt.rto());
+                    self.rto_at = Deadline::NONE;
                 }
             }
             let fin_seq = data_start.add(self.send_buf.len() as u32);
@@ -245,8 +246,8 @@ impl Connection {
         } else {
             self.snd_nxt = end;
             self.rto_at.get_or_insert(now + self.rtt.rto());
-            if !retransmit && self.rtt_probe.is_none() {
-                self.rtt_probe = Some((end, now));
+            if !retransmit && self.rtt_probe_sent.is_none() {
+                self.start_rtt_probe(end, now);
             }
         }
         Some(TxSegment {
@@ -299,8 +300,8 @@ impl Connection {
             return None;
         }
         // Karn's rule: a segment sent twice cannot be timed.
-        if self.rtt_probe.is_some_and(|(e, _)| e.after(rxt.seq)) {
-            self.rtt_probe = None;
+        if self.rtt_probe().is_some_and(|(e, _)| e.after(rxt.seq)) {
+            self.rtt_probe_sent = Deadline::NONE;
         }
         self.rto_at.get_or_insert(now + self.rtt.rto());
         if self.sack_ok {

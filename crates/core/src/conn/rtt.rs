@@ -23,58 +23,65 @@ impl RtoBounds {
     }
 }
 
+/// The estimator's three durations, in nanoseconds as u64 (8 bytes each instead of a
+/// `Duration`'s 16, exact to 584 years, beyond which they saturate); SRTT's `u64::MAX` is
+/// "no sample yet". The arithmetic is done in `Duration`, as stored.
 #[derive(Clone, Debug)]
 pub(crate) struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    srtt: u64,
+    rttvar: u64,
     /// Current RTO, including backoff.
-    rto: Duration,
+    rto: u64,
+}
+
+/// No SRTT yet.
+const NO_SRTT: u64 = u64::MAX;
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NO_SRTT - 1)
 }
 
 impl RttEstimator {
     pub(crate) fn new(initial: Duration, b: RtoBounds) -> Self {
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: initial.clamp(b.min, b.max),
+            srtt: NO_SRTT,
+            rttvar: 0,
+            rto: nanos(initial.clamp(b.min, b.max)),
         }
     }
 
     /// Current RTO.
     pub(crate) fn rto(&self) -> Duration {
-        self.rto
+        Duration::from_nanos(self.rto)
     }
 
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        (self.srtt != NO_SRTT).then(|| Duration::from_nanos(self.srtt))
     }
 
     pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar
+        Duration::from_nanos(self.rttvar)
     }
 
     /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
     pub(crate) fn on_sample(&mut self, r: Duration, b: RtoBounds) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
+        let (srtt, rttvar) = match self.srtt() {
+            None => (r, r / 2),
             Some(srtt) => {
                 let delta = srtt.abs_diff(r);
                 // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'.
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
+                ((srtt * 7 + r) / 8, (self.rttvar() * 3 + delta) / 4)
             }
-        }
-        let srtt = self.srtt.unwrap_or(r);
-        let rto = srtt + b.granularity.max(self.rttvar * 4);
-        self.rto = rto.clamp(b.min, b.max);
+        };
+        self.srtt = nanos(srtt);
+        self.rttvar = nanos(rttvar);
+        let rto = self.srtt().unwrap_or(r) + b.granularity.max(self.rttvar() * 4);
+        self.rto = nanos(rto.clamp(b.min, b.max));
     }
 
     /// Back the timer off after it expired (RFC 6298 §5.5).
     pub(crate) fn back_off(&mut self, b: RtoBounds) {
-        self.rto = (self.rto * 2).min(b.max);
+        self.rto = nanos((self.rto() * 2).min(b.max));
     }
 }
 

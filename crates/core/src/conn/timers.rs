@@ -8,6 +8,7 @@ use crate::event::{Cause, EventKind, TimerEvent, TimerKind};
 use crate::state::State;
 use crate::time::Instant;
 
+use super::deadline::Deadline;
 use super::time_wait::{Handover, TimeWait, TsEcho};
 use super::{Connection, Ctx};
 use crate::cc::CongestionControl;
@@ -16,13 +17,13 @@ impl Connection {
     /// The earliest instant at which `handle_timeout` has work.
     pub(crate) fn next_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
         [
-            self.rto_at,
-            self.persist_at,
-            self.nagle.override_at,
+            self.rto_at.get(),
+            self.persist_at.get(),
+            self.nagle.override_at.get(),
             self.time_wait.as_ref().map(|tw| tw.deadline()),
-            self.fin_wait_2_at,
+            self.fin_wait_2_at.get(),
             self.keepalive_deadline(cfg),
-            self.delack.deadline,
+            self.delack.deadline.get(),
         ]
         .into_iter()
         .flatten()
@@ -39,8 +40,8 @@ impl Connection {
             }
             return;
         }
-        if self.fin_wait_2_at.is_some_and(|t| t <= now) {
-            self.fin_wait_2_at = None;
+        if self.fin_wait_2_at.is_due(now) {
+            self.fin_wait_2_at = Deadline::NONE;
             if self.state == State::FinWait2 {
                 self.timer_event(ctx, TimerKind::FinWait2, 0);
                 self.set_state(ctx, State::Closed, Cause::FinWait2Timeout);
@@ -53,13 +54,13 @@ impl Connection {
             self.timer_event(ctx, TimerKind::DelayedAck, 0);
             self.ack_now = true;
         }
-        if self.rto_at.is_some_and(|t| t <= now) {
+        if self.rto_at.is_due(now) {
             self.on_retransmission_timeout(ctx);
         }
-        if self.persist_at.is_some_and(|t| t <= now) {
+        if self.persist_at.is_due(now) {
             self.on_persist_timeout(ctx);
         }
-        if self.nagle.override_at.is_some_and(|t| t <= now) {
+        if self.nagle.override_at.is_due(now) {
             self.on_sws_override_timeout();
         }
         if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now) {
@@ -69,7 +70,7 @@ impl Connection {
 
     /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA, back off, shrink cwnd.
     fn on_retransmission_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        self.rto_at = None;
+        self.rto_at = Deadline::NONE;
         if self.snd_una == self.snd_max || self.state == State::Closed {
             return;
         }
@@ -91,14 +92,14 @@ impl Connection {
         // Go back N: everything from SND.UNA is sent again as the window allows. Karn's rule:
         // nothing sent before this point may be timed.
         self.snd_nxt = self.snd_una;
-        self.rtt_probe = None;
-        self.rto_at = Some(ctx.now + self.rtt.rto());
+        self.rtt_probe_sent = Deadline::NONE;
+        self.rto_at = Deadline::at(ctx.now + self.rtt.rto());
     }
 
     /// RFC 9293 §3.8.6.1: probe a zero window, backing off exponentially. The connection is
     /// kept as long as the peer answers; with no answer at all it times out like data.
     fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        self.persist_at = None;
+        self.persist_at = Deadline::NONE;
         if self.snd_wnd != 0 {
             return;
         }
@@ -113,13 +114,13 @@ impl Connection {
         self.probe_now = true;
         let shift = self.persist_backoff.min(16);
         let wait = (self.rtt.rto() * (1u32 << shift)).min(ctx.cfg.max_rto);
-        self.persist_at = Some(ctx.now + wait);
+        self.persist_at = Deadline::at(ctx.now + wait);
     }
 
     /// Enter TIME-WAIT, or go straight to CLOSED when TIME-WAIT is disabled.
     pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: Cause) {
-        self.rto_at = None;
-        self.persist_at = None;
+        self.rto_at = Deadline::NONE;
+        self.persist_at = Deadline::NONE;
         if ctx.cfg.time_wait {
             self.set_state(ctx, State::TimeWait, cause);
             let handover = Handover {
@@ -135,7 +136,7 @@ impl Connection {
                     recent_age: self.ts_recent_age,
                     offset: self.ts_offset,
                 }),
-                last_invalid_ack: self.last_invalid_ack,
+                last_invalid_ack: self.last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
             self.time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
@@ -154,7 +155,7 @@ impl Connection {
 
     /// Limit how long a released connection may wait in FIN-WAIT-2.
     pub(crate) fn arm_fin_wait_2(&mut self, now: Instant, cfg: &StackConfig) {
-        self.fin_wait_2_at = Some(now + cfg.fin_wait_2_timeout);
+        self.fin_wait_2_at = Deadline::at(now + cfg.fin_wait_2_timeout);
     }
 
     pub(super) fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {
