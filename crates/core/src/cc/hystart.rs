@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use crate::conn::deadline::Span;
 use crate::seq::SeqNum;
 
 /// RFC 9406 §4.3 constants.
@@ -26,16 +27,16 @@ const MIN_RTT_DIVISOR: u32 = 8;
 const N_RTT_SAMPLE: u32 = 8;
 
 /// Kept small (24 bytes) as every connection holds one until its slow start ends: the round
-/// minima in nanoseconds with `u64::MAX` for none, the sample count saturating (only its
-/// reaching N_RTT_SAMPLE matters).
+/// minima as 8-byte `Span`s, the sample count saturating (only its reaching N_RTT_SAMPLE
+/// matters).
 #[derive(Clone, Debug)]
 pub(crate) struct HyStart {
     /// The round ends when an ACK reaches this, once `in_round`.
     window_end: SeqNum,
     in_round: bool,
     samples: u8,
-    last_round_min: u64,
-    current_round_min: u64,
+    last_round_min: Span,
+    current_round_min: Span,
 }
 
 impl Default for HyStart {
@@ -44,21 +45,10 @@ impl Default for HyStart {
             window_end: SeqNum::default(),
             in_round: false,
             samples: 0,
-            last_round_min: NONE,
-            current_round_min: NONE,
+            last_round_min: Span::NONE,
+            current_round_min: Span::NONE,
         }
     }
-}
-
-/// No minimum yet.
-const NONE: u64 = u64::MAX;
-
-fn get(min: u64) -> Option<Duration> {
-    (min != NONE).then(|| Duration::from_nanos(min))
-}
-
-fn put(min: Option<Duration>) -> u64 {
-    min.map_or(NONE, |d| u64::try_from(d.as_nanos()).unwrap_or(NONE - 1))
 }
 
 impl HyStart {
@@ -75,16 +65,16 @@ impl HyStart {
         if !self.in_round || ack.after_eq(self.window_end) {
             self.window_end = snd_nxt;
             self.in_round = true;
-            self.last_round_min = std::mem::replace(&mut self.current_round_min, NONE);
+            self.last_round_min = std::mem::replace(&mut self.current_round_min, Span::NONE);
             self.samples = 0;
         }
         let Some(rtt) = sample else {
             return false;
         };
-        let cur = get(self.current_round_min).map_or(rtt, |m| m.min(rtt));
-        self.current_round_min = put(Some(cur));
+        let cur = self.current_round_min.get().map_or(rtt, |m| m.min(rtt));
+        self.current_round_min = Span::of(cur);
         self.samples = self.samples.saturating_add(1);
-        match get(self.last_round_min) {
+        match self.last_round_min.get() {
             Some(last) if u32::from(self.samples) >= N_RTT_SAMPLE => {
                 let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
                 cur >= last + thresh

@@ -40,34 +40,43 @@ impl Chrono {
         Some((l, Instant::from_micros(self.current >> 2)))
     }
 
-    fn set(&mut self, current: Option<(Limit, Instant)>) {
-        self.current = current.map_or(0, |(l, t)| {
-            let code = match l {
-                Limit::Rwnd => 1,
-                Limit::Cwnd => 2,
-                Limit::SendBuffer => 3,
-            };
-            (t.as_micros().min(u64::MAX >> 2) << 2) | code
-        });
+    fn set(&mut self, limit: Option<Limit>, since: Instant) {
+        self.current = match limit {
+            None => 0,
+            Some(_) => (since.as_micros().min(u64::MAX >> 2) << 2) | code(limit),
+        };
     }
 
-    /// The factor limiting the sender now.
-    fn limit(self) -> Option<Limit> {
-        self.get().map(|(l, _)| l)
+    /// Whether `limit` is the factor limiting the sender now.
+    #[inline]
+    fn is(self, limit: Option<Limit>) -> bool {
+        self.current & 3 == code(limit)
+    }
+}
+
+/// The two low bits of the packed chronograph.
+#[inline]
+fn code(limit: Option<Limit>) -> u64 {
+    match limit {
+        None => 0,
+        Some(Limit::Rwnd) => 1,
+        Some(Limit::Cwnd) => 2,
+        Some(Limit::SendBuffer) => 3,
     }
 }
 
 impl Connection {
     /// The sender stopped (or not) for `limit` at `now`: close the running interval, charge it,
     /// and open the next one.
+    #[inline]
     pub(crate) fn note_limit(&mut self, now: Instant, limit: Option<Limit>) {
-        if self.chrono.limit() == limit {
+        if self.chrono.is(limit) {
             return;
         }
         if let Some((l, since)) = self.chrono.get() {
             *self.limit_counter(l) += now - since;
         }
-        self.chrono.set(limit.map(|l| (l, now)));
+        self.chrono.set(limit, now);
     }
 
     /// Classify a stop: `unsent` bytes wait, `in_flight` are outstanding.

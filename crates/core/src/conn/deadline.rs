@@ -1,10 +1,16 @@
-//! `Option<Instant>` in 8 bytes instead of 16: a TCB holds half a dozen timers and
-//! timestamps that are mostly unset, and `Instant` (a u64 of microseconds) leaves Rust no
-//! niche for the `None`.
+//! Compact time for the TCB: `Option<Instant>` and `Option<Duration>` in 8 bytes instead of
+//! 16. A TCB holds half a dozen timers and timestamps that are mostly unset, and `Instant` (a
+//! u64 of microseconds) leaves Rust no niche for the `None`; a `Duration` is 16 bytes.
 //!
-//! `u64::MAX` microseconds (half a million years after the epoch) stands for "unset"; an
-//! instant that far out, which only saturating arithmetic can produce, is kept one
-//! microsecond earlier.
+//! `Deadline`: `u64::MAX` microseconds (half a million years after the epoch) stands for
+//! "unset"; an instant that far out, which only saturating arithmetic can produce, is kept
+//! one microsecond earlier.
+//!
+//! `Span`: seconds as u32 and nanoseconds, exact up to 136 years (beyond, the seconds
+//! saturate); a nanosecond count past 999,999,999 stands for "unset". Arithmetic stays with
+//! `Duration`, whose rounding the estimators' results depend on.
+
+use std::time::Duration;
 
 use crate::time::Instant;
 
@@ -45,6 +51,12 @@ impl Deadline {
         self.0 != u64::MAX && self.0 <= now.as_micros()
     }
 
+    /// The earlier of two; unset counts as later than any instant.
+    #[inline]
+    pub(crate) fn min(self, other: Deadline) -> Deadline {
+        Deadline(self.0.min(other.0))
+    }
+
     /// The instant, if set, leaving it unset.
     pub(crate) fn take(&mut self) -> Option<Instant> {
         std::mem::replace(self, Deadline::NONE).get()
@@ -76,6 +88,61 @@ impl std::fmt::Debug for Deadline {
     }
 }
 
+/// An optional duration, 8 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    secs: u32,
+    nanos: u32,
+}
+
+impl Span {
+    /// Unset.
+    pub(crate) const NONE: Span = Span {
+        secs: 0,
+        nanos: u32::MAX,
+    };
+
+    /// Zero.
+    pub(crate) const ZERO: Span = Span { secs: 0, nanos: 0 };
+
+    /// Set to `d`.
+    #[inline]
+    pub(crate) fn of(d: Duration) -> Span {
+        match u32::try_from(d.as_secs()) {
+            Ok(secs) => Span {
+                secs,
+                nanos: d.subsec_nanos(),
+            },
+            Err(_) => Span {
+                secs: u32::MAX,
+                nanos: 999_999_999,
+            },
+        }
+    }
+
+    /// The duration, if set.
+    #[inline]
+    pub(crate) fn get(self) -> Option<Duration> {
+        (self.nanos != u32::MAX).then(|| self.or_zero())
+    }
+
+    /// The duration; zero if unset.
+    #[inline]
+    pub(crate) fn or_zero(self) -> Duration {
+        if self.nanos == u32::MAX {
+            Duration::ZERO
+        } else {
+            Duration::new(u64::from(self.secs), self.nanos)
+        }
+    }
+}
+
+impl From<Option<Duration>> for Span {
+    fn from(d: Option<Duration>) -> Span {
+        d.map_or(Span::NONE, Span::of)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +159,11 @@ mod tests {
         d.get_or_insert(Instant::ZERO);
         assert_eq!(d.take(), Some(t));
         assert!(d.is_none() && !d.is_due(t));
+        assert_eq!(d.min(Deadline::at(t)).get(), Some(t));
+        assert_eq!(
+            Deadline::at(t).min(Deadline::at(Instant::ZERO)).get(),
+            Some(Instant::ZERO)
+        );
         assert_eq!(
             Deadline::from(Some(Instant::ZERO)).get(),
             Some(Instant::ZERO)

@@ -229,7 +229,7 @@ impl Connection {
                 if self.sack_ok && !seg.payload.is_empty() {
                     // RFC 2883 §4: the next ACK reports the duplicate range first.
                     let end = seg.seq.add(seg.payload.len() as u32);
-                    self.sack_report.on_duplicate(seg.seq, end, None);
+                    self.cold().sack_report.on_duplicate(seg.seq, end, None);
                 }
                 seg.payload = &[];
                 seg.flags = seg.flags.without_fin();
@@ -252,7 +252,7 @@ impl Connection {
             } else {
                 self.rcv_nxt
             };
-            self.sack_report.on_duplicate(seg.seq, end, None);
+            self.cold().sack_report.on_duplicate(seg.seq, end, None);
             self.ack_now = true;
         }
         let seg = self.trim_to_window(seg, rcv_wnd);
@@ -355,7 +355,9 @@ impl Connection {
         }
         // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
         // The probe interval keeps backing off until the window opens (below).
-        self.persist_probes = 0;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.persist_probes = 0;
+        }
         // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
         if !old_duplicate && self.snd_wl1.before(seg.seq)
             || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
@@ -365,10 +367,12 @@ impl Connection {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
         }
-        if self.snd_wnd > 0 {
-            self.persist_backoff = 0;
+        let mut persisting = false;
+        if let (true, Some(c)) = (self.snd_wnd > 0, self.cold.as_deref_mut()) {
+            c.persist_backoff = 0;
+            persisting = c.persist_at.take().is_some();
         }
-        if self.snd_wnd > 0 && self.persist_at.take().is_some() && self.snd_una != self.snd_max {
+        if persisting && self.snd_una != self.snd_max {
             // The window opened: leave persist mode; what is in flight is timed again.
             self.rto_at = Deadline::at(ctx.now + self.rtt.rto());
         }
@@ -434,9 +438,9 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        let mut last = self.last_invalid_ack.get();
+        let mut last = self.cold_ref().last_invalid_ack.get();
         let ok = challenge_allowed(ctx, &mut last);
-        self.last_invalid_ack = last.into();
+        self.note_invalid_ack(last);
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -449,9 +453,9 @@ impl Connection {
         reason: DropReason,
     ) -> Disposition {
         let span = near_span(self.recv_buf.capacity() as u32);
-        let mut last = self.last_invalid_ack.get();
+        let mut last = self.cold_ref().last_invalid_ack.get();
         let ok = answer_unacceptable(ctx, seg, &mut last, self.rcv_nxt, span);
-        self.last_invalid_ack = last.into();
+        self.note_invalid_ack(last);
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -521,7 +525,9 @@ impl Connection {
                 // RFC 2883 §4: all of it is held already; the D-SACK names the range that
                 // holds it second.
                 let end = seg.seq.add(len as u32);
-                self.sack_report.on_duplicate(seg.seq, end, Some(seg.seq));
+                self.cold()
+                    .sack_report
+                    .on_duplicate(seg.seq, end, Some(seg.seq));
             }
             match self.recv_buf.insert(off, seg.payload, ctx.pages) {
                 super::recv_buf::Insert::Advanced(n) => {
@@ -532,10 +538,12 @@ impl Connection {
             }
             if self.sack_ok {
                 if off > 0 {
-                    self.sack_report.on_ooo_segment(seg.seq);
+                    self.cold().sack_report.on_ooo_segment(seg.seq);
                 }
                 let ooo = self.ooo_seq_ranges();
-                self.sack_report.forget_passed(&ooo);
+                if let Some(c) = self.cold.as_deref_mut() {
+                    c.sack_report.forget_passed(&ooo);
+                }
             }
             // RFC 5681 §4.2: out-of-order data draws an immediate (duplicate) ACK, and so does
             // data that fills all or part of a gap; other in-order data may be delayed.

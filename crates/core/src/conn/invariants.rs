@@ -74,7 +74,7 @@ impl Connection {
         );
 
         // SACKed data lies within what was sent.
-        if let Some(high) = self.scoreboard.high_sacked() {
+        if let Some(high) = self.cold_ref().scoreboard.high_sacked() {
             ensure!(
                 high.before_eq(max),
                 "{st}: SACKed up to {high} past snd.max {max}"
@@ -122,7 +122,7 @@ impl Connection {
             "{st}: TIME-WAIT entry present {}",
             self.time_wait.is_some()
         );
-        if self.fin_wait_2_at.is_some() {
+        if self.cold_ref().fin_wait_2_at.is_some() {
             ensure!(
                 st == State::FinWait2,
                 "{st}: FIN-WAIT-2 timer armed outside FIN-WAIT-2"
@@ -130,7 +130,7 @@ impl Connection {
         }
         if st == State::Closed {
             ensure!(
-                self.rto_at.is_none() && self.persist_at.is_none(),
+                self.rto_at.is_none() && self.cold_ref().persist_at.is_none(),
                 "CLOSED: retransmission or persist timer armed"
             );
             ensure!(

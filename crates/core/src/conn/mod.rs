@@ -7,7 +7,7 @@
 
 mod chrono;
 mod cold;
-mod deadline;
+pub(crate) mod deadline;
 mod delack;
 mod input;
 mod invariants;
@@ -240,10 +240,6 @@ pub struct Connection {
     /// Last.ACK.sent: the ACK field of the last segment we sent (RFC 7323 §4.3).
     last_ack_sent: SeqNum,
 
-    /// SACKed ranges above SND.UNA (RFC 6675 §3).
-    scoreboard: scoreboard::Scoreboard,
-    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6582, RFC 6675).
-    recovery: recovery::Recovery,
     /// Congestion control: cwnd and ssthresh live behind it.
     cc: crate::cc::Controller,
     /// HyStart++ during the initial slow start.
@@ -256,22 +252,11 @@ pub struct Connection {
 
     /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
     ack_now: bool,
-    /// When the last ACK answering an unacceptable segment went out, for
-    /// `StackConfig::invalid_ack_interval`.
-    last_invalid_ack: Deadline,
     /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
     delack: delack::DelayedAck,
-    /// SACK blocks to report (RFC 2018 §4, RFC 2883).
-    sack_report: sack_report::SackReport,
     rto_at: Deadline,
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
-    persist_at: Deadline,
-    /// Exponent of the probe interval; reset only when the peer's window opens.
-    persist_backoff: u32,
-    /// Probes sent since the peer last sent any ACK; the connection times out past
-    /// `data_retries` of them.
-    persist_probes: u32,
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
     /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed: a
@@ -282,7 +267,6 @@ pub struct Connection {
     max_segment: Option<u16>,
     /// TCP_NODELAY: Nagle's algorithm is off.
     nodelay: bool,
-    fin_wait_2_at: Deadline,
 
     error: Option<ConnError>,
     nagle: nagle::NagleState,
@@ -408,23 +392,15 @@ impl Connection {
                 .unwrap_or(cfg.congestion_control)
                 .controller(u32::from(our_mss)),
             hystart: cfg.hystart.then(crate::cc::hystart::HyStart::default),
-            scoreboard: scoreboard::Scoreboard::default(),
-            recovery: recovery::Recovery::default(),
             rtt: RttEstimator::new(cfg.initial_rto, rtt::RtoBounds::of(cfg)),
             rtt_probe_end: SeqNum::default(),
             rtt_probe_sent: Deadline::NONE,
             ack_now: false,
-            last_invalid_ack: Deadline::NONE,
             delack: delack::DelayedAck::default(),
-            sack_report: sack_report::SackReport::default(),
             rto_at: Deadline::NONE,
             retries: 0,
-            persist_at: Deadline::NONE,
-            persist_backoff: 0,
-            persist_probes: 0,
             probe_now: false,
             time_wait: None,
-            fin_wait_2_at: Deadline::NONE,
             error: None,
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
@@ -556,7 +532,9 @@ impl Connection {
         if from == State::FinWait2 {
             // The FIN-WAIT-2 timer only ends FIN-WAIT-2; left armed in TIME-WAIT it would wake
             // the connection for nothing (found by the stack fuzz target).
-            self.fin_wait_2_at = Deadline::NONE;
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.fin_wait_2_at = Deadline::NONE;
+            }
         }
         ctx.trace.push(
             ctx.now,
@@ -575,12 +553,14 @@ impl Connection {
         );
         if to == State::Closed {
             self.rto_at = Deadline::NONE;
-            self.persist_at = Deadline::NONE;
             self.time_wait = None;
-            self.fin_wait_2_at = Deadline::NONE;
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.persist_at = Deadline::NONE;
+                c.fin_wait_2_at = Deadline::NONE;
+                c.sack_report.clear();
+            }
             self.ack_now = false;
             self.delack.on_ack_sent();
-            self.sack_report.clear();
             self.probe_now = false;
             self.nagle = nagle::NagleState::default();
             self.note_limit(ctx.now, None);

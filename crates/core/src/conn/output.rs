@@ -50,7 +50,9 @@ impl Connection {
             // Every segment carries the ACK: nothing is delayed any more, and a D-SACK has
             // been reported (RFC 2883 §4: once).
             self.delack.on_ack_sent();
-            self.sack_report.on_sent();
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.sack_report.on_sent();
+            }
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let shift = if seg.flags.syn() {
@@ -153,7 +155,7 @@ impl Connection {
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
                 // Resending after a timeout skips what the receiver has SACKed since.
-                if let Some((_, right)) = self.scoreboard.range_at(self.snd_nxt) {
+                if let Some((_, right)) = self.cold_ref().scoreboard.range_at(self.snd_nxt) {
                     self.snd_nxt = right;
                 }
             }
@@ -175,7 +177,7 @@ impl Connection {
             }
             let usable = rwnd_room.min(cwnd.saturating_sub(in_flight)) as usize;
             len = unsent.min(self.max_payload()).min(max_payload).min(usable);
-            if let Some(next) = self.scoreboard.next_sacked(self.snd_nxt) {
+            if let Some(next) = self.cold_ref().scoreboard.next_sacked(self.snd_nxt) {
                 if self.snd_nxt.before(self.snd_max) {
                     len = len.min(next.since(self.snd_nxt) as usize);
                 }
@@ -193,10 +195,10 @@ impl Connection {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
                     len = 1;
                     probe = true;
-                } else if self.snd_wnd == 0 && self.persist_at.is_none() {
+                } else if self.snd_wnd == 0 && self.cold_ref().persist_at.is_none() {
                     // RFC 9293 §3.8.6.1: a zero window with data waiting starts the persist
                     // timer; the retransmission timer yields to it.
-                    self.persist_at = Deadline::at(now + self.rtt.rto());
+                    self.cold().persist_at = Deadline::at(now + self.rtt.rto());
                     self.rto_at = Deadline::NONE;
                 }
             }
@@ -294,7 +296,8 @@ impl Connection {
             rxt.seq.add(len + u32::from(fin))
         };
         if !rxt.rescue {
-            self.recovery.high_rxt = self.recovery.high_rxt.max(end);
+            let r = &mut self.cold().recovery;
+            r.high_rxt = r.high_rxt.max(end);
         }
         if len == 0 && !fin {
             return None;
@@ -308,7 +311,8 @@ impl Connection {
             self.cold().stats.sack_recovered_bytes += u64::from(len);
         }
         if rxt.seq == self.snd_una {
-            self.recovery.una_rxt = Some((rxt.seq, self.snd_max));
+            let snd_max = self.snd_max;
+            self.cold().recovery.una_rxt = Some((rxt.seq, snd_max));
         }
         let mut flags = ACK;
         if fin {
@@ -334,7 +338,7 @@ impl Connection {
         let fin_unsent = self.fin_queued && self.snd_nxt == data_end;
         !self.ack_now
             && !self.probe_now
-            && self.recovery.point.is_none()
+            && !self.in_recovery()
             && self.snd_nxt == self.snd_max
             && !self.snd_nxt.before(data_end)
             && !fin_unsent
@@ -425,11 +429,18 @@ impl Connection {
     /// The SACK blocks of the next segment: RFC 2018 §3, as many as fit in the 40 option bytes
     /// beside the others (4, or 3 beside the 12-byte Timestamps option).
     fn sack_blocks(&self) -> SackBlocks {
-        if !self.sack_ok || (self.recv_buf.ooo_bytes() == 0 && !self.sack_report.has_dsack()) {
+        let dsack = || {
+            self.cold
+                .as_deref()
+                .is_some_and(|c| c.sack_report.has_dsack())
+        };
+        if !self.sack_ok || (self.recv_buf.ooo_bytes() == 0 && !dsack()) {
             return SackBlocks::new();
         }
         let max = if self.ts_ok { 3 } else { 4 };
-        self.sack_report.blocks(&self.ooo_seq_ranges(), max)
+        self.cold_ref()
+            .sack_report
+            .blocks(&self.ooo_seq_ranges(), max)
     }
 
     /// The out-of-order ranges of the receive buffer in sequence space, ascending.

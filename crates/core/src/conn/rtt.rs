@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::deadline::Span;
+
 /// The RTO's bounds and clock granularity (RFC 6298 §2.4, §2.5, §2.1's G), from the stack's
 /// configuration: passed in rather than copied into every connection.
 #[derive(Clone, Copy, Debug)]
@@ -23,44 +25,35 @@ impl RtoBounds {
     }
 }
 
-/// The estimator's three durations, in nanoseconds as u64 (8 bytes each instead of a
-/// `Duration`'s 16, exact to 584 years, beyond which they saturate); SRTT's `u64::MAX` is
-/// "no sample yet". The arithmetic is done in `Duration`, as stored.
+/// The three durations as 8-byte `Span`s (a TCB holds one estimator).
 #[derive(Clone, Debug)]
 pub(crate) struct RttEstimator {
-    srtt: u64,
-    rttvar: u64,
+    srtt: Span,
+    rttvar: Span,
     /// Current RTO, including backoff.
-    rto: u64,
-}
-
-/// No SRTT yet.
-const NO_SRTT: u64 = u64::MAX;
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(NO_SRTT - 1)
+    rto: Span,
 }
 
 impl RttEstimator {
     pub(crate) fn new(initial: Duration, b: RtoBounds) -> Self {
         RttEstimator {
-            srtt: NO_SRTT,
-            rttvar: 0,
-            rto: nanos(initial.clamp(b.min, b.max)),
+            srtt: Span::NONE,
+            rttvar: Span::ZERO,
+            rto: Span::of(initial.clamp(b.min, b.max)),
         }
     }
 
     /// Current RTO.
     pub(crate) fn rto(&self) -> Duration {
-        Duration::from_nanos(self.rto)
+        self.rto.or_zero()
     }
 
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        (self.srtt != NO_SRTT).then(|| Duration::from_nanos(self.srtt))
+        self.srtt.get()
     }
 
     pub(crate) fn rttvar(&self) -> Duration {
-        Duration::from_nanos(self.rttvar)
+        self.rttvar.or_zero()
     }
 
     /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
@@ -73,15 +66,15 @@ impl RttEstimator {
                 ((srtt * 7 + r) / 8, (self.rttvar() * 3 + delta) / 4)
             }
         };
-        self.srtt = nanos(srtt);
-        self.rttvar = nanos(rttvar);
-        let rto = self.srtt().unwrap_or(r) + b.granularity.max(self.rttvar() * 4);
-        self.rto = nanos(rto.clamp(b.min, b.max));
+        self.srtt = Span::of(srtt);
+        self.rttvar = Span::of(rttvar);
+        let rto = srtt + b.granularity.max(rttvar * 4);
+        self.rto = Span::of(rto.clamp(b.min, b.max));
     }
 
     /// Back the timer off after it expired (RFC 6298 §5.5).
     pub(crate) fn back_off(&mut self, b: RtoBounds) {
-        self.rto = nanos((self.rto() * 2).min(b.max));
+        self.rto = Span::of((self.rto() * 2).min(b.max));
     }
 }
 

@@ -16,18 +16,21 @@ use crate::cc::CongestionControl;
 impl Connection {
     /// The earliest instant at which `handle_timeout` has work.
     pub(crate) fn next_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
-        [
-            self.rto_at.get(),
-            self.persist_at.get(),
-            self.nagle.override_at.get(),
-            self.time_wait.as_ref().map(|tw| tw.deadline()),
-            self.fin_wait_2_at.get(),
-            self.keepalive_deadline(cfg),
-            self.delack.deadline.get(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // An unset Deadline is later than every set one, so the earliest is a plain minimum.
+        let mut t = self
+            .rto_at
+            .min(self.nagle.override_at)
+            .min(self.delack.deadline);
+        if let Some(tw) = &self.time_wait {
+            t = t.min(Deadline::at(tw.deadline()));
+        }
+        if let Some(c) = self.cold.as_deref() {
+            t = t
+                .min(c.persist_at)
+                .min(c.fin_wait_2_at)
+                .min(self.keepalive_deadline(cfg).into());
+        }
+        t.get()
     }
 
     /// Fire every timer due at `now`.
@@ -40,8 +43,8 @@ impl Connection {
             }
             return;
         }
-        if self.fin_wait_2_at.is_due(now) {
-            self.fin_wait_2_at = Deadline::NONE;
+        if self.cold_ref().fin_wait_2_at.is_due(now) {
+            self.cold().fin_wait_2_at = Deadline::NONE;
             if self.state == State::FinWait2 {
                 self.timer_event(ctx, TimerKind::FinWait2, 0);
                 self.set_state(ctx, State::Closed, Cause::FinWait2Timeout);
@@ -57,7 +60,7 @@ impl Connection {
         if self.rto_at.is_due(now) {
             self.on_retransmission_timeout(ctx);
         }
-        if self.persist_at.is_due(now) {
+        if self.cold_ref().persist_at.is_due(now) {
             self.on_persist_timeout(ctx);
         }
         if self.nagle.override_at.is_due(now) {
@@ -99,28 +102,33 @@ impl Connection {
     /// RFC 9293 §3.8.6.1: probe a zero window, backing off exponentially. The connection is
     /// kept as long as the peer answers; with no answer at all it times out like data.
     fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        self.persist_at = Deadline::NONE;
+        let c = self.cold();
+        c.persist_at = Deadline::NONE;
         if self.snd_wnd != 0 {
             return;
         }
-        self.persist_backoff += 1;
-        self.persist_probes += 1;
-        self.timer_event(ctx, TimerKind::Persist, self.persist_backoff);
-        if self.persist_probes > ctx.cfg.data_retries {
+        let c = self.cold();
+        c.persist_backoff += 1;
+        c.persist_probes += 1;
+        let (backoff, probes) = (c.persist_backoff, c.persist_probes);
+        self.timer_event(ctx, TimerKind::Persist, backoff);
+        if probes > ctx.cfg.data_retries {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
         self.snd_nxt = self.snd_una;
         self.probe_now = true;
-        let shift = self.persist_backoff.min(16);
+        let shift = backoff.min(16);
         let wait = (self.rtt.rto() * (1u32 << shift)).min(ctx.cfg.max_rto);
-        self.persist_at = Deadline::at(ctx.now + wait);
+        self.cold().persist_at = Deadline::at(ctx.now + wait);
     }
 
     /// Enter TIME-WAIT, or go straight to CLOSED when TIME-WAIT is disabled.
     pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: Cause) {
         self.rto_at = Deadline::NONE;
-        self.persist_at = Deadline::NONE;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.persist_at = Deadline::NONE;
+        }
         if ctx.cfg.time_wait {
             self.set_state(ctx, State::TimeWait, cause);
             let handover = Handover {
@@ -136,13 +144,15 @@ impl Connection {
                     recent_age: self.ts_recent_age,
                     offset: self.ts_offset,
                 }),
-                last_invalid_ack: self.last_invalid_ack.get(),
+                last_invalid_ack: self.cold_ref().last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
             self.time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
             // From here TIME-WAIT acknowledges for itself; nothing else is pending.
             self.delack.on_ack_sent();
-            self.sack_report.clear();
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.sack_report.clear();
+            }
             self.nagle = super::nagle::NagleState::default();
         } else {
             // RFC 9293 §3.10.7.4, eighth step: the peer's FIN is acknowledged even though we
@@ -155,7 +165,7 @@ impl Connection {
 
     /// Limit how long a released connection may wait in FIN-WAIT-2.
     pub(crate) fn arm_fin_wait_2(&mut self, now: Instant, cfg: &StackConfig) {
-        self.fin_wait_2_at = Deadline::at(now + cfg.fin_wait_2_timeout);
+        self.cold().fin_wait_2_at = Deadline::at(now + cfg.fin_wait_2_timeout);
     }
 
     pub(super) fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {
