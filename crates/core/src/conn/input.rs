@@ -70,7 +70,11 @@ impl Connection {
     /// Process one arriving segment.
     pub(crate) fn handle_segment(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
         self.hot_stats.segs_in += 1;
-        if let Some(tw) = &mut self.time_wait {
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             let (d, ended) = tw.handle_segment(ctx, &seg);
             if let Some(ended) = ended {
                 self.end_time_wait(ctx, ended);
@@ -407,7 +411,7 @@ impl Connection {
 
     /// What a SYN arriving for this connection may do: only TIME-WAIT judges (RFC 6191).
     pub(crate) fn time_wait_syn(&self, cfg: &StackConfig, seg: &SegIn<'_>) -> TimeWaitSyn {
-        match &self.time_wait {
+        match self.cold.as_deref().and_then(|c| c.time_wait.as_deref()) {
             Some(tw) => tw.syn_verdict(cfg, seg),
             None => TimeWaitSyn::Process,
         }
@@ -416,7 +420,9 @@ impl Connection {
     /// TIME-WAIT is over (its timer, an RST or SYN it let end it, or RFC 6191 reuse): the
     /// connection is CLOSED and the 4-tuple free.
     pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>, ended: Ended) {
-        self.time_wait = None;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.time_wait = None;
+        }
         if ended.error.is_some() {
             self.error = ended.error;
         }
@@ -426,7 +432,12 @@ impl Connection {
     /// Leave TIME-WAIT at once because the stack holds `max_time_wait` entries already; the
     /// ACK it owed (of the peer's FIN) still goes, from CLOSED.
     pub(crate) fn skip_time_wait(&mut self, ctx: &mut Ctx<'_>) {
-        let owe = self.ack_now || self.time_wait.as_ref().is_some_and(|tw| tw.owes_ack());
+        let owe = self.ack_now
+            || self
+                .cold
+                .as_deref()
+                .and_then(|c| c.time_wait.as_deref())
+                .is_some_and(|tw| tw.owes_ack());
         let ended = Ended {
             cause: Cause::TimeWaitOverflow,
             error: None,

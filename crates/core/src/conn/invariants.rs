@@ -118,9 +118,9 @@ impl Connection {
 
         // Timers belong to their states.
         ensure!(
-            self.time_wait.is_some() == (st == State::TimeWait),
+            self.cold_ref().time_wait.is_some() == (st == State::TimeWait),
             "{st}: TIME-WAIT entry present {}",
-            self.time_wait.is_some()
+            self.cold_ref().time_wait.is_some()
         );
         if self.cold_ref().fin_wait_2_at.is_some() {
             ensure!(

@@ -259,12 +259,9 @@ pub struct Connection {
     retries: u32,
     /// The persist timer fired: send one byte past the window.
     probe_now: bool,
-    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed: a
-    /// connection spends most of its life without it).
-    time_wait: Option<Box<time_wait::TimeWait>>,
-    /// TCP_MAXSEG, as given at connect or listen (the rest of `SocketOptions` is used up
-    /// when the connection is built, but for keep-alive, in the cold part, and TCP_NODELAY).
-    max_segment: Option<u16>,
+    // Of the `SocketOptions` given at connect or listen, only TCP_NODELAY stays here; the
+    // rest is used up when the connection is built, but for TCP_MAXSEG and keep-alive, which
+    // stay in the cold part when set.
     /// TCP_NODELAY: Nagle's algorithm is off.
     nodelay: bool,
 
@@ -370,7 +367,6 @@ impl Connection {
             rcv_adv: SeqNum::default(),
             send_buf: SendBuffer::new(opts.send_buffer(cfg)),
             recv_buf: RecvBuffer::new(opts.recv_buffer(cfg)),
-            max_segment: opts.max_segment,
             nodelay: opts.nodelay,
             fin_queued: false,
             fin_seq: None,
@@ -400,16 +396,16 @@ impl Connection {
             rto_at: Deadline::NONE,
             retries: 0,
             probe_now: false,
-            time_wait: None,
             error: None,
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
             released: false,
             accepted: !passive,
             hot_stats: cold::HotStats::default(),
-            cold: opts.keepalive.map(|ka| {
+            cold: (opts.keepalive.is_some() || opts.max_segment.is_some()).then(|| {
                 Box::new(cold::Cold {
-                    keepalive: Some(ka),
+                    keepalive: opts.keepalive,
+                    max_segment: opts.max_segment,
                     ..cold::Cold::default()
                 })
             }),
@@ -458,7 +454,7 @@ impl Connection {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
-        self.mss = mss_for(cfg, self.max_segment, &self.tuple).min(peer);
+        self.mss = mss_for(cfg, self.cold_ref().max_segment, &self.tuple).min(peer);
         if cfg.recv_buffer_whole_segments {
             // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
             // in a sliver the peer cannot fill with a full-sized segment.
@@ -511,7 +507,7 @@ impl Connection {
         if !self.released {
             return None;
         }
-        let mut tw = self.time_wait.take()?;
+        let mut tw = self.cold.as_deref_mut()?.time_wait.take()?;
         if self.ack_now {
             tw.owe_ack();
         }
@@ -553,8 +549,8 @@ impl Connection {
         );
         if to == State::Closed {
             self.rto_at = Deadline::NONE;
-            self.time_wait = None;
             if let Some(c) = self.cold.as_deref_mut() {
+                c.time_wait = None;
                 c.persist_at = Deadline::NONE;
                 c.fin_wait_2_at = Deadline::NONE;
                 c.sack_report.clear();

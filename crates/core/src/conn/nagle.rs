@@ -68,8 +68,10 @@ pub(crate) struct NagleState {
     pub(crate) override_at: Deadline,
     /// The override timeout fired: the held segment goes on the next poll.
     override_now: bool,
-    /// End of the last segment sent smaller than the MSS (Linux's snd_sml).
-    snd_sml: Option<SeqNum>,
+    /// End of the last segment sent smaller than the MSS (Linux's snd_sml), once `sml_sent`
+    /// (two fields rather than an `Option`, which would take 8 bytes).
+    snd_sml: SeqNum,
+    sml_sent: bool,
 }
 
 /// May a segment of `c.len` new bytes go now (RFC 9293 §3.8.6.2.1, RFC 896)?
@@ -126,10 +128,7 @@ impl Connection {
             usable,
             fin_queued: self.fin_queued,
             in_flight,
-            small_unacked: self
-                .nagle
-                .snd_sml
-                .is_some_and(|sml| sml.after(self.snd_una)),
+            small_unacked: self.nagle.sml_sent && self.nagle.snd_sml.after(self.snd_una),
             max_payload: self.max_payload().min(cap),
             max_snd_wnd: self.max_snd_wnd,
             nodelay: self.nodelay,
@@ -141,7 +140,8 @@ impl Connection {
         if retransmit || self.probe_now || override_now || may_send(&check) {
             self.nagle.override_at = Deadline::NONE;
             if len > 0 && len < check.max_payload {
-                self.nagle.snd_sml = Some(self.snd_nxt.add(len as u32));
+                self.nagle.snd_sml = self.snd_nxt.add(len as u32);
+                self.nagle.sml_sent = true;
             }
             return false;
         }

@@ -34,7 +34,11 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         max_payload: usize,
     ) -> Option<TxSegment> {
-        if let Some(tw) = &mut self.time_wait {
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             if std::mem::take(&mut self.ack_now) {
                 tw.owe_ack();
             }
@@ -116,7 +120,11 @@ impl Connection {
                 flags,
                 window: u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX),
                 options: TcpOptions {
-                    mss: Some(super::mss_for(ctx.cfg, self.max_segment, &self.tuple)),
+                    mss: Some(super::mss_for(
+                        ctx.cfg,
+                        self.cold_ref().max_segment,
+                        &self.tuple,
+                    )),
                     // The shift chosen from the receive buffer when the connection was built,
                     // as `syn_options` would choose it.
                     window_scale: wscale.then_some(self.rcv_wind_shift_offered),

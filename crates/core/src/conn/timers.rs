@@ -21,10 +21,10 @@ impl Connection {
             .rto_at
             .min(self.nagle.override_at)
             .min(self.delack.deadline);
-        if let Some(tw) = &self.time_wait {
-            t = t.min(Deadline::at(tw.deadline()));
-        }
         if let Some(c) = self.cold.as_deref() {
+            if let Some(tw) = &c.time_wait {
+                t = t.min(Deadline::at(tw.deadline()));
+            }
             t = t
                 .min(c.persist_at)
                 .min(c.fin_wait_2_at)
@@ -36,7 +36,11 @@ impl Connection {
     /// Fire every timer due at `now`.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if let Some(tw) = &mut self.time_wait {
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             // TIME-WAIT runs no timer but its own.
             if let Some(ended) = tw.on_timeout(ctx) {
                 self.end_time_wait(ctx, ended);
@@ -147,7 +151,7 @@ impl Connection {
                 last_invalid_ack: self.cold_ref().last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
-            self.time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
+            self.cold().time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
             // From here TIME-WAIT acknowledges for itself; nothing else is pending.
             self.delack.on_ack_sent();
             if let Some(c) = self.cold.as_deref_mut() {
