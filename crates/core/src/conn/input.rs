@@ -4,6 +4,7 @@
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
 use super::deadline::Deadline;
+use super::flags::Flags;
 use super::time_wait::Ended;
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
 use crate::cc::CongestionControl;
@@ -171,7 +172,7 @@ impl Connection {
         // already hold, so the RFC's first check would reject it and the open would stall until
         // a retransmission. Treat it as the ACK of our SYN, with its SYN already consumed.
         if self.state == State::SynReceived
-            && !self.passive
+            && !self.flags.has(Flags::PASSIVE)
             && seg.flags.syn()
             && seg.flags.ack()
             && seg.seq == self.irs
@@ -191,7 +192,7 @@ impl Connection {
         // dropped silently, and PAWS drops one whose TSval is older than TS.Recent, with an ACK
         // in reply, before the sequence number is even looked at.
         let seg_ts = seg.options.timestamps;
-        if self.ts_ok && !seg.flags.rst() {
+        if self.flags.has(Flags::TS_OK) && !seg.flags.rst() {
             match paws(
                 &mut self.ts_recent,
                 &mut self.ts_recent_age,
@@ -230,7 +231,7 @@ impl Connection {
                 // ACK"). A peer that numbers a bare ACK from before its own FIN still gets its
                 // acknowledgment of our FIN through. The RFC 5961 ACK checks below still apply.
                 let _ = self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
-                if self.sack_ok && !seg.payload.is_empty() {
+                if self.flags.has(Flags::SACK_OK) && !seg.payload.is_empty() {
                     // RFC 2883 §4: the next ACK reports the duplicate range first.
                     let end = seg.seq.add(seg.payload.len() as u32);
                     self.cold().sack_report.on_duplicate(seg.seq, end, None);
@@ -242,7 +243,7 @@ impl Connection {
                 return self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
             }
         }
-        if self.sack_ok
+        if self.flags.has(Flags::SACK_OK)
             && !seg.flags.syn()
             && !seg.flags.rst()
             && !seg.payload.is_empty()
@@ -321,7 +322,7 @@ impl Connection {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.set_state(ctx, State::Established, Cause::RecvAckOfSyn);
-            if self.fin_queued {
+            if self.flags.has(Flags::FIN_QUEUED) {
                 // CLOSE was called in SYN-RECEIVED: the queued FIN goes now.
                 self.set_state(ctx, State::FinWait1, Cause::Close);
             }
@@ -402,7 +403,7 @@ impl Connection {
         // that a FIN+ACK takes FIN-WAIT-1 straight to TIME-WAIT (lifecycle C6).
         if self.state == State::FinWait1 && our_fin_acked {
             self.set_state(ctx, State::FinWait2, Cause::RecvAckOfFin);
-            if self.released {
+            if self.flags.has(Flags::RELEASED) {
                 self.arm_fin_wait_2(ctx.now, ctx.cfg);
             }
         }
@@ -483,7 +484,7 @@ impl Connection {
         seq: SeqNum,
         old_duplicate: bool,
     ) {
-        if let (true, Some(ts), false) = (self.ts_ok, seg_ts, old_duplicate) {
+        if let (true, Some(ts), false) = (self.flags.has(Flags::TS_OK), seg_ts, old_duplicate) {
             if !ts_before(ts.tsval, self.ts_recent) && seq.before_eq(self.last_ack_sent) {
                 self.ts_recent = ts.tsval;
                 self.ts_recent_age = now;
@@ -532,7 +533,10 @@ impl Connection {
             let off = seg.seq.since(self.rcv_nxt) as usize;
             let len = seg.payload.len();
             let had_gap = self.recv_buf.ooo_bytes() > 0;
-            if self.sack_ok && off > 0 && self.recv_buf.ooo_holding(off, off + len).is_some() {
+            if self.flags.has(Flags::SACK_OK)
+                && off > 0
+                && self.recv_buf.ooo_holding(off, off + len).is_some()
+            {
                 // RFC 2883 §4: all of it is held already; the D-SACK names the range that
                 // holds it second.
                 let end = seg.seq.add(len as u32);
@@ -547,7 +551,7 @@ impl Connection {
                 }
                 super::recv_buf::Insert::Full => self.cold().stats.drops += 1,
             }
-            if self.sack_ok {
+            if self.flags.has(Flags::SACK_OK) {
                 if off > 0 {
                     self.cold().sack_report.on_ooo_segment(seg.seq);
                 }
@@ -574,20 +578,20 @@ impl Connection {
         if seg.flags.fin() && !self.state.has_received_fin() {
             let fin_at = seg.seq.add(seg.payload.len() as u32);
             if fin_at.after(self.rcv_nxt) {
-                self.ooo_fin = Some(fin_at);
+                self.set_ooo_fin(Some(fin_at));
                 self.ack_now = true;
             } else if fin_at == self.rcv_nxt {
-                self.ooo_fin = Some(fin_at);
+                self.set_ooo_fin(Some(fin_at));
             }
         }
-        if self.ooo_fin == Some(self.rcv_nxt) {
+        if self.ooo_fin() == Some(self.rcv_nxt) {
             self.on_fin(ctx);
         }
     }
 
     /// Eighth step: the peer's FIN is in sequence.
     fn on_fin(&mut self, ctx: &mut Ctx<'_>) {
-        self.ooo_fin = None;
+        self.set_ooo_fin(None);
         self.rcv_nxt = self.rcv_nxt.add(1);
         self.ack_now = true;
         match self.state {
@@ -601,7 +605,7 @@ impl Connection {
                 // ours, which may have been lost; the ACK of its FIN carries our FIN again
                 // (<SEQ=FIN><CTL=FIN,ACK>) rather than a bare ACK, costing nothing and saving a
                 // retransmission timeout if it was.
-                if let Some(fin) = self.fin_seq {
+                if let Some(fin) = self.fin_seq() {
                     if self.snd_nxt == fin.add(1) {
                         self.snd_nxt = fin;
                         // Karn's rule: a resent FIN cannot be timed.
@@ -618,7 +622,7 @@ impl Connection {
 
     /// Our FIN has been sent and acknowledged.
     pub(crate) fn is_fin_acked(&self) -> bool {
-        self.fin_seq.is_some_and(|f| self.snd_una.after(f))
+        self.fin_seq().is_some_and(|f| self.snd_una.after(f))
     }
 
     /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3);
@@ -661,7 +665,9 @@ impl Connection {
             }
             self.cc.on_ack(ctx.now, growth, self.rtt.srtt());
         }
-        self.retries = 0;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.retries = 0;
+        }
         self.rto_at = if self.snd_una == self.snd_max {
             Deadline::NONE
         } else {
@@ -674,7 +680,7 @@ impl Connection {
     /// TSval, so the sample is unambiguous and Karn's rule is not needed. Without, from the
     /// one timed segment, which Karn's rule dropped if it was sent again (RFC 6298 §3).
     fn rtt_sample(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) -> Option<Duration> {
-        if self.ts_ok {
+        if self.flags.has(Flags::TS_OK) {
             self.rtt_probe_sent = Deadline::NONE;
             let ticks = ts_clock(now, self.ts_offset).wrapping_sub(tsecr?);
             // An echo from the future or from before the connection is no sample.

@@ -9,6 +9,7 @@ mod chrono;
 mod cold;
 pub(crate) mod deadline;
 mod delack;
+mod flags;
 mod input;
 mod invariants;
 mod keepalive;
@@ -39,6 +40,7 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 use deadline::Deadline;
+use flags::Flags;
 
 pub(crate) use input::{
     ack_if, answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn,
@@ -182,8 +184,9 @@ pub struct ConnInfo {
 pub struct Connection {
     pub(crate) tuple: FourTuple,
     state: State,
-    /// Opened by a listener (a passive OPEN).
-    passive: bool,
+    /// The booleans (passive open, FIN queued and sent, negotiated options, pending probe,
+    /// TCP_NODELAY, released), one bit each.
+    flags: Flags,
 
     // Send sequence space (RFC 9293 §3.3.1, Figure 3), plus `snd_max`, the highest sequence
     // number sent so far: after a timeout SND.NXT goes back to SND.UNA (go-back-N) and
@@ -206,12 +209,10 @@ pub struct Connection {
 
     send_buf: SendBuffer,
     recv_buf: RecvBuffer,
-    /// The application closed its write side: a FIN follows the data.
-    fin_queued: bool,
-    /// Sequence number our FIN occupies, once sent.
-    fin_seq: Option<SeqNum>,
-    /// A FIN from the peer that arrived ahead of a gap.
-    ooo_fin: Option<SeqNum>,
+    /// Sequence number our FIN occupies, once sent (`Flags::FIN_SENT`; see `fin_seq()`).
+    fin_seq: SeqNum,
+    /// A FIN from the peer that arrived ahead of a gap (`Flags::OOO_FIN`; see `ooo_fin()`).
+    ooo_fin: SeqNum,
 
     /// Effective send MSS.
     mss: u16,
@@ -223,14 +224,8 @@ pub struct Connection {
     snd_wind_shift: u8,
     /// Rcv.Wind.Shift: applied to the window we advertise in every segment but a SYN.
     rcv_wind_shift: u8,
-    /// Both SYNs carried the Window Scale option.
-    ws_ok: bool,
-    /// Both SYNs carried SACK-Permitted (RFC 2018 §2): SACK blocks may be sent and are used.
-    sack_ok: bool,
 
     // Timestamps (RFC 7323 §3–5).
-    /// Both SYNs carried the Timestamps option: every non-RST segment carries it.
-    ts_ok: bool,
     /// Per-connection offset of our TSval clock (RFC 7323 §5.4, §7.1).
     ts_offset: u32,
     /// TS.Recent: the TSval to echo (RFC 7323 §4.3).
@@ -255,21 +250,12 @@ pub struct Connection {
     /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
     delack: delack::DelayedAck,
     rto_at: Deadline,
-    /// Consecutive retransmission timeouts without progress.
-    retries: u32,
-    /// The persist timer fired: send one byte past the window.
-    probe_now: bool,
-    // Of the `SocketOptions` given at connect or listen, only TCP_NODELAY stays here; the
-    // rest is used up when the connection is built, but for TCP_MAXSEG and keep-alive, which
-    // stay in the cold part when set.
-    /// TCP_NODELAY: Nagle's algorithm is off.
-    nodelay: bool,
-
+    // Of the `SocketOptions` given at connect or listen, only TCP_NODELAY stays here (in
+    // `flags`); the rest is used up when the connection is built, but for TCP_MAXSEG and
+    // keep-alive, which stay in the cold part when set.
     error: Option<ConnError>,
     nagle: nagle::NagleState,
     chrono: chrono::Chrono,
-    /// The application no longer holds a handle (close or abort was called).
-    released: bool,
     /// Accepted by the application (passive connections wait in the accept queue until then).
     pub(crate) accepted: bool,
     /// The per-segment counters; the rest of `ConnStats` is in the cold part.
@@ -350,10 +336,9 @@ impl Connection {
         ts_offset: u32,
     ) -> Self {
         let our_mss = our_mss(cfg, &opts, &tuple);
-        Connection {
+        let mut c = Connection {
             tuple,
             state,
-            passive,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -367,18 +352,14 @@ impl Connection {
             rcv_adv: SeqNum::default(),
             send_buf: SendBuffer::new(opts.send_buffer(cfg)),
             recv_buf: RecvBuffer::new(opts.recv_buffer(cfg)),
-            nodelay: opts.nodelay,
-            fin_queued: false,
-            fin_seq: None,
-            ooo_fin: None,
+            flags: Flags::default(),
+            fin_seq: SeqNum::default(),
+            ooo_fin: SeqNum::default(),
             // RFC 9293 §3.7.1: without the peer's MSS option, assume 536 (IPv4) / 1220 (IPv6).
             mss: our_mss.min(default_peer_mss(&tuple)),
             rcv_wind_shift_offered: wind_shift_for(opts.recv_buffer(cfg)),
             snd_wind_shift: 0,
             rcv_wind_shift: 0,
-            ws_ok: false,
-            sack_ok: false,
-            ts_ok: false,
             ts_offset,
             ts_recent: 0,
             ts_recent_age: Instant::ZERO,
@@ -394,12 +375,9 @@ impl Connection {
             ack_now: false,
             delack: delack::DelayedAck::default(),
             rto_at: Deadline::NONE,
-            retries: 0,
-            probe_now: false,
             error: None,
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
-            released: false,
             accepted: !passive,
             hot_stats: cold::HotStats::default(),
             cold: (opts.keepalive.is_some() || opts.max_segment.is_some()).then(|| {
@@ -409,7 +387,10 @@ impl Connection {
                     ..cold::Cold::default()
                 })
             }),
-        }
+        };
+        c.flags.set(Flags::PASSIVE, passive);
+        c.flags.set(Flags::NODELAY, opts.nodelay);
+        c
     }
 
     /// Active OPEN (RFC 9293 §3.10.1): CLOSED -> SYN-SENT; the SYN goes out on the next poll.
@@ -467,14 +448,15 @@ impl Connection {
         self.rcv_adv = self.rcv_nxt.add(u32::from(self.advertised_window()));
         if let (true, Some(shift)) = (cfg.window_scaling, syn.wscale) {
             // RFC 7323 §2.3: a shift above 14 is used as 14.
-            self.ws_ok = true;
+            self.flags.set(Flags::WS_OK, true);
             self.snd_wind_shift = shift.min(MAX_WIND_SHIFT);
             self.rcv_wind_shift = self.rcv_wind_shift_offered;
         }
         // RFC 2018 §2: SACK only when both SYNs carried SACK-Permitted.
-        self.sack_ok = cfg.sack && syn.sack_permitted;
+        self.flags
+            .set(Flags::SACK_OK, cfg.sack && syn.sack_permitted);
         if let (true, Some(tsval)) = (cfg.timestamps, syn.tsval) {
-            self.ts_ok = true;
+            self.flags.set(Flags::TS_OK, true);
             self.ts_recent = tsval;
             self.ts_recent_age = now;
         }
@@ -498,13 +480,13 @@ impl Connection {
     }
 
     pub(crate) fn is_released(&self) -> bool {
-        self.released
+        self.flags.has(Flags::RELEASED)
     }
 
     /// A released connection in TIME-WAIT gives up everything but its compact TIME-WAIT
     /// entry, which the stack keeps in its place.
     pub(crate) fn take_time_wait(&mut self) -> Option<Box<time_wait::TimeWait>> {
-        if !self.released {
+        if !self.flags.has(Flags::RELEASED) {
             return None;
         }
         let mut tw = self.cold.as_deref_mut()?.time_wait.take()?;
@@ -516,7 +498,7 @@ impl Connection {
 
     /// Whether the slot can be freed: closed and no application handle left.
     pub(crate) fn is_reapable(&self) -> bool {
-        self.state == State::Closed && self.released
+        self.state == State::Closed && self.flags.has(Flags::RELEASED)
     }
 
     pub(crate) fn set_state(&mut self, ctx: &mut Ctx<'_>, to: State, cause: Cause) {
@@ -557,7 +539,7 @@ impl Connection {
             }
             self.ack_now = false;
             self.delack.on_ack_sent();
-            self.probe_now = false;
+            self.flags.set(Flags::PROBE_NOW, false);
             self.nagle = nagle::NagleState::default();
             self.note_limit(ctx.now, None);
         }
@@ -575,7 +557,7 @@ impl Connection {
         if let Some(e) = self.error {
             return Err(e.into());
         }
-        if !self.state.can_send() || self.fin_queued {
+        if !self.state.can_send() || self.flags.has(Flags::FIN_QUEUED) {
             return Err(SendError::Closing);
         }
         if data.is_empty() {
@@ -637,7 +619,7 @@ impl Connection {
         if let Some(e) = self.error {
             return Err(e.into());
         }
-        if self.fin_queued {
+        if self.flags.has(Flags::FIN_QUEUED) {
             return Err(CloseError::Closing);
         }
         match self.state {
@@ -648,13 +630,13 @@ impl Connection {
             // Deviation: RFC 9293 §3.10.4 sends the FIN at once when nothing is queued; we
             // always take its other branch, "queue for processing after entering ESTABLISHED",
             // so a FIN never rides ahead of the ACK of our SYN. FIN-WAIT-1 follows then.
-            State::SynReceived => self.fin_queued = true,
+            State::SynReceived => self.flags.set(Flags::FIN_QUEUED, true),
             State::Established => {
-                self.fin_queued = true;
+                self.flags.set(Flags::FIN_QUEUED, true);
                 self.set_state(ctx, State::FinWait1, Cause::Close);
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.flags.set(Flags::FIN_QUEUED, true);
                 self.set_state(ctx, State::LastAck, Cause::Close);
             }
             _ => return Err(CloseError::Closing),
@@ -666,7 +648,7 @@ impl Connection {
     /// Deviation: RFC 9293 closes gracefully even with unread received data; like Linux (and
     /// RFC 2525 §2.17) we answer with RST instead, so the peer learns the data was not read.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
-        self.released = true;
+        self.flags.set(Flags::RELEASED, true);
         if self.recv_buf.readable() > 0 && self.state.is_synchronized() {
             return self.abort(ctx);
         }
@@ -682,7 +664,7 @@ impl Connection {
 
     /// ABORT (RFC 9293 §3.10.5): RST in the states where the peer holds state, then CLOSED.
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
-        self.released = true;
+        self.flags.set(Flags::RELEASED, true);
         self.kill(ctx)
     }
 
@@ -749,11 +731,27 @@ impl Connection {
 
     /// Free space in the send buffer.
     pub fn send_capacity(&self) -> usize {
-        if self.state.can_send() && !self.fin_queued {
+        if self.state.can_send() && !self.flags.has(Flags::FIN_QUEUED) {
             self.send_buf.free()
         } else {
             0
         }
+    }
+
+    /// Sequence number our FIN occupies, once sent.
+    fn fin_seq(&self) -> Option<SeqNum> {
+        self.flags.has(Flags::FIN_SENT).then_some(self.fin_seq)
+    }
+
+    /// A FIN from the peer that arrived ahead of a gap.
+    fn ooo_fin(&self) -> Option<SeqNum> {
+        self.flags.has(Flags::OOO_FIN).then_some(self.ooo_fin)
+    }
+
+    /// Record (or forget) a FIN from the peer that arrived ahead of a gap.
+    fn set_ooo_fin(&mut self, fin: Option<SeqNum>) {
+        self.flags.set(Flags::OOO_FIN, fin.is_some());
+        self.ooo_fin = fin.unwrap_or_default();
     }
 
     /// The segment being timed for an RTT sample (Karn's rule), by its end sequence number,

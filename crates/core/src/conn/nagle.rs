@@ -27,6 +27,7 @@
 use std::time::Duration;
 
 use super::deadline::Deadline;
+use super::flags::Flags;
 use super::Connection;
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -106,7 +107,7 @@ impl Connection {
     /// TCP_NODELAY on a live connection: on, small segments go at once; off, Nagle's
     /// algorithm holds them while data is in flight. The change applies from the next poll.
     pub(crate) fn set_nodelay(&mut self, on: bool) {
-        self.nodelay = on;
+        self.flags.set(Flags::NODELAY, on);
     }
 
     /// Whether new data of `len` bytes (`cap`: the caller's payload limit) must wait (Nagle,
@@ -126,18 +127,18 @@ impl Connection {
             len,
             unsent,
             usable,
-            fin_queued: self.fin_queued,
+            fin_queued: self.flags.has(Flags::FIN_QUEUED),
             in_flight,
             small_unacked: self.nagle.sml_sent && self.nagle.snd_sml.after(self.snd_una),
             max_payload: self.max_payload().min(cap),
             max_snd_wnd: self.max_snd_wnd,
-            nodelay: self.nodelay,
+            nodelay: self.flags.has(Flags::NODELAY),
         };
         // Retransmissions are never held; the persist timer's probe has its own path.
         let override_now = std::mem::take(&mut self.nagle.override_now);
         // Retransmissions are never held; the persist timer's probe has its own path; RFC 9293
         // §3.8.6.2.1 (4): the override timeout fired.
-        if retransmit || self.probe_now || override_now || may_send(&check) {
+        if retransmit || self.flags.has(Flags::PROBE_NOW) || override_now || may_send(&check) {
             self.nagle.override_at = Deadline::NONE;
             if len > 0 && len < check.max_payload {
                 self.nagle.snd_sml = self.snd_nxt.add(len as u32);

@@ -4,6 +4,7 @@
 use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 
 use super::deadline::Deadline;
+use super::flags::Flags;
 use super::recovery::Rxt;
 use super::sack_report::sack_option_len;
 use super::{ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
@@ -104,7 +105,11 @@ impl Connection {
             let (wscale, sack, ts) = if self.state == State::SynSent {
                 (ctx.cfg.window_scaling, ctx.cfg.sack, ctx.cfg.timestamps)
             } else {
-                (self.ws_ok, self.sack_ok, self.ts_ok)
+                (
+                    self.flags.has(Flags::WS_OK),
+                    self.flags.has(Flags::SACK_OK),
+                    self.flags.has(Flags::TS_OK),
+                )
             };
             let ts = ts.then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
@@ -199,7 +204,7 @@ impl Connection {
                 len = 0;
             }
             if len == 0 && unsent > 0 {
-                if self.probe_now {
+                if self.flags.has(Flags::PROBE_NOW) {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
                     len = 1;
                     probe = true;
@@ -212,9 +217,9 @@ impl Connection {
             }
             let fin_seq = data_start.add(self.send_buf.len() as u32);
             // The FIN is not held back by the window: it carries no data.
-            fin = self.fin_queued && self.snd_nxt.add(len as u32) == fin_seq;
+            fin = self.flags.has(Flags::FIN_QUEUED) && self.snd_nxt.add(len as u32) == fin_seq;
         }
-        self.probe_now = false;
+        self.flags.set(Flags::PROBE_NOW, false);
 
         if len == 0 && !fin {
             if !self.ack_now {
@@ -243,7 +248,8 @@ impl Connection {
         }
         if fin {
             flags |= TcpFlags::FIN;
-            self.fin_seq = Some(seq.add(len as u32));
+            self.fin_seq = seq.add(len as u32);
+            self.flags.set(Flags::FIN_SENT, true);
         }
         let end = seq.add(len as u32 + u32::from(fin));
         self.snd_max = self.snd_max.max(end);
@@ -295,7 +301,7 @@ impl Connection {
             0
         };
         let fin = self
-            .fin_seq
+            .fin_seq()
             .is_some_and(|f| f == rxt.seq.add(len) && rxt.end.after(f));
         // Nothing to send in the range: step HighRxt over all of it, so NextSeg moves on.
         let end = if len == 0 && !fin {
@@ -315,7 +321,7 @@ impl Connection {
             self.rtt_probe_sent = Deadline::NONE;
         }
         self.rto_at.get_or_insert(now + self.rtt.rto());
-        if self.sack_ok {
+        if self.flags.has(Flags::SACK_OK) {
             self.cold().stats.sack_recovered_bytes += u64::from(len);
         }
         if rxt.seq == self.snd_una {
@@ -343,9 +349,9 @@ impl Connection {
     /// a quiet connection end here.
     fn nothing_to_send(&self) -> bool {
         let data_end = self.data_start().add(self.send_buf.len() as u32);
-        let fin_unsent = self.fin_queued && self.snd_nxt == data_end;
+        let fin_unsent = self.flags.has(Flags::FIN_QUEUED) && self.snd_nxt == data_end;
         !self.ack_now
-            && !self.probe_now
+            && !self.flags.has(Flags::PROBE_NOW)
             && !self.in_recovery()
             && self.snd_nxt == self.snd_max
             && !self.snd_nxt.before(data_end)
@@ -409,7 +415,11 @@ impl Connection {
     /// A full-sized segment's payload: the MSS less the option bytes every segment carries
     /// (RFC 6691 §2, RFC 7323 §3.2: the MSS does not count TCP options).
     pub(crate) fn full_payload(&self) -> usize {
-        let opts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
+        let opts = if self.flags.has(Flags::TS_OK) {
+            TS_OPTION_LEN
+        } else {
+            0
+        };
         usize::from(self.mss.saturating_sub(opts).max(1))
     }
 
@@ -425,7 +435,7 @@ impl Connection {
     /// duplicate is to be reported (RFC 2018 §4, RFC 2883 §4).
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         TcpOptions {
-            timestamps: self.ts_ok.then(|| Timestamps {
+            timestamps: self.flags.has(Flags::TS_OK).then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
                 tsecr: self.ts_recent,
             }),
@@ -442,10 +452,10 @@ impl Connection {
                 .as_deref()
                 .is_some_and(|c| c.sack_report.has_dsack())
         };
-        if !self.sack_ok || (self.recv_buf.ooo_bytes() == 0 && !dsack()) {
+        if !self.flags.has(Flags::SACK_OK) || (self.recv_buf.ooo_bytes() == 0 && !dsack()) {
             return SackBlocks::new();
         }
-        let max = if self.ts_ok { 3 } else { 4 };
+        let max = if self.flags.has(Flags::TS_OK) { 3 } else { 4 };
         self.cold_ref()
             .sack_report
             .blocks(&self.ooo_seq_ranges(), max)

@@ -10,6 +10,7 @@
 
 use oxtcp_wire::TcpOptions;
 
+use super::flags::Flags;
 use super::scoreboard::DUP_THRESH;
 use super::{Connection, Ctx};
 use crate::cc::CongestionControl;
@@ -99,8 +100,10 @@ impl Connection {
         options: &TcpOptions,
         duplicate: bool,
     ) -> bool {
-        let sacks = self.sack_ok && !options.sack_blocks.is_empty();
-        if self.cold.is_none() && !sacks && (ack.after(self.snd_una) || !duplicate || self.sack_ok)
+        let sacks = self.flags.has(Flags::SACK_OK) && !options.sack_blocks.is_empty();
+        if self.cold.is_none()
+            && !sacks
+            && (ack.after(self.snd_una) || !duplicate || self.flags.has(Flags::SACK_OK))
         {
             // Nothing was ever lost, reordered or SACKed, and this ACK changes none of it:
             // with the recovery state all at its defaults, every path below would leave it
@@ -109,7 +112,7 @@ impl Connection {
         }
         let grow = !self.in_recovery();
         let smss = self.smss();
-        let sack_ok = self.sack_ok;
+        let sack_ok = self.flags.has(Flags::SACK_OK);
         let (snd_una, snd_max) = (self.snd_una, self.snd_max);
         let c = self.cold.get_or_insert_with(Box::default);
         let mut newly_sacked = 0;
@@ -286,7 +289,7 @@ impl Connection {
     /// `sack_ok`; a peer that negotiated SACK but sends no blocks never reaches fast recovery
     /// (it recovers by timeout) and so never meets a pipe that never shrinks.
     fn sack_informed(&self) -> bool {
-        self.sack_ok && self.cold_ref().recovery.sack_seen
+        self.flags.has(Flags::SACK_OK) && self.cold_ref().recovery.sack_seen
     }
 
     /// How far above cwnd limited transmit lets new data go (RFC 3042: one segment for each

@@ -9,6 +9,7 @@ use crate::state::State;
 use crate::time::Instant;
 
 use super::deadline::Deadline;
+use super::flags::Flags;
 use super::time_wait::{Handover, TimeWait, TsEcho};
 use super::{Connection, Ctx};
 use crate::cc::CongestionControl;
@@ -81,14 +82,16 @@ impl Connection {
         if self.snd_una == self.snd_max || self.state == State::Closed {
             return;
         }
-        self.retries += 1;
-        self.cold().stats.rto_count += 1;
-        self.timer_event(ctx, TimerKind::Retransmit, self.retries);
+        let c = self.cold();
+        c.retries += 1;
+        c.stats.rto_count += 1;
+        let retries = c.retries;
+        self.timer_event(ctx, TimerKind::Retransmit, retries);
         let limit = match self.state {
             State::SynSent | State::SynReceived => ctx.cfg.syn_retries,
             _ => ctx.cfg.data_retries,
         };
-        if self.retries > limit {
+        if retries > limit {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
@@ -121,7 +124,7 @@ impl Connection {
             return;
         }
         self.snd_nxt = self.snd_una;
-        self.probe_now = true;
+        self.flags.set(Flags::PROBE_NOW, true);
         let shift = backoff.min(16);
         let wait = (self.rtt.rto() * (1u32 << shift)).min(ctx.cfg.max_rto);
         self.cold().persist_at = Deadline::at(ctx.now + wait);
@@ -143,7 +146,7 @@ impl Connection {
                 rcv_nxt: self.rcv_nxt,
                 window: self.advertised_window(),
                 shift: self.rcv_wind_shift,
-                ts: self.ts_ok.then_some(TsEcho {
+                ts: self.flags.has(Flags::TS_OK).then_some(TsEcho {
                     recent: self.ts_recent,
                     recent_age: self.ts_recent_age,
                     offset: self.ts_offset,
