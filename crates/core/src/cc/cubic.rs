@@ -71,6 +71,12 @@ impl Cubic {
         }
     }
 
+    /// Whether the congestion-avoidance state has been allocated.
+    #[cfg(test)]
+    pub(crate) fn avoidance_allocated(&self) -> bool {
+        self.ca.is_some()
+    }
+
     fn smss(&self) -> f64 {
         f64::from(self.mss)
     }

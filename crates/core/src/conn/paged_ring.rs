@@ -66,6 +66,12 @@ impl PagedRing {
         self.pages.iter().flatten().count() * PAGE
     }
 
+    /// Bytes of the page table.
+    #[cfg(test)]
+    pub(crate) fn table_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.pages)
+    }
+
     /// Write `data` starting at ring position `pos`, wrapping at the capacity.
     pub(crate) fn write(
         &mut self,

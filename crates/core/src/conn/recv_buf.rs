@@ -146,6 +146,16 @@ impl RecvBuffer {
         Insert::Advanced(advance)
     }
 
+    /// Heap bytes held (pages, the page table, the range list).
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.ring.allocated()
+            + self.ring.table_bytes()
+            + self.ooo.as_ref().map_or(0, |v| {
+                std::mem::size_of::<Vec<(usize, usize)>>() + v.capacity() * 16
+            })
+    }
+
     /// Copy readable bytes into `out`; returns how many.
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut PagePool) -> usize {
         let n = out.len().min(self.readable());
