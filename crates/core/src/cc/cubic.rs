@@ -13,11 +13,21 @@ const C: f64 = 0.4;
 const BETA: f64 = 0.7;
 
 /// RFC 9438.
+///
+/// The state of congestion avoidance (W_max, the epoch, W_est) is boxed and allocated when
+/// slow start first ends: a connection that never leaves its initial slow start, as most
+/// short or idle ones, holds only the window, the threshold and the MSS.
 #[derive(Clone, Debug)]
 pub struct Cubic {
     mss: u32,
-    cwnd: f64,
     ssthresh: u32,
+    cwnd: f64,
+    ca: Option<Box<Avoidance>>,
+}
+
+/// What CUBIC keeps once congestion avoidance has begun.
+#[derive(Clone, Debug)]
+struct Avoidance {
     /// W_max: the window just before the last reduction, bytes.
     w_max: f64,
     /// W_max before that, for fast convergence (§4.7).
@@ -30,14 +40,12 @@ pub struct Cubic {
     cwnd_prior: f64,
 }
 
-impl Cubic {
-    /// A controller at the initial window.
-    pub fn new(mss: u32) -> Cubic {
-        let iw = f64::from(initial_window(mss));
-        Cubic {
-            mss,
-            cwnd: iw,
-            ssthresh: u32::MAX,
+impl Avoidance {
+    /// The state a controller starts with: no maximum yet, the estimates at the initial
+    /// window `iw` (W_est is set again when the first epoch starts, cwnd_prior when ssthresh
+    /// is first set, which is what ends slow start).
+    fn new(iw: f64) -> Avoidance {
+        Avoidance {
             w_max: 0.0,
             w_last_max: 0.0,
             epoch: None,
@@ -46,28 +54,54 @@ impl Cubic {
         }
     }
 
+    /// W_cubic(t) in bytes, `t` seconds into the epoch with offset `k` (§4.2 eq. 1).
+    fn w_cubic(&self, t: f64, k: f64, smss: f64) -> f64 {
+        C * (t - k).powi(3) * smss + self.w_max
+    }
+}
+
+impl Cubic {
+    /// A controller at the initial window.
+    pub fn new(mss: u32) -> Cubic {
+        Cubic {
+            mss,
+            ssthresh: u32::MAX,
+            cwnd: f64::from(initial_window(mss)),
+            ca: None,
+        }
+    }
+
+    /// Whether the congestion-avoidance state has been allocated.
+    #[cfg(test)]
+    pub(crate) fn avoidance_allocated(&self) -> bool {
+        self.ca.is_some()
+    }
+
     fn smss(&self) -> f64 {
         f64::from(self.mss)
     }
 
-    /// W_cubic(t) in bytes, `t` seconds into the epoch with offset `k` (§4.2 eq. 1).
-    fn w_cubic(&self, t: f64, k: f64) -> f64 {
-        C * (t - k).powi(3) * self.smss() + self.w_max
+    /// The congestion-avoidance state, allocated on first use.
+    fn ca(&mut self) -> &mut Avoidance {
+        let iw = f64::from(initial_window(self.mss));
+        self.ca.get_or_insert_with(|| Box::new(Avoidance::new(iw)))
     }
 
     /// §4.6 and §4.7: remember W_max (reduced further when the window stopped short of the
     /// last one: fast convergence), set ssthresh to β·cwnd, start a new epoch later.
     fn reduce(&mut self) {
-        self.w_last_max = self.w_max;
-        self.w_max = if self.cwnd < self.w_last_max {
-            self.cwnd * (1.0 + BETA) / 2.0
-        } else {
-            self.cwnd
-        };
+        let cwnd = self.cwnd;
         let floor = 2.0 * self.smss();
-        self.ssthresh = (self.cwnd * BETA).max(floor) as u32;
-        self.cwnd_prior = self.cwnd;
-        self.epoch = None;
+        let ca = self.ca();
+        ca.w_last_max = ca.w_max;
+        ca.w_max = if cwnd < ca.w_last_max {
+            cwnd * (1.0 + BETA) / 2.0
+        } else {
+            cwnd
+        };
+        ca.cwnd_prior = cwnd;
+        ca.epoch = None;
+        self.ssthresh = (cwnd * BETA).max(floor) as u32;
     }
 }
 
@@ -91,47 +125,52 @@ impl CongestionControl for Cubic {
             self.cwnd += acked.min(self.smss());
             return;
         }
-        let (start, k) = *self.epoch.get_or_insert_with(|| {
+        let cwnd = self.cwnd;
+        let mss = self.smss();
+        let ca = self.ca();
+        let (start, k) = *ca.epoch.get_or_insert_with(|| {
             // §4.2 eq. 2: K = ∛((W_max − cwnd_epoch) / C), in segments; zero when the window
             // already stands above the old maximum.
-            let k = if self.cwnd < self.w_max {
-                ((self.w_max - self.cwnd) / (C * f64::from(self.mss))).cbrt()
+            let k = if cwnd < ca.w_max {
+                ((ca.w_max - cwnd) / (C * mss)).cbrt()
             } else {
-                self.w_max = self.cwnd;
+                ca.w_max = cwnd;
                 0.0
             };
-            self.w_est = self.cwnd;
+            ca.w_est = cwnd;
             (now, k)
         });
         let t = (now - start).as_secs_f64();
         let rtt = rtt.map_or(0.1, |r| r.as_secs_f64());
         // §4.3 eq. 4: W_est grows by α per window of ACKs; α = 3(1 − β)/(1 + β), and 1 once
         // W_est has passed the window of the last reduction.
-        let alpha = if self.w_est >= self.cwnd_prior {
+        let alpha = if ca.w_est >= ca.cwnd_prior {
             1.0
         } else {
             3.0 * (1.0 - BETA) / (1.0 + BETA)
         };
-        self.w_est += alpha * acked / self.cwnd * self.smss();
-        let cubic = self.w_cubic(t, k);
-        if cubic < self.w_est {
+        ca.w_est += alpha * acked / cwnd * mss;
+        let cubic = ca.w_cubic(t, k, mss);
+        if cubic < ca.w_est {
             // The Reno-friendly region.
-            self.cwnd = self.w_est;
+            self.cwnd = ca.w_est;
             return;
         }
         // §4.4–4.5: aim at W_cubic one RTT ahead, at most 1.5·cwnd, growing by
         // (target − cwnd)/cwnd per segment acknowledged.
-        let target = self.w_cubic(t + rtt, k).clamp(self.cwnd, 1.5 * self.cwnd);
-        self.cwnd += (target - self.cwnd) / self.cwnd * acked;
+        let target = ca.w_cubic(t + rtt, k, mss).clamp(cwnd, 1.5 * cwnd);
+        self.cwnd += (target - cwnd) / cwnd * acked;
     }
 
     fn exit_slow_start(&mut self, _now: Instant) {
         // RFC 9438 §4.10: congestion avoidance starts a new epoch from the current window,
         // which becomes W_max (K = 0) and the Reno-friendly estimate's base.
-        self.ssthresh = self.cwnd as u32;
-        self.w_max = self.cwnd;
-        self.cwnd_prior = self.cwnd;
-        self.epoch = None;
+        let cwnd = self.cwnd;
+        self.ssthresh = cwnd as u32;
+        let ca = self.ca();
+        ca.w_max = cwnd;
+        ca.cwnd_prior = cwnd;
+        ca.epoch = None;
     }
 
     fn on_congestion_event(&mut self, _now: Instant, _flight: u32) {
@@ -143,7 +182,8 @@ impl CongestionControl for Cubic {
         // §4.8: a timeout reduces like a loss and restarts from the loss window.
         self.reduce();
         self.cwnd = self.smss();
-        self.w_est = self.cwnd;
+        let cwnd = self.cwnd;
+        self.ca().w_est = cwnd;
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -179,7 +219,7 @@ mod tests {
         let c = after_loss_at(100);
         assert_eq!(c.cwnd(), 70_000);
         assert_eq!(c.ssthresh(), 70_000);
-        assert_eq!(c.w_max, 100_000.0);
+        assert_eq!(c.ca.as_ref().unwrap().w_max, 100_000.0);
     }
 
     #[test]
@@ -200,7 +240,8 @@ mod tests {
                 at_k = Some(c.cwnd());
             }
         }
-        let (_, k) = c.epoch.unwrap();
+        let ca = c.ca.as_ref().unwrap();
+        let (_, k) = ca.epoch.unwrap();
         assert!((k - 4.217).abs() < 0.01, "K = {k}");
         let w = at_k.unwrap();
         assert!(
@@ -246,10 +287,11 @@ mod tests {
                 c.on_ack(Instant::from_micros(now_us), MSS, Some(rtt));
             }
         }
-        let (_, k) = c.epoch.unwrap();
-        let cubic = c.w_cubic(now_us as f64 / 1e6, k);
-        assert!(c.w_est > cubic, "W_est {} vs W_cubic {cubic}", c.w_est);
-        assert!(c.cwnd() as f64 >= c.w_est - 1.0);
+        let ca = c.ca.as_ref().unwrap();
+        let (_, k) = ca.epoch.unwrap();
+        let cubic = ca.w_cubic(now_us as f64 / 1e6, k, f64::from(MSS));
+        assert!(ca.w_est > cubic, "W_est {} vs W_cubic {cubic}", ca.w_est);
+        assert!(c.cwnd() as f64 >= ca.w_est - 1.0);
     }
 
     #[test]
@@ -261,7 +303,7 @@ mod tests {
         }
         let w = c.cwnd() as f64;
         c.on_congestion_event(at(2), c.cwnd());
-        assert!((c.w_max - w * (1.0 + BETA) / 2.0).abs() < 1.0);
+        assert!((c.ca.as_ref().unwrap().w_max - w * (1.0 + BETA) / 2.0).abs() < 1.0);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use crate::conn::deadline::Span;
 use crate::seq::SeqNum;
 
 /// RFC 9406 §4.3 constants.
@@ -25,13 +26,29 @@ const MAX_RTT_THRESH: Duration = Duration::from_millis(16);
 const MIN_RTT_DIVISOR: u32 = 8;
 const N_RTT_SAMPLE: u32 = 8;
 
-#[derive(Clone, Debug, Default)]
+/// Kept small (24 bytes) as every connection holds one until its slow start ends: the round
+/// minima as 8-byte `Span`s, the sample count saturating (only its reaching N_RTT_SAMPLE
+/// matters).
+#[derive(Clone, Debug)]
 pub(crate) struct HyStart {
-    /// The round ends when an ACK reaches this.
-    window_end: Option<SeqNum>,
-    last_round_min: Option<Duration>,
-    current_round_min: Option<Duration>,
-    samples: u32,
+    /// The round ends when an ACK reaches this, once `in_round`.
+    window_end: SeqNum,
+    in_round: bool,
+    samples: u8,
+    last_round_min: Span,
+    current_round_min: Span,
+}
+
+impl Default for HyStart {
+    fn default() -> HyStart {
+        HyStart {
+            window_end: SeqNum::default(),
+            in_round: false,
+            samples: 0,
+            last_round_min: Span::NONE,
+            current_round_min: Span::NONE,
+        }
+    }
 }
 
 impl HyStart {
@@ -45,19 +62,20 @@ impl HyStart {
         sample: Option<Duration>,
     ) -> bool {
         // §4.2: a new round starts when the ACK passes the window end.
-        if self.window_end.is_none_or(|end| ack.after_eq(end)) {
-            self.window_end = Some(snd_nxt);
-            self.last_round_min = self.current_round_min.take();
+        if !self.in_round || ack.after_eq(self.window_end) {
+            self.window_end = snd_nxt;
+            self.in_round = true;
+            self.last_round_min = std::mem::replace(&mut self.current_round_min, Span::NONE);
             self.samples = 0;
         }
         let Some(rtt) = sample else {
             return false;
         };
-        let cur = self.current_round_min.map_or(rtt, |m| m.min(rtt));
-        self.current_round_min = Some(cur);
-        self.samples += 1;
-        match self.last_round_min {
-            Some(last) if self.samples >= N_RTT_SAMPLE => {
+        let cur = self.current_round_min.get().map_or(rtt, |m| m.min(rtt));
+        self.current_round_min = Span::of(cur);
+        self.samples = self.samples.saturating_add(1);
+        match self.last_round_min.get() {
+            Some(last) if u32::from(self.samples) >= N_RTT_SAMPLE => {
                 let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
                 cur >= last + thresh
             }

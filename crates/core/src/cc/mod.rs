@@ -38,6 +38,14 @@ impl CcAlgorithm {
         }
     }
 
+    /// A fresh controller held inline by the connection, without a box or a virtual call.
+    pub(crate) fn controller(self, mss: u32) -> Controller {
+        match self {
+            CcAlgorithm::NewReno => Controller::NewReno(NewReno::new(mss)),
+            CcAlgorithm::Cubic => Controller::Cubic(Cubic::new(mss)),
+        }
+    }
+
     /// Its name (`newreno`, `cubic`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -90,6 +98,51 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn set_mss(&mut self, mss: u32);
 }
 
+/// One of the algorithms, held inline: what a connection keeps (a `Box<dyn>` would cost a
+/// pointer and an allocation per connection).
+#[derive(Clone, Debug)]
+pub(crate) enum Controller {
+    NewReno(NewReno),
+    Cubic(Cubic),
+}
+
+/// Forward a call to the algorithm in use.
+macro_rules! dispatch {
+    ($self:ident, $c:ident => $call:expr) => {
+        match $self {
+            Controller::NewReno($c) => $call,
+            Controller::Cubic($c) => $call,
+        }
+    };
+}
+
+impl CongestionControl for Controller {
+    fn algorithm(&self) -> CcAlgorithm {
+        dispatch!(self, c => c.algorithm())
+    }
+    fn cwnd(&self) -> u32 {
+        dispatch!(self, c => c.cwnd())
+    }
+    fn ssthresh(&self) -> u32 {
+        dispatch!(self, c => c.ssthresh())
+    }
+    fn on_ack(&mut self, now: Instant, acked: u32, rtt: Option<Duration>) {
+        dispatch!(self, c => c.on_ack(now, acked, rtt))
+    }
+    fn on_congestion_event(&mut self, now: Instant, flight: u32) {
+        dispatch!(self, c => c.on_congestion_event(now, flight))
+    }
+    fn on_rto(&mut self, now: Instant, flight: u32) {
+        dispatch!(self, c => c.on_rto(now, flight))
+    }
+    fn exit_slow_start(&mut self, now: Instant) {
+        dispatch!(self, c => c.exit_slow_start(now))
+    }
+    fn set_mss(&mut self, mss: u32) {
+        dispatch!(self, c => c.set_mss(mss))
+    }
+}
+
 /// RFC 6928: IW = min(10·MSS, max(2·MSS, 14600)).
 pub fn initial_window(mss: u32) -> u32 {
     (10 * mss).min((2 * mss).max(14_600))
@@ -118,6 +171,7 @@ mod tests {
         for a in [CcAlgorithm::NewReno, CcAlgorithm::Cubic] {
             assert_eq!(a.as_str().parse::<CcAlgorithm>(), Ok(a));
             assert_eq!(a.build(1460).algorithm(), a);
+            assert_eq!(a.controller(1460).algorithm(), a);
         }
         assert!("vegas".parse::<CcAlgorithm>().is_err());
     }

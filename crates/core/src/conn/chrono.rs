@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::Connection;
+use crate::cc::CongestionControl;
 use crate::time::Instant;
 
 /// Why the sender stopped.
@@ -20,23 +21,62 @@ pub(crate) enum Limit {
     SendBuffer,
 }
 
-/// The running chronograph: the factor limiting the sender now, and since when.
+/// The running chronograph: the factor limiting the sender now, and since when, packed in
+/// 8 bytes: zero when nothing limits it, else the instant in microseconds shifted left by two
+/// with the factor's code (1–3) below (an instant past 2^62 µs, 146,000 years, saturates).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Chrono {
-    current: Option<(Limit, Instant)>,
+    current: u64,
+}
+
+impl Chrono {
+    fn get(self) -> Option<(Limit, Instant)> {
+        let l = match self.current & 3 {
+            0 => return None,
+            1 => Limit::Rwnd,
+            2 => Limit::Cwnd,
+            _ => Limit::SendBuffer,
+        };
+        Some((l, Instant::from_micros(self.current >> 2)))
+    }
+
+    fn set(&mut self, limit: Option<Limit>, since: Instant) {
+        self.current = match limit {
+            None => 0,
+            Some(_) => (since.as_micros().min(u64::MAX >> 2) << 2) | code(limit),
+        };
+    }
+
+    /// Whether `limit` is the factor limiting the sender now.
+    #[inline]
+    fn is(self, limit: Option<Limit>) -> bool {
+        self.current & 3 == code(limit)
+    }
+}
+
+/// The two low bits of the packed chronograph.
+#[inline]
+fn code(limit: Option<Limit>) -> u64 {
+    match limit {
+        None => 0,
+        Some(Limit::Rwnd) => 1,
+        Some(Limit::Cwnd) => 2,
+        Some(Limit::SendBuffer) => 3,
+    }
 }
 
 impl Connection {
     /// The sender stopped (or not) for `limit` at `now`: close the running interval, charge it,
     /// and open the next one.
+    #[inline]
     pub(crate) fn note_limit(&mut self, now: Instant, limit: Option<Limit>) {
-        if self.chrono.current.map(|(l, _)| l) == limit {
+        if self.chrono.is(limit) {
             return;
         }
-        if let Some((l, since)) = self.chrono.current.take() {
+        if let Some((l, since)) = self.chrono.get() {
             *self.limit_counter(l) += now - since;
         }
-        self.chrono.current = limit.map(|l| (l, now));
+        self.chrono.set(limit, now);
     }
 
     /// Classify a stop: `unsent` bytes wait, `in_flight` are outstanding.
@@ -58,16 +98,16 @@ impl Connection {
 
     fn limit_counter(&mut self, l: Limit) -> &mut Duration {
         match l {
-            Limit::Rwnd => &mut self.stats.rwnd_limited,
-            Limit::Cwnd => &mut self.stats.cwnd_limited,
-            Limit::SendBuffer => &mut self.stats.sndbuf_limited,
+            Limit::Rwnd => &mut self.cold().stats.rwnd_limited,
+            Limit::Cwnd => &mut self.cold().stats.cwnd_limited,
+            Limit::SendBuffer => &mut self.cold().stats.sndbuf_limited,
         }
     }
 
     /// The counters with the running interval included up to `now`.
     pub(crate) fn stats_at(&self, now: Instant) -> super::ConnStats {
-        let mut s = self.stats;
-        if let Some((l, since)) = self.chrono.current {
+        let mut s = self.merged_stats();
+        if let Some((l, since)) = self.chrono.get() {
             let d = now.saturating_duration_since(since);
             match l {
                 Limit::Rwnd => s.rwnd_limited += d,

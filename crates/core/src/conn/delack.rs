@@ -15,13 +15,14 @@
 
 use std::time::Duration;
 
+use super::deadline::Deadline;
 use crate::time::Instant;
 
 /// Delayed-ACK state of one connection.
 #[derive(Debug, Default)]
 pub(crate) struct DelayedAck {
     /// When the delayed ACK must go out, while one is being delayed.
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline: Deadline,
     /// Data segments acknowledged at once so far in the quick-ACK phase.
     quick_used: u32,
 }
@@ -48,18 +49,18 @@ impl DelayedAck {
         if self.deadline.is_some() || len > full {
             return true;
         }
-        self.deadline = Some(now + delay);
+        self.deadline = Deadline::at(now + delay);
         false
     }
 
     /// An ACK went out (on any segment): nothing is delayed any more.
     pub(crate) fn on_ack_sent(&mut self) {
-        self.deadline = None;
+        self.deadline = Deadline::NONE;
     }
 
     /// The timer is due at `now`.
     pub(crate) fn is_due(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|t| t <= now)
+        self.deadline.is_due(now)
     }
 }
 
@@ -76,7 +77,7 @@ mod tests {
         assert!(d.on_in_order_data(t, DELAY, 2, 100, 1460));
         assert!(d.on_in_order_data(t, DELAY, 2, 100, 1460));
         assert!(!d.on_in_order_data(t, DELAY, 2, 100, 1460));
-        assert_eq!(d.deadline, Some(t + Duration::from_millis(40)));
+        assert_eq!(d.deadline.get(), Some(t + Duration::from_millis(40)));
         assert!(d.on_in_order_data(t, DELAY, 2, 100, 1460));
         d.on_ack_sent();
         assert!(!d.on_in_order_data(t, DELAY, 2, 100, 1460));

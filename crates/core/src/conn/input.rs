@@ -3,8 +3,11 @@
 
 use oxtcp_wire::{TcpFlags, TcpOptions};
 
+use super::deadline::Deadline;
+use super::flags::Flags;
 use super::time_wait::Ended;
 use super::{ts_before, ts_clock, Connection, Ctx, PeerSyn, PAWS_IDLE};
+use crate::cc::CongestionControl;
 use crate::config::{RstPolicy, StackConfig, SynPolicy};
 use crate::error::ConnError;
 use crate::event::{Cause, DropReason};
@@ -67,14 +70,18 @@ pub struct RstReply {
 impl Connection {
     /// Process one arriving segment.
     pub(crate) fn handle_segment(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) -> Disposition {
-        self.stats.segs_in += 1;
-        if let Some(tw) = &mut self.time_wait {
+        self.hot_stats.segs_in += 1;
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             let (d, ended) = tw.handle_segment(ctx, &seg);
             if let Some(ended) = ended {
                 self.end_time_wait(ctx, ended);
             }
             if d != Disposition::Accepted {
-                self.stats.drops += 1;
+                self.cold().stats.drops += 1;
             }
             return d;
         }
@@ -84,7 +91,7 @@ impl Connection {
             _ => self.on_segment_synchronizing(ctx, seg),
         };
         if d != Disposition::Accepted {
-            self.stats.drops += 1;
+            self.cold().stats.drops += 1;
         }
         d
     }
@@ -139,7 +146,7 @@ impl Connection {
             // goes out again, now carrying ACK. Data on the SYN is not acknowledged, so the
             // peer resends it once synchronized.
             self.snd_nxt = self.iss;
-            self.rtt_probe = None;
+            self.rtt_probe_sent = Deadline::NONE;
             self.set_state(ctx, State::SynReceived, Cause::RecvSyn);
         }
         Disposition::Accepted
@@ -165,7 +172,7 @@ impl Connection {
         // already hold, so the RFC's first check would reject it and the open would stall until
         // a retransmission. Treat it as the ACK of our SYN, with its SYN already consumed.
         if self.state == State::SynReceived
-            && !self.passive
+            && !self.flags.has(Flags::PASSIVE)
             && seg.flags.syn()
             && seg.flags.ack()
             && seg.seq == self.irs
@@ -185,7 +192,7 @@ impl Connection {
         // dropped silently, and PAWS drops one whose TSval is older than TS.Recent, with an ACK
         // in reply, before the sequence number is even looked at.
         let seg_ts = seg.options.timestamps;
-        if self.ts_ok && !seg.flags.rst() {
+        if self.flags.has(Flags::TS_OK) && !seg.flags.rst() {
             match paws(
                 &mut self.ts_recent,
                 &mut self.ts_recent_age,
@@ -224,10 +231,10 @@ impl Connection {
                 // ACK"). A peer that numbers a bare ACK from before its own FIN still gets its
                 // acknowledgment of our FIN through. The RFC 5961 ACK checks below still apply.
                 let _ = self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
-                if self.sack_ok && !seg.payload.is_empty() {
+                if self.flags.has(Flags::SACK_OK) && !seg.payload.is_empty() {
                     // RFC 2883 §4: the next ACK reports the duplicate range first.
                     let end = seg.seq.add(seg.payload.len() as u32);
-                    self.sack_report.on_duplicate(seg.seq, end, None);
+                    self.cold().sack_report.on_duplicate(seg.seq, end, None);
                 }
                 seg.payload = &[];
                 seg.flags = seg.flags.without_fin();
@@ -236,7 +243,7 @@ impl Connection {
                 return self.ack_unacceptable(ctx, &seg, DropReason::OutOfWindow);
             }
         }
-        if self.sack_ok
+        if self.flags.has(Flags::SACK_OK)
             && !seg.flags.syn()
             && !seg.flags.rst()
             && !seg.payload.is_empty()
@@ -250,7 +257,7 @@ impl Connection {
             } else {
                 self.rcv_nxt
             };
-            self.sack_report.on_duplicate(seg.seq, end, None);
+            self.cold().sack_report.on_duplicate(seg.seq, end, None);
             self.ack_now = true;
         }
         let seg = self.trim_to_window(seg, rcv_wnd);
@@ -315,7 +322,7 @@ impl Connection {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.set_state(ctx, State::Established, Cause::RecvAckOfSyn);
-            if self.fin_queued {
+            if self.flags.has(Flags::FIN_QUEUED) {
                 // CLOSE was called in SYN-RECEIVED: the queued FIN goes now.
                 self.set_state(ctx, State::FinWait1, Cause::Close);
             }
@@ -353,7 +360,9 @@ impl Connection {
         }
         // Any ACK from the peer proves it is alive: zero-window probing goes on without limit.
         // The probe interval keeps backing off until the window opens (below).
-        self.persist_probes = 0;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.persist_probes = 0;
+        }
         // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
         if !old_duplicate && self.snd_wl1.before(seg.seq)
             || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
@@ -363,12 +372,14 @@ impl Connection {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
         }
-        if self.snd_wnd > 0 {
-            self.persist_backoff = 0;
+        let mut persisting = false;
+        if let (true, Some(c)) = (self.snd_wnd > 0, self.cold.as_deref_mut()) {
+            c.persist_backoff = 0;
+            persisting = c.persist_at.take().is_some();
         }
-        if self.snd_wnd > 0 && self.persist_at.take().is_some() && self.snd_una != self.snd_max {
+        if persisting && self.snd_una != self.snd_max {
             // The window opened: leave persist mode; what is in flight is timed again.
-            self.rto_at = Some(ctx.now + self.rtt.rto());
+            self.rto_at = Deadline::at(ctx.now + self.rtt.rto());
         }
         let our_fin_acked = self.is_fin_acked();
         match self.state {
@@ -392,7 +403,7 @@ impl Connection {
         // that a FIN+ACK takes FIN-WAIT-1 straight to TIME-WAIT (lifecycle C6).
         if self.state == State::FinWait1 && our_fin_acked {
             self.set_state(ctx, State::FinWait2, Cause::RecvAckOfFin);
-            if self.released {
+            if self.flags.has(Flags::RELEASED) {
                 self.arm_fin_wait_2(ctx.now, ctx.cfg);
             }
         }
@@ -401,7 +412,7 @@ impl Connection {
 
     /// What a SYN arriving for this connection may do: only TIME-WAIT judges (RFC 6191).
     pub(crate) fn time_wait_syn(&self, cfg: &StackConfig, seg: &SegIn<'_>) -> TimeWaitSyn {
-        match &self.time_wait {
+        match self.cold.as_deref().and_then(|c| c.time_wait.as_deref()) {
             Some(tw) => tw.syn_verdict(cfg, seg),
             None => TimeWaitSyn::Process,
         }
@@ -410,7 +421,9 @@ impl Connection {
     /// TIME-WAIT is over (its timer, an RST or SYN it let end it, or RFC 6191 reuse): the
     /// connection is CLOSED and the 4-tuple free.
     pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>, ended: Ended) {
-        self.time_wait = None;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.time_wait = None;
+        }
         if ended.error.is_some() {
             self.error = ended.error;
         }
@@ -420,7 +433,12 @@ impl Connection {
     /// Leave TIME-WAIT at once because the stack holds `max_time_wait` entries already; the
     /// ACK it owed (of the peer's FIN) still goes, from CLOSED.
     pub(crate) fn skip_time_wait(&mut self, ctx: &mut Ctx<'_>) {
-        let owe = self.ack_now || self.time_wait.as_ref().is_some_and(|tw| tw.owes_ack());
+        let owe = self.ack_now
+            || self
+                .cold
+                .as_deref()
+                .and_then(|c| c.time_wait.as_deref())
+                .is_some_and(|tw| tw.owes_ack());
         let ended = Ended {
             cause: Cause::TimeWaitOverflow,
             error: None,
@@ -432,7 +450,9 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        let ok = challenge_allowed(ctx, &mut self.last_invalid_ack);
+        let mut last = self.cold_ref().last_invalid_ack.get();
+        let ok = challenge_allowed(ctx, &mut last);
+        self.note_invalid_ack(last);
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -445,7 +465,9 @@ impl Connection {
         reason: DropReason,
     ) -> Disposition {
         let span = near_span(self.recv_buf.capacity() as u32);
-        let ok = answer_unacceptable(ctx, seg, &mut self.last_invalid_ack, self.rcv_nxt, span);
+        let mut last = self.cold_ref().last_invalid_ack.get();
+        let ok = answer_unacceptable(ctx, seg, &mut last, self.rcv_nxt, span);
+        self.note_invalid_ack(last);
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -462,7 +484,7 @@ impl Connection {
         seq: SeqNum,
         old_duplicate: bool,
     ) {
-        if let (true, Some(ts), false) = (self.ts_ok, seg_ts, old_duplicate) {
+        if let (true, Some(ts), false) = (self.flags.has(Flags::TS_OK), seg_ts, old_duplicate) {
             if !ts_before(ts.tsval, self.ts_recent) && seq.before_eq(self.last_ack_sent) {
                 self.ts_recent = ts.tsval;
                 self.ts_recent_age = now;
@@ -511,25 +533,32 @@ impl Connection {
             let off = seg.seq.since(self.rcv_nxt) as usize;
             let len = seg.payload.len();
             let had_gap = self.recv_buf.ooo_bytes() > 0;
-            if self.sack_ok && off > 0 && self.recv_buf.ooo_holding(off, off + len).is_some() {
+            if self.flags.has(Flags::SACK_OK)
+                && off > 0
+                && self.recv_buf.ooo_holding(off, off + len).is_some()
+            {
                 // RFC 2883 §4: all of it is held already; the D-SACK names the range that
                 // holds it second.
                 let end = seg.seq.add(len as u32);
-                self.sack_report.on_duplicate(seg.seq, end, Some(seg.seq));
+                self.cold()
+                    .sack_report
+                    .on_duplicate(seg.seq, end, Some(seg.seq));
             }
             match self.recv_buf.insert(off, seg.payload, ctx.pages) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);
-                    self.stats.bytes_received += n as u64;
+                    self.hot_stats.bytes_received += n as u64;
                 }
-                super::recv_buf::Insert::Full => self.stats.drops += 1,
+                super::recv_buf::Insert::Full => self.cold().stats.drops += 1,
             }
-            if self.sack_ok {
+            if self.flags.has(Flags::SACK_OK) {
                 if off > 0 {
-                    self.sack_report.on_ooo_segment(seg.seq);
+                    self.cold().sack_report.on_ooo_segment(seg.seq);
                 }
                 let ooo = self.ooo_seq_ranges();
-                self.sack_report.forget_passed(&ooo);
+                if let Some(c) = self.cold.as_deref_mut() {
+                    c.sack_report.forget_passed(&ooo);
+                }
             }
             // RFC 5681 §4.2: out-of-order data draws an immediate (duplicate) ACK, and so does
             // data that fills all or part of a gap; other in-order data may be delayed.
@@ -549,20 +578,20 @@ impl Connection {
         if seg.flags.fin() && !self.state.has_received_fin() {
             let fin_at = seg.seq.add(seg.payload.len() as u32);
             if fin_at.after(self.rcv_nxt) {
-                self.ooo_fin = Some(fin_at);
+                self.set_ooo_fin(Some(fin_at));
                 self.ack_now = true;
             } else if fin_at == self.rcv_nxt {
-                self.ooo_fin = Some(fin_at);
+                self.set_ooo_fin(Some(fin_at));
             }
         }
-        if self.ooo_fin == Some(self.rcv_nxt) {
+        if self.ooo_fin() == Some(self.rcv_nxt) {
             self.on_fin(ctx);
         }
     }
 
     /// Eighth step: the peer's FIN is in sequence.
     fn on_fin(&mut self, ctx: &mut Ctx<'_>) {
-        self.ooo_fin = None;
+        self.set_ooo_fin(None);
         self.rcv_nxt = self.rcv_nxt.add(1);
         self.ack_now = true;
         match self.state {
@@ -576,12 +605,12 @@ impl Connection {
                 // ours, which may have been lost; the ACK of its FIN carries our FIN again
                 // (<SEQ=FIN><CTL=FIN,ACK>) rather than a bare ACK, costing nothing and saving a
                 // retransmission timeout if it was.
-                if let Some(fin) = self.fin_seq {
+                if let Some(fin) = self.fin_seq() {
                     if self.snd_nxt == fin.add(1) {
                         self.snd_nxt = fin;
                         // Karn's rule: a resent FIN cannot be timed.
-                        if self.rtt_probe.is_some_and(|(end, _)| end.after(fin)) {
-                            self.rtt_probe = None;
+                        if self.rtt_probe().is_some_and(|(end, _)| end.after(fin)) {
+                            self.rtt_probe_sent = Deadline::NONE;
                         }
                     }
                 }
@@ -593,7 +622,7 @@ impl Connection {
 
     /// Our FIN has been sent and acknowledged.
     pub(crate) fn is_fin_acked(&self) -> bool {
-        self.fin_seq.is_some_and(|f| self.snd_una.after(f))
+        self.fin_seq().is_some_and(|f| self.snd_una.after(f))
     }
 
     /// SND.UNA moves forward to `ack` (RFC 9293 §3.10.7.4 fifth step; RFC 6298 §5.2–5.3);
@@ -613,7 +642,7 @@ impl Connection {
             0
         };
         self.send_buf.consume(data_acked);
-        self.stats.bytes_acked += data_acked as u64;
+        self.hot_stats.bytes_acked += data_acked as u64;
         self.snd_una = ack;
         if self.snd_nxt.before(ack) {
             self.snd_nxt = ack;
@@ -636,11 +665,13 @@ impl Connection {
             }
             self.cc.on_ack(ctx.now, growth, self.rtt.srtt());
         }
-        self.retries = 0;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.retries = 0;
+        }
         self.rto_at = if self.snd_una == self.snd_max {
-            None
+            Deadline::NONE
         } else {
-            Some(ctx.now + self.rtt.rto())
+            Deadline::at(ctx.now + self.rtt.rto())
         };
     }
 
@@ -649,15 +680,15 @@ impl Connection {
     /// TSval, so the sample is unambiguous and Karn's rule is not needed. Without, from the
     /// one timed segment, which Karn's rule dropped if it was sent again (RFC 6298 §3).
     fn rtt_sample(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) -> Option<Duration> {
-        if self.ts_ok {
-            self.rtt_probe = None;
+        if self.flags.has(Flags::TS_OK) {
+            self.rtt_probe_sent = Deadline::NONE;
             let ticks = ts_clock(now, self.ts_offset).wrapping_sub(tsecr?);
             // An echo from the future or from before the connection is no sample.
             return ((ticks as i32) >= 0).then(|| Duration::from_millis(u64::from(ticks)));
         }
-        let (end, sent) = self.rtt_probe?;
+        let (end, sent) = self.rtt_probe()?;
         if ack.after_eq(end) {
-            self.rtt_probe = None;
+            self.rtt_probe_sent = Deadline::NONE;
             return Some(now - sent);
         }
         None

@@ -5,6 +5,7 @@
 use crate::config::StackConfig;
 use crate::state::State;
 
+use super::flags::Flags;
 use super::Connection;
 
 /// Return `Err(message)` from the enclosing function unless `cond` holds.
@@ -74,7 +75,7 @@ impl Connection {
         );
 
         // SACKed data lies within what was sent.
-        if let Some(high) = self.scoreboard.high_sacked() {
+        if let Some(high) = self.cold_ref().scoreboard.high_sacked() {
             ensure!(
                 high.before_eq(max),
                 "{st}: SACKed up to {high} past snd.max {max}"
@@ -82,8 +83,11 @@ impl Connection {
         }
 
         // Our FIN: queued before it is sent, sent only in the closing states.
-        if let Some(fin) = self.fin_seq {
-            ensure!(self.fin_queued, "{st}: FIN sent but never queued");
+        if let Some(fin) = self.fin_seq() {
+            ensure!(
+                self.flags.has(Flags::FIN_QUEUED),
+                "{st}: FIN sent but never queued"
+            );
             ensure!(
                 fin.before(max),
                 "{st}: FIN at {fin} but snd.max {max} does not cover it"
@@ -91,14 +95,14 @@ impl Connection {
         }
         match st {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {
-                ensure!(self.fin_seq.is_none(), "{st}: our FIN already sent");
+                ensure!(self.fin_seq().is_none(), "{st}: our FIN already sent");
             }
             State::FinWait1 | State::Closing | State::LastAck => {
-                ensure!(self.fin_queued, "{st}: no FIN queued");
+                ensure!(self.flags.has(Flags::FIN_QUEUED), "{st}: no FIN queued");
             }
             State::FinWait2 | State::TimeWait => {
                 // Both states are entered only once our FIN is acknowledged.
-                let Some(fin) = self.fin_seq else {
+                let Some(fin) = self.fin_seq() else {
                     return Err(format!("{st}: our FIN was never sent"));
                 };
                 ensure!(
@@ -118,11 +122,11 @@ impl Connection {
 
         // Timers belong to their states.
         ensure!(
-            self.time_wait.is_some() == (st == State::TimeWait),
+            self.cold_ref().time_wait.is_some() == (st == State::TimeWait),
             "{st}: TIME-WAIT entry present {}",
-            self.time_wait.is_some()
+            self.cold_ref().time_wait.is_some()
         );
-        if self.fin_wait_2_at.is_some() {
+        if self.cold_ref().fin_wait_2_at.is_some() {
             ensure!(
                 st == State::FinWait2,
                 "{st}: FIN-WAIT-2 timer armed outside FIN-WAIT-2"
@@ -130,7 +134,7 @@ impl Connection {
         }
         if st == State::Closed {
             ensure!(
-                self.rto_at.is_none() && self.persist_at.is_none(),
+                self.rto_at.is_none() && self.cold_ref().persist_at.is_none(),
                 "CLOSED: retransmission or persist timer armed"
             );
             ensure!(
@@ -138,7 +142,10 @@ impl Connection {
                 "CLOSED: a timer is armed ({:?})",
                 self.next_deadline(cfg)
             );
-            ensure!(!self.probe_now, "CLOSED: a window probe is pending");
+            ensure!(
+                !self.flags.has(Flags::PROBE_NOW),
+                "CLOSED: a window probe is pending"
+            );
         }
 
         // An error ends the connection.
@@ -148,7 +155,7 @@ impl Connection {
         // A peer's FIN is behind RCV.NXT once the state says it arrived.
         if st.has_received_fin() {
             ensure!(
-                self.ooo_fin.is_none(),
+                self.ooo_fin().is_none(),
                 "{st}: FIN received yet one is still held out of order"
             );
         }

@@ -30,9 +30,19 @@ pub(crate) struct KeepAliveState {
     probe_now: bool,
 }
 
+impl KeepAliveState {
+    /// Nothing heard, nothing sent (`Default`, usable in a const).
+    pub(crate) const IDLE: KeepAliveState = KeepAliveState {
+        idle_since: Instant::ZERO,
+        probes_sent: 0,
+        last_probe: Instant::ZERO,
+        probe_now: false,
+    };
+}
+
 impl Connection {
     fn keepalive_applies(&self) -> bool {
-        self.opts.keepalive.is_some()
+        self.cold_ref().keepalive.is_some()
             && matches!(
                 self.state,
                 State::Established | State::CloseWait | State::FinWait2
@@ -41,11 +51,11 @@ impl Connection {
 
     /// When the keep-alive timer is due, if it runs.
     pub(crate) fn keepalive_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
-        let ka = self.opts.keepalive?;
+        let ka = self.cold.as_deref()?.keepalive?;
         if !self.keepalive_applies() {
             return None;
         }
-        let k = &self.keepalive;
+        let k = &self.cold_ref().ka;
         Some(if k.probes_sent == 0 {
             k.idle_since + ka.idle(cfg)
         } else {
@@ -54,22 +64,29 @@ impl Connection {
     }
 
     /// Any segment from the peer proves it alive: the idle period starts over (§3.8.4).
+    /// Without the cold part keep-alive is off and its bookkeeping unused: `set_keepalive`
+    /// starts it over when it is turned on.
     pub(crate) fn keepalive_heard(&mut self, now: Instant) {
-        self.keepalive.idle_since = now;
-        self.keepalive.probes_sent = 0;
-        self.keepalive.probe_now = false;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.ka.idle_since = now;
+            c.ka.probes_sent = 0;
+            c.ka.probe_now = false;
+        }
     }
 
     /// SO_KEEPALIVE on a live connection: `None` turns it off; turning it on starts the idle
     /// period now, as Linux's tcp_set_keepalive does.
     pub(crate) fn set_keepalive(&mut self, now: Instant, ka: Option<KeepAlive>) {
-        self.opts.keepalive = ka;
+        if ka.is_none() && self.cold.is_none() {
+            return;
+        }
+        self.cold().keepalive = ka;
         self.keepalive_heard(now);
     }
 
     /// The keep-alive timer fired.
     pub(crate) fn on_keepalive_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(ka) = self.opts.keepalive else {
+        let Some(ka) = self.cold_ref().keepalive else {
             return;
         };
         // RFC 9293 §3.8.4: "Keep-alive packets MUST only be sent when no sent data is
@@ -79,24 +96,28 @@ impl Connection {
             self.keepalive_heard(ctx.now);
             return;
         }
-        if self.keepalive.probes_sent >= ka.probes(ctx.cfg) {
-            self.timer_event(ctx, TimerKind::KeepAlive, self.keepalive.probes_sent + 1);
+        let k = &mut self.cold().ka;
+        if k.probes_sent >= ka.probes(ctx.cfg) {
+            let n = k.probes_sent + 1;
+            self.timer_event(ctx, TimerKind::KeepAlive, n);
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
-        self.keepalive.probes_sent += 1;
-        self.keepalive.last_probe = ctx.now;
-        self.keepalive.probe_now = true;
-        self.timer_event(ctx, TimerKind::KeepAlive, self.keepalive.probes_sent);
+        k.probes_sent += 1;
+        k.last_probe = ctx.now;
+        k.probe_now = true;
+        let n = k.probes_sent;
+        self.timer_event(ctx, TimerKind::KeepAlive, n);
     }
 
     /// The probe, when one is due: an ACK with SEG.SEQ = SND.NXT-1 and no data (§3.8.4; the
     /// optional garbage octet is not sent).
     pub(crate) fn keepalive_probe(&mut self, now: Instant) -> Option<TxSegment> {
-        if !std::mem::take(&mut self.keepalive.probe_now) || !self.keepalive_applies() {
+        let c = self.cold.as_deref_mut()?;
+        if !std::mem::take(&mut c.ka.probe_now) || !self.keepalive_applies() {
             return None;
         }
-        self.stats.keepalive_probes += 1;
+        self.cold().stats.keepalive_probes += 1;
         Some(TxSegment {
             seq: self.snd_nxt.sub(1),
             ack: self.rcv_nxt,

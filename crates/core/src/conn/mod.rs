@@ -6,7 +6,10 @@
 //! format beyond header fields, and never does IO.
 
 mod chrono;
+mod cold;
+pub(crate) mod deadline;
 mod delack;
+mod flags;
 mod input;
 mod invariants;
 mod keepalive;
@@ -36,6 +39,8 @@ use crate::stack::ratelimit::AckLimits;
 use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
+use deadline::Deadline;
+use flags::Flags;
 
 pub(crate) use input::{
     ack_if, answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn,
@@ -106,6 +111,31 @@ pub struct ConnStats {
     pub sndbuf_limited: Duration,
 }
 
+impl ConnStats {
+    /// All counters zero (`Default`, usable in a const).
+    pub(crate) const ZERO: ConnStats = ConnStats {
+        segs_in: 0,
+        segs_out: 0,
+        bytes_sent: 0,
+        bytes_acked: 0,
+        bytes_received: 0,
+        retransmits: 0,
+        rto_count: 0,
+        drops: 0,
+        window_probes: 0,
+        fast_recoveries: 0,
+        sack_recovered_bytes: 0,
+        dsacks_received: 0,
+        sack_reneging: 0,
+        lost_retransmits: 0,
+        reordering_seen: 0,
+        keepalive_probes: 0,
+        rwnd_limited: Duration::ZERO,
+        cwnd_limited: Duration::ZERO,
+        sndbuf_limited: Duration::ZERO,
+    };
+}
+
 /// A snapshot of a connection for `ss` and the statistics API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
@@ -154,8 +184,9 @@ pub struct ConnInfo {
 pub struct Connection {
     pub(crate) tuple: FourTuple,
     state: State,
-    /// Opened by a listener (a passive OPEN).
-    passive: bool,
+    /// The booleans (passive open, FIN queued and sent, negotiated options, pending probe,
+    /// TCP_NODELAY, released), one bit each.
+    flags: Flags,
 
     // Send sequence space (RFC 9293 §3.3.1, Figure 3), plus `snd_max`, the highest sequence
     // number sent so far: after a timeout SND.NXT goes back to SND.UNA (go-back-N) and
@@ -178,12 +209,10 @@ pub struct Connection {
 
     send_buf: SendBuffer,
     recv_buf: RecvBuffer,
-    /// The application closed its write side: a FIN follows the data.
-    fin_queued: bool,
-    /// Sequence number our FIN occupies, once sent.
-    fin_seq: Option<SeqNum>,
-    /// A FIN from the peer that arrived ahead of a gap.
-    ooo_fin: Option<SeqNum>,
+    /// Sequence number our FIN occupies, once sent (`Flags::FIN_SENT`; see `fin_seq()`).
+    fin_seq: SeqNum,
+    /// A FIN from the peer that arrived ahead of a gap (`Flags::OOO_FIN`; see `ooo_fin()`).
+    ooo_fin: SeqNum,
 
     /// Effective send MSS.
     mss: u16,
@@ -195,14 +224,8 @@ pub struct Connection {
     snd_wind_shift: u8,
     /// Rcv.Wind.Shift: applied to the window we advertise in every segment but a SYN.
     rcv_wind_shift: u8,
-    /// Both SYNs carried the Window Scale option.
-    ws_ok: bool,
-    /// Both SYNs carried SACK-Permitted (RFC 2018 §2): SACK blocks may be sent and are used.
-    sack_ok: bool,
 
     // Timestamps (RFC 7323 §3–5).
-    /// Both SYNs carried the Timestamps option: every non-RST segment carries it.
-    ts_ok: bool,
     /// Per-connection offset of our TSval clock (RFC 7323 §5.4, §7.1).
     ts_offset: u32,
     /// TS.Recent: the TSval to echo (RFC 7323 §4.3).
@@ -212,54 +235,34 @@ pub struct Connection {
     /// Last.ACK.sent: the ACK field of the last segment we sent (RFC 7323 §4.3).
     last_ack_sent: SeqNum,
 
-    /// SACKed ranges above SND.UNA (RFC 6675 §3).
-    scoreboard: scoreboard::Scoreboard,
-    /// Fast retransmit and recovery (RFC 5681 §3.2, RFC 6582, RFC 6675).
-    recovery: recovery::Recovery,
     /// Congestion control: cwnd and ssthresh live behind it.
-    cc: Box<dyn CongestionControl>,
+    cc: crate::cc::Controller,
     /// HyStart++ during the initial slow start.
     hystart: Option<crate::cc::hystart::HyStart>,
     rtt: RttEstimator,
-    /// Karn's rule: the one segment being timed, by its end sequence number.
-    rtt_probe: Option<(SeqNum, Instant)>,
+    /// Karn's rule: the one segment being timed, by its end sequence number (meaningful while
+    /// `rtt_probe_sent` is set), and when it was sent.
+    rtt_probe_end: SeqNum,
+    rtt_probe_sent: Deadline,
 
     /// An ACK must go out (data or FIN received, unacceptable segment, challenge).
     ack_now: bool,
-    /// When the last ACK answering an unacceptable segment went out, for
-    /// `StackConfig::invalid_ack_interval`.
-    last_invalid_ack: Option<Instant>,
     /// An ACK of in-order data being delayed (RFC 9293 §3.8.6.3).
     delack: delack::DelayedAck,
-    /// SACK blocks to report (RFC 2018 §4, RFC 2883).
-    sack_report: sack_report::SackReport,
-    rto_at: Option<Instant>,
-    /// Consecutive retransmission timeouts without progress.
-    retries: u32,
-    persist_at: Option<Instant>,
-    /// Exponent of the probe interval; reset only when the peer's window opens.
-    persist_backoff: u32,
-    /// Probes sent since the peer last sent any ACK; the connection times out past
-    /// `data_retries` of them.
-    persist_probes: u32,
-    /// The persist timer fired: send one byte past the window.
-    probe_now: bool,
-    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed: a
-    /// connection spends most of its life without it).
-    time_wait: Option<Box<time_wait::TimeWait>>,
-    /// Per-socket settings given at connect or listen.
-    opts: SocketOptions,
-    fin_wait_2_at: Option<Instant>,
-
+    rto_at: Deadline,
+    // Of the `SocketOptions` given at connect or listen, only TCP_NODELAY stays here (in
+    // `flags`); the rest is used up when the connection is built, but for TCP_MAXSEG and
+    // keep-alive, which stay in the cold part when set.
     error: Option<ConnError>,
-    keepalive: keepalive::KeepAliveState,
     nagle: nagle::NagleState,
     chrono: chrono::Chrono,
-    /// The application no longer holds a handle (close or abort was called).
-    released: bool,
     /// Accepted by the application (passive connections wait in the accept queue until then).
     pub(crate) accepted: bool,
-    stats: ConnStats,
+    /// The per-segment counters; the rest of `ConnStats` is in the cold part.
+    hot_stats: cold::HotStats,
+    /// What an idle connection never touches (rare counters, keep-alive), allocated on
+    /// first use.
+    cold: Option<Box<cold::Cold>>,
 }
 
 /// Parameters of the peer's SYN that a passive connection is built from.
@@ -333,10 +336,9 @@ impl Connection {
         ts_offset: u32,
     ) -> Self {
         let our_mss = our_mss(cfg, &opts, &tuple);
-        Connection {
+        let mut c = Connection {
             tuple,
             state,
-            passive,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -350,18 +352,14 @@ impl Connection {
             rcv_adv: SeqNum::default(),
             send_buf: SendBuffer::new(opts.send_buffer(cfg)),
             recv_buf: RecvBuffer::new(opts.recv_buffer(cfg)),
-            opts,
-            fin_queued: false,
-            fin_seq: None,
-            ooo_fin: None,
+            flags: Flags::default(),
+            fin_seq: SeqNum::default(),
+            ooo_fin: SeqNum::default(),
             // RFC 9293 §3.7.1: without the peer's MSS option, assume 536 (IPv4) / 1220 (IPv6).
             mss: our_mss.min(default_peer_mss(&tuple)),
             rcv_wind_shift_offered: wind_shift_for(opts.recv_buffer(cfg)),
             snd_wind_shift: 0,
             rcv_wind_shift: 0,
-            ws_ok: false,
-            sack_ok: false,
-            ts_ok: false,
             ts_offset,
             ts_recent: 0,
             ts_recent_age: Instant::ZERO,
@@ -369,32 +367,30 @@ impl Connection {
             cc: opts
                 .congestion_control
                 .unwrap_or(cfg.congestion_control)
-                .build(u32::from(our_mss)),
+                .controller(u32::from(our_mss)),
             hystart: cfg.hystart.then(crate::cc::hystart::HyStart::default),
-            scoreboard: scoreboard::Scoreboard::default(),
-            recovery: recovery::Recovery::default(),
             rtt: RttEstimator::new(cfg.initial_rto, rtt::RtoBounds::of(cfg)),
-            rtt_probe: None,
+            rtt_probe_end: SeqNum::default(),
+            rtt_probe_sent: Deadline::NONE,
             ack_now: false,
-            last_invalid_ack: None,
             delack: delack::DelayedAck::default(),
-            sack_report: sack_report::SackReport::default(),
-            rto_at: None,
-            retries: 0,
-            persist_at: None,
-            persist_backoff: 0,
-            persist_probes: 0,
-            probe_now: false,
-            time_wait: None,
-            fin_wait_2_at: None,
+            rto_at: Deadline::NONE,
             error: None,
-            keepalive: keepalive::KeepAliveState::default(),
             nagle: nagle::NagleState::default(),
             chrono: chrono::Chrono::default(),
-            released: false,
             accepted: !passive,
-            stats: ConnStats::default(),
-        }
+            hot_stats: cold::HotStats::default(),
+            cold: (opts.keepalive.is_some() || opts.max_segment.is_some()).then(|| {
+                Box::new(cold::Cold {
+                    keepalive: opts.keepalive,
+                    max_segment: opts.max_segment,
+                    ..cold::Cold::default()
+                })
+            }),
+        };
+        c.flags.set(Flags::PASSIVE, passive);
+        c.flags.set(Flags::NODELAY, opts.nodelay);
+        c
     }
 
     /// Active OPEN (RFC 9293 §3.10.1): CLOSED -> SYN-SENT; the SYN goes out on the next poll.
@@ -439,7 +435,7 @@ impl Connection {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
         let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
-        self.mss = our_mss(cfg, &self.opts, &self.tuple).min(peer);
+        self.mss = mss_for(cfg, self.cold_ref().max_segment, &self.tuple).min(peer);
         if cfg.recv_buffer_whole_segments {
             // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
             // in a sliver the peer cannot fill with a full-sized segment.
@@ -452,14 +448,15 @@ impl Connection {
         self.rcv_adv = self.rcv_nxt.add(u32::from(self.advertised_window()));
         if let (true, Some(shift)) = (cfg.window_scaling, syn.wscale) {
             // RFC 7323 §2.3: a shift above 14 is used as 14.
-            self.ws_ok = true;
+            self.flags.set(Flags::WS_OK, true);
             self.snd_wind_shift = shift.min(MAX_WIND_SHIFT);
             self.rcv_wind_shift = self.rcv_wind_shift_offered;
         }
         // RFC 2018 §2: SACK only when both SYNs carried SACK-Permitted.
-        self.sack_ok = cfg.sack && syn.sack_permitted;
+        self.flags
+            .set(Flags::SACK_OK, cfg.sack && syn.sack_permitted);
         if let (true, Some(tsval)) = (cfg.timestamps, syn.tsval) {
-            self.ts_ok = true;
+            self.flags.set(Flags::TS_OK, true);
             self.ts_recent = tsval;
             self.ts_recent_age = now;
         }
@@ -469,7 +466,7 @@ impl Connection {
         // RFC 6928: the initial window, sized by the full segment's payload now known
         // (counting the MSS itself would leave cwnd a few bytes over whole segments, which
         // then go out as runts).
-        self.cc = self.cc.algorithm().build(self.smss());
+        self.cc = self.cc.algorithm().controller(self.smss());
     }
 
     /// Current state.
@@ -483,16 +480,16 @@ impl Connection {
     }
 
     pub(crate) fn is_released(&self) -> bool {
-        self.released
+        self.flags.has(Flags::RELEASED)
     }
 
     /// A released connection in TIME-WAIT gives up everything but its compact TIME-WAIT
     /// entry, which the stack keeps in its place.
     pub(crate) fn take_time_wait(&mut self) -> Option<Box<time_wait::TimeWait>> {
-        if !self.released {
+        if !self.flags.has(Flags::RELEASED) {
             return None;
         }
-        let mut tw = self.time_wait.take()?;
+        let mut tw = self.cold.as_deref_mut()?.time_wait.take()?;
         if self.ack_now {
             tw.owe_ack();
         }
@@ -501,7 +498,7 @@ impl Connection {
 
     /// Whether the slot can be freed: closed and no application handle left.
     pub(crate) fn is_reapable(&self) -> bool {
-        self.state == State::Closed && self.released
+        self.state == State::Closed && self.flags.has(Flags::RELEASED)
     }
 
     pub(crate) fn set_state(&mut self, ctx: &mut Ctx<'_>, to: State, cause: Cause) {
@@ -513,7 +510,9 @@ impl Connection {
         if from == State::FinWait2 {
             // The FIN-WAIT-2 timer only ends FIN-WAIT-2; left armed in TIME-WAIT it would wake
             // the connection for nothing (found by the stack fuzz target).
-            self.fin_wait_2_at = None;
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.fin_wait_2_at = Deadline::NONE;
+            }
         }
         ctx.trace.push(
             ctx.now,
@@ -531,14 +530,16 @@ impl Connection {
             }),
         );
         if to == State::Closed {
-            self.rto_at = None;
-            self.persist_at = None;
-            self.time_wait = None;
-            self.fin_wait_2_at = None;
+            self.rto_at = Deadline::NONE;
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.time_wait = None;
+                c.persist_at = Deadline::NONE;
+                c.fin_wait_2_at = Deadline::NONE;
+                c.sack_report.clear();
+            }
             self.ack_now = false;
             self.delack.on_ack_sent();
-            self.sack_report.clear();
-            self.probe_now = false;
+            self.flags.set(Flags::PROBE_NOW, false);
             self.nagle = nagle::NagleState::default();
             self.note_limit(ctx.now, None);
         }
@@ -556,7 +557,7 @@ impl Connection {
         if let Some(e) = self.error {
             return Err(e.into());
         }
-        if !self.state.can_send() || self.fin_queued {
+        if !self.state.can_send() || self.flags.has(Flags::FIN_QUEUED) {
             return Err(SendError::Closing);
         }
         if data.is_empty() {
@@ -618,7 +619,7 @@ impl Connection {
         if let Some(e) = self.error {
             return Err(e.into());
         }
-        if self.fin_queued {
+        if self.flags.has(Flags::FIN_QUEUED) {
             return Err(CloseError::Closing);
         }
         match self.state {
@@ -629,13 +630,13 @@ impl Connection {
             // Deviation: RFC 9293 §3.10.4 sends the FIN at once when nothing is queued; we
             // always take its other branch, "queue for processing after entering ESTABLISHED",
             // so a FIN never rides ahead of the ACK of our SYN. FIN-WAIT-1 follows then.
-            State::SynReceived => self.fin_queued = true,
+            State::SynReceived => self.flags.set(Flags::FIN_QUEUED, true),
             State::Established => {
-                self.fin_queued = true;
+                self.flags.set(Flags::FIN_QUEUED, true);
                 self.set_state(ctx, State::FinWait1, Cause::Close);
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.flags.set(Flags::FIN_QUEUED, true);
                 self.set_state(ctx, State::LastAck, Cause::Close);
             }
             _ => return Err(CloseError::Closing),
@@ -647,7 +648,7 @@ impl Connection {
     /// Deviation: RFC 9293 closes gracefully even with unread received data; like Linux (and
     /// RFC 2525 §2.17) we answer with RST instead, so the peer learns the data was not read.
     pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
-        self.released = true;
+        self.flags.set(Flags::RELEASED, true);
         if self.recv_buf.readable() > 0 && self.state.is_synchronized() {
             return self.abort(ctx);
         }
@@ -663,7 +664,7 @@ impl Connection {
 
     /// ABORT (RFC 9293 §3.10.5): RST in the states where the peer holds state, then CLOSED.
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) -> Option<RstReply> {
-        self.released = true;
+        self.flags.set(Flags::RELEASED, true);
         self.kill(ctx)
     }
 
@@ -711,7 +712,7 @@ impl Connection {
             iss: self.iss,
             irs: self.irs,
             error: self.error,
-            stats: self.stats,
+            stats: self.merged_stats(),
         }
     }
 
@@ -730,11 +731,39 @@ impl Connection {
 
     /// Free space in the send buffer.
     pub fn send_capacity(&self) -> usize {
-        if self.state.can_send() && !self.fin_queued {
+        if self.state.can_send() && !self.flags.has(Flags::FIN_QUEUED) {
             self.send_buf.free()
         } else {
             0
         }
+    }
+
+    /// Sequence number our FIN occupies, once sent.
+    fn fin_seq(&self) -> Option<SeqNum> {
+        self.flags.has(Flags::FIN_SENT).then_some(self.fin_seq)
+    }
+
+    /// A FIN from the peer that arrived ahead of a gap.
+    fn ooo_fin(&self) -> Option<SeqNum> {
+        self.flags.has(Flags::OOO_FIN).then_some(self.ooo_fin)
+    }
+
+    /// Record (or forget) a FIN from the peer that arrived ahead of a gap.
+    fn set_ooo_fin(&mut self, fin: Option<SeqNum>) {
+        self.flags.set(Flags::OOO_FIN, fin.is_some());
+        self.ooo_fin = fin.unwrap_or_default();
+    }
+
+    /// The segment being timed for an RTT sample (Karn's rule), by its end sequence number,
+    /// and when it was sent.
+    fn rtt_probe(&self) -> Option<(SeqNum, Instant)> {
+        self.rtt_probe_sent.get().map(|t| (self.rtt_probe_end, t))
+    }
+
+    /// Time the segment ending at `end`, sent at `sent`.
+    fn start_rtt_probe(&mut self, end: SeqNum, sent: Instant) {
+        self.rtt_probe_end = end;
+        self.rtt_probe_sent = Deadline::at(sent);
     }
 
     /// Whether all queued data has been sent and acknowledged.
@@ -744,13 +773,18 @@ impl Connection {
 }
 
 pub(crate) fn our_mss(cfg: &StackConfig, opts: &SocketOptions, tuple: &FourTuple) -> u16 {
+    mss_for(cfg, opts.max_segment, tuple)
+}
+
+/// Our MSS for `tuple`'s path, lowered by TCP_MAXSEG if set.
+fn mss_for(cfg: &StackConfig, max_segment: Option<u16>, tuple: &FourTuple) -> u16 {
     let mss = if tuple.local.is_ipv4() {
         cfg.mss_v4()
     } else {
         cfg.mss_v6()
     };
     // TCP_MAXSEG only lowers it, and never below the smallest a peer must accept.
-    opts.max_segment.map_or(mss, |m| mss.min(m.max(64)))
+    max_segment.map_or(mss, |m| mss.min(m.max(64)))
 }
 
 pub(crate) fn default_peer_mss(tuple: &FourTuple) -> u16 {

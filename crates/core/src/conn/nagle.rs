@@ -26,6 +26,8 @@
 
 use std::time::Duration;
 
+use super::deadline::Deadline;
+use super::flags::Flags;
 use super::Connection;
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -64,11 +66,13 @@ pub(crate) struct SendCheck {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct NagleState {
     /// When the override timeout fires, while a segment is held with nothing in flight.
-    pub(crate) override_at: Option<Instant>,
+    pub(crate) override_at: Deadline,
     /// The override timeout fired: the held segment goes on the next poll.
     override_now: bool,
-    /// End of the last segment sent smaller than the MSS (Linux's snd_sml).
-    snd_sml: Option<SeqNum>,
+    /// End of the last segment sent smaller than the MSS (Linux's snd_sml), once `sml_sent`
+    /// (two fields rather than an `Option`, which would take 8 bytes).
+    snd_sml: SeqNum,
+    sml_sent: bool,
 }
 
 /// May a segment of `c.len` new bytes go now (RFC 9293 §3.8.6.2.1, RFC 896)?
@@ -103,7 +107,7 @@ impl Connection {
     /// TCP_NODELAY on a live connection: on, small segments go at once; off, Nagle's
     /// algorithm holds them while data is in flight. The change applies from the next poll.
     pub(crate) fn set_nodelay(&mut self, on: bool) {
-        self.opts.nodelay = on;
+        self.flags.set(Flags::NODELAY, on);
     }
 
     /// Whether new data of `len` bytes (`cap`: the caller's payload limit) must wait (Nagle,
@@ -123,39 +127,37 @@ impl Connection {
             len,
             unsent,
             usable,
-            fin_queued: self.fin_queued,
+            fin_queued: self.flags.has(Flags::FIN_QUEUED),
             in_flight,
-            small_unacked: self
-                .nagle
-                .snd_sml
-                .is_some_and(|sml| sml.after(self.snd_una)),
+            small_unacked: self.nagle.sml_sent && self.nagle.snd_sml.after(self.snd_una),
             max_payload: self.max_payload().min(cap),
             max_snd_wnd: self.max_snd_wnd,
-            nodelay: self.opts.nodelay,
+            nodelay: self.flags.has(Flags::NODELAY),
         };
         // Retransmissions are never held; the persist timer's probe has its own path.
         let override_now = std::mem::take(&mut self.nagle.override_now);
         // Retransmissions are never held; the persist timer's probe has its own path; RFC 9293
         // §3.8.6.2.1 (4): the override timeout fired.
-        if retransmit || self.probe_now || override_now || may_send(&check) {
-            self.nagle.override_at = None;
+        if retransmit || self.flags.has(Flags::PROBE_NOW) || override_now || may_send(&check) {
+            self.nagle.override_at = Deadline::NONE;
             if len > 0 && len < check.max_payload {
-                self.nagle.snd_sml = Some(self.snd_nxt.add(len as u32));
+                self.nagle.snd_sml = self.snd_nxt.add(len as u32);
+                self.nagle.sml_sent = true;
             }
             return false;
         }
         if in_flight {
             // The ACK will bring the decision back.
-            self.nagle.override_at = None;
+            self.nagle.override_at = Deadline::NONE;
         } else if self.nagle.override_at.is_none() {
-            self.nagle.override_at = Some(now + self.rtt.rto().min(MAX_OVERRIDE));
+            self.nagle.override_at = Deadline::at(now + self.rtt.rto().min(MAX_OVERRIDE));
         }
         true
     }
 
     /// The override timeout fired (RFC 9293 §3.8.6.2.1 (4)).
     pub(crate) fn on_sws_override_timeout(&mut self) {
-        self.nagle.override_at = None;
+        self.nagle.override_at = Deadline::NONE;
         self.nagle.override_now = true;
     }
 }

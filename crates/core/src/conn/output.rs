@@ -3,9 +3,12 @@
 
 use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
 
+use super::deadline::Deadline;
+use super::flags::Flags;
 use super::recovery::Rxt;
 use super::sack_report::sack_option_len;
-use super::{syn_options, ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
+use super::{ts_clock, Connection, Ctx, ACK, TS_OPTION_LEN};
+use crate::cc::CongestionControl;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
@@ -32,12 +35,16 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         max_payload: usize,
     ) -> Option<TxSegment> {
-        if let Some(tw) = &mut self.time_wait {
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             if std::mem::take(&mut self.ack_now) {
                 tw.owe_ack();
             }
             let seg = tw.poll_transmit(ctx.now)?;
-            self.stats.segs_out += 1;
+            self.hot_stats.segs_out += 1;
             return Some(seg);
         }
         let seg = self
@@ -48,7 +55,9 @@ impl Connection {
             // Every segment carries the ACK: nothing is delayed any more, and a D-SACK has
             // been reported (RFC 2883 §4: once).
             self.delack.on_ack_sent();
-            self.sack_report.on_sent();
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.sack_report.on_sent();
+            }
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let shift = if seg.flags.syn() {
@@ -60,10 +69,10 @@ impl Connection {
         if seg.flags.ack() {
             self.last_ack_sent = seg.ack;
         }
-        self.stats.segs_out += 1;
-        self.stats.bytes_sent += seg.payload_len as u64;
+        self.hot_stats.segs_out += 1;
+        self.hot_stats.bytes_sent += seg.payload_len as u64;
         if seg.retransmit {
-            self.stats.retransmits += 1;
+            self.cold().stats.retransmits += 1;
         }
         Some(seg)
     }
@@ -88,7 +97,7 @@ impl Connection {
             self.snd_nxt = self.iss.add(1);
             self.snd_max = self.snd_max.max(self.snd_nxt);
             if !retransmit {
-                self.rtt_probe = Some((self.snd_nxt, now));
+                self.start_rtt_probe(self.snd_nxt, now);
             }
             self.rto_at.get_or_insert(now + self.rtt.rto());
             // Our SYN offers what the configuration says (RFC 7323 §2.2, §3.2); a SYN-ACK
@@ -96,7 +105,11 @@ impl Connection {
             let (wscale, sack, ts) = if self.state == State::SynSent {
                 (ctx.cfg.window_scaling, ctx.cfg.sack, ctx.cfg.timestamps)
             } else {
-                (self.ws_ok, self.sack_ok, self.ts_ok)
+                (
+                    self.flags.has(Flags::WS_OK),
+                    self.flags.has(Flags::SACK_OK),
+                    self.flags.has(Flags::TS_OK),
+                )
             };
             let ts = ts.then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
@@ -111,7 +124,19 @@ impl Connection {
                 },
                 flags,
                 window: u16::try_from(self.recv_buf.window()).unwrap_or(u16::MAX),
-                options: syn_options(ctx.cfg, &self.opts, &self.tuple, wscale, sack, ts),
+                options: TcpOptions {
+                    mss: Some(super::mss_for(
+                        ctx.cfg,
+                        self.cold_ref().max_segment,
+                        &self.tuple,
+                    )),
+                    // The shift chosen from the receive buffer when the connection was built,
+                    // as `syn_options` would choose it.
+                    window_scale: wscale.then_some(self.rcv_wind_shift_offered),
+                    sack_permitted: sack,
+                    timestamps: ts,
+                    ..TcpOptions::default()
+                },
                 payload_off: 0,
                 payload_len: 0,
                 retransmit,
@@ -143,7 +168,7 @@ impl Connection {
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
                 // Resending after a timeout skips what the receiver has SACKed since.
-                if let Some((_, right)) = self.scoreboard.range_at(self.snd_nxt) {
+                if let Some((_, right)) = self.cold_ref().scoreboard.range_at(self.snd_nxt) {
                     self.snd_nxt = right;
                 }
             }
@@ -165,7 +190,7 @@ impl Connection {
             }
             let usable = rwnd_room.min(cwnd.saturating_sub(in_flight)) as usize;
             len = unsent.min(self.max_payload()).min(max_payload).min(usable);
-            if let Some(next) = self.scoreboard.next_sacked(self.snd_nxt) {
+            if let Some(next) = self.cold_ref().scoreboard.next_sacked(self.snd_nxt) {
                 if self.snd_nxt.before(self.snd_max) {
                     len = len.min(next.since(self.snd_nxt) as usize);
                 }
@@ -179,22 +204,22 @@ impl Connection {
                 len = 0;
             }
             if len == 0 && unsent > 0 {
-                if self.probe_now {
+                if self.flags.has(Flags::PROBE_NOW) {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
                     len = 1;
                     probe = true;
-                } else if self.snd_wnd == 0 && self.persist_at.is_none() {
+                } else if self.snd_wnd == 0 && self.cold_ref().persist_at.is_none() {
                     // RFC 9293 §3.8.6.1: a zero window with data waiting starts the persist
                     // timer; the retransmission timer yields to it.
-                    self.persist_at = Some(now + self.rtt.rto());
-                    self.rto_at = None;
+                    self.cold().persist_at = Deadline::at(now + self.rtt.rto());
+                    self.rto_at = Deadline::NONE;
                 }
             }
             let fin_seq = data_start.add(self.send_buf.len() as u32);
             // The FIN is not held back by the window: it carries no data.
-            fin = self.fin_queued && self.snd_nxt.add(len as u32) == fin_seq;
+            fin = self.flags.has(Flags::FIN_QUEUED) && self.snd_nxt.add(len as u32) == fin_seq;
         }
-        self.probe_now = false;
+        self.flags.set(Flags::PROBE_NOW, false);
 
         if len == 0 && !fin {
             if !self.ack_now {
@@ -223,7 +248,8 @@ impl Connection {
         }
         if fin {
             flags |= TcpFlags::FIN;
-            self.fin_seq = Some(seq.add(len as u32));
+            self.fin_seq = seq.add(len as u32);
+            self.flags.set(Flags::FIN_SENT, true);
         }
         let end = seq.add(len as u32 + u32::from(fin));
         self.snd_max = self.snd_max.max(end);
@@ -232,12 +258,12 @@ impl Connection {
             // peer most likely dropped its byte, so when the window opens sending resumes at
             // SND.UNA instead of leaving a hole until the retransmission timer fires. Nor is
             // the probe timed: its byte is sent again.
-            self.stats.window_probes += 1;
+            self.cold().stats.window_probes += 1;
         } else {
             self.snd_nxt = end;
             self.rto_at.get_or_insert(now + self.rtt.rto());
-            if !retransmit && self.rtt_probe.is_none() {
-                self.rtt_probe = Some((end, now));
+            if !retransmit && self.rtt_probe_sent.is_none() {
+                self.start_rtt_probe(end, now);
             }
         }
         Some(TxSegment {
@@ -275,7 +301,7 @@ impl Connection {
             0
         };
         let fin = self
-            .fin_seq
+            .fin_seq()
             .is_some_and(|f| f == rxt.seq.add(len) && rxt.end.after(f));
         // Nothing to send in the range: step HighRxt over all of it, so NextSeg moves on.
         let end = if len == 0 && !fin {
@@ -284,21 +310,23 @@ impl Connection {
             rxt.seq.add(len + u32::from(fin))
         };
         if !rxt.rescue {
-            self.recovery.high_rxt = self.recovery.high_rxt.max(end);
+            let r = &mut self.cold().recovery;
+            r.high_rxt = r.high_rxt.max(end);
         }
         if len == 0 && !fin {
             return None;
         }
         // Karn's rule: a segment sent twice cannot be timed.
-        if self.rtt_probe.is_some_and(|(e, _)| e.after(rxt.seq)) {
-            self.rtt_probe = None;
+        if self.rtt_probe().is_some_and(|(e, _)| e.after(rxt.seq)) {
+            self.rtt_probe_sent = Deadline::NONE;
         }
         self.rto_at.get_or_insert(now + self.rtt.rto());
-        if self.sack_ok {
-            self.stats.sack_recovered_bytes += u64::from(len);
+        if self.flags.has(Flags::SACK_OK) {
+            self.cold().stats.sack_recovered_bytes += u64::from(len);
         }
         if rxt.seq == self.snd_una {
-            self.recovery.una_rxt = Some((rxt.seq, self.snd_max));
+            let snd_max = self.snd_max;
+            self.cold().recovery.una_rxt = Some((rxt.seq, snd_max));
         }
         let mut flags = ACK;
         if fin {
@@ -321,10 +349,10 @@ impl Connection {
     /// a quiet connection end here.
     fn nothing_to_send(&self) -> bool {
         let data_end = self.data_start().add(self.send_buf.len() as u32);
-        let fin_unsent = self.fin_queued && self.snd_nxt == data_end;
+        let fin_unsent = self.flags.has(Flags::FIN_QUEUED) && self.snd_nxt == data_end;
         !self.ack_now
-            && !self.probe_now
-            && self.recovery.point.is_none()
+            && !self.flags.has(Flags::PROBE_NOW)
+            && !self.in_recovery()
             && self.snd_nxt == self.snd_max
             && !self.snd_nxt.before(data_end)
             && !fin_unsent
@@ -387,7 +415,11 @@ impl Connection {
     /// A full-sized segment's payload: the MSS less the option bytes every segment carries
     /// (RFC 6691 §2, RFC 7323 §3.2: the MSS does not count TCP options).
     pub(crate) fn full_payload(&self) -> usize {
-        let opts = if self.ts_ok { TS_OPTION_LEN } else { 0 };
+        let opts = if self.flags.has(Flags::TS_OK) {
+            TS_OPTION_LEN
+        } else {
+            0
+        };
         usize::from(self.mss.saturating_sub(opts).max(1))
     }
 
@@ -403,7 +435,7 @@ impl Connection {
     /// duplicate is to be reported (RFC 2018 §4, RFC 2883 §4).
     pub(crate) fn segment_options(&self, now: Instant) -> TcpOptions {
         TcpOptions {
-            timestamps: self.ts_ok.then(|| Timestamps {
+            timestamps: self.flags.has(Flags::TS_OK).then(|| Timestamps {
                 tsval: ts_clock(now, self.ts_offset),
                 tsecr: self.ts_recent,
             }),
@@ -415,11 +447,18 @@ impl Connection {
     /// The SACK blocks of the next segment: RFC 2018 §3, as many as fit in the 40 option bytes
     /// beside the others (4, or 3 beside the 12-byte Timestamps option).
     fn sack_blocks(&self) -> SackBlocks {
-        if !self.sack_ok || (self.recv_buf.ooo_bytes() == 0 && !self.sack_report.has_dsack()) {
+        let dsack = || {
+            self.cold
+                .as_deref()
+                .is_some_and(|c| c.sack_report.has_dsack())
+        };
+        if !self.flags.has(Flags::SACK_OK) || (self.recv_buf.ooo_bytes() == 0 && !dsack()) {
             return SackBlocks::new();
         }
-        let max = if self.ts_ok { 3 } else { 4 };
-        self.sack_report.blocks(&self.ooo_seq_ranges(), max)
+        let max = if self.flags.has(Flags::TS_OK) { 3 } else { 4 };
+        self.cold_ref()
+            .sack_report
+            .blocks(&self.ooo_seq_ranges(), max)
     }
 
     /// The out-of-order ranges of the receive buffer in sequence space, ascending.

@@ -42,26 +42,22 @@ impl PagePool {
     }
 }
 
+/// The ring's capacity is its owner's, passed to each call (the receive buffer keeps it).
 #[derive(Debug, Default)]
 pub(crate) struct PagedRing {
-    pages: Vec<Option<Box<[u8]>>>,
-    capacity: usize,
+    pages: Box<[Option<Box<[u8]>>]>,
 }
 
 impl PagedRing {
-    pub(crate) fn new(capacity: usize) -> Self {
-        PagedRing {
-            pages: Vec::new(),
-            capacity,
-        }
-    }
-
     /// Give every page back to `pool`.
     pub(crate) fn clear(&mut self, pool: &mut PagePool) {
-        for p in self.pages.drain(..).flatten() {
+        for p in std::mem::take(&mut self.pages)
+            .into_vec()
+            .into_iter()
+            .flatten()
+        {
             pool.give(p);
         }
-        self.pages = Vec::new();
     }
 
     /// Bytes of pages allocated.
@@ -70,16 +66,27 @@ impl PagedRing {
         self.pages.iter().flatten().count() * PAGE
     }
 
+    /// Bytes of the page table.
+    #[cfg(test)]
+    pub(crate) fn table_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.pages)
+    }
+
     /// Write `data` starting at ring position `pos`, wrapping at the capacity.
-    pub(crate) fn write(&mut self, mut pos: usize, mut data: &[u8], pool: &mut PagePool) {
+    pub(crate) fn write(
+        &mut self,
+        capacity: usize,
+        mut pos: usize,
+        mut data: &[u8],
+        pool: &mut PagePool,
+    ) {
         if self.pages.is_empty() {
-            self.pages
-                .resize_with(self.capacity.div_ceil(PAGE), || None);
+            self.pages = (0..capacity.div_ceil(PAGE)).map(|_| None).collect();
         }
         while !data.is_empty() {
-            pos %= self.capacity;
+            pos %= capacity;
             let (page, at) = (pos / PAGE, pos % PAGE);
-            let n = data.len().min(PAGE - at).min(self.capacity - pos);
+            let n = data.len().min(PAGE - at).min(capacity - pos);
             let p = self.pages[page].get_or_insert_with(|| pool.take());
             p[at..at + n].copy_from_slice(&data[..n]);
             data = &data[n..];
@@ -89,12 +96,12 @@ impl PagedRing {
 
     /// Fill `out` from ring position `pos`, wrapping at the capacity. Bytes of pages never
     /// taken read as zero; other bytes never written read as whatever their page last held.
-    pub(crate) fn read(&self, mut pos: usize, out: &mut [u8]) {
+    pub(crate) fn read(&self, capacity: usize, mut pos: usize, out: &mut [u8]) {
         let mut done = 0;
         while done < out.len() {
-            pos %= self.capacity;
+            pos %= capacity;
             let (page, at) = (pos / PAGE, pos % PAGE);
-            let n = (out.len() - done).min(PAGE - at).min(self.capacity - pos);
+            let n = (out.len() - done).min(PAGE - at).min(capacity - pos);
             match self.pages.get(page).and_then(Option::as_ref) {
                 Some(p) => out[done..done + n].copy_from_slice(&p[at..at + n]),
                 None => out[done..done + n].fill(0),
@@ -113,17 +120,17 @@ mod tests {
     fn writes_and_reads_wrap_across_pages_and_the_end() {
         let cap = 3 * PAGE + 100;
         let mut pool = PagePool::default();
-        let mut r = PagedRing::new(cap);
+        let mut r = PagedRing::default();
         let data: Vec<u8> = (0..PAGE + 300).map(|i| i as u8).collect();
-        r.write(cap - 200, &data, &mut pool);
+        r.write(cap, cap - 200, &data, &mut pool);
         let mut out = vec![0; data.len()];
-        r.read(cap - 200, &mut out);
+        r.read(cap, cap - 200, &mut out);
         assert_eq!(out, data);
         // Only the pages touched are allocated: the last two (2, and 3 of 100 bytes), then
         // 0 and 1 after the wrap.
         assert_eq!(r.allocated(), 4 * PAGE);
-        let mut r = PagedRing::new(cap);
-        r.write(PAGE + 10, b"x", &mut pool);
+        let mut r = PagedRing::default();
+        r.write(cap, PAGE + 10, b"x", &mut pool);
         assert_eq!(r.allocated(), PAGE);
         r.clear(&mut pool);
         assert_eq!(r.allocated(), 0);
@@ -133,14 +140,14 @@ mod tests {
     #[test]
     fn the_pool_recycles_pages_and_stays_bounded() {
         let mut pool = PagePool::default();
-        let mut a = PagedRing::new(PAGE);
-        a.write(0, b"old bytes", &mut pool);
+        let mut a = PagedRing::default();
+        a.write(PAGE, 0, b"old bytes", &mut pool);
         a.clear(&mut pool);
-        let mut b = PagedRing::new(PAGE);
-        b.write(4, b"new", &mut pool);
+        let mut b = PagedRing::default();
+        b.write(PAGE, 4, b"new", &mut pool);
         assert_eq!(pool.bytes(), 0, "b took the recycled page");
         let mut out = [0u8; 3];
-        b.read(4, &mut out);
+        b.read(PAGE, 4, &mut out);
         assert_eq!(&out, b"new");
         for _ in 0..POOL_PAGES + 10 {
             pool.give(vec![0; PAGE].into_boxed_slice());

@@ -10,8 +10,10 @@
 
 use oxtcp_wire::TcpOptions;
 
+use super::flags::Flags;
 use super::scoreboard::DUP_THRESH;
 use super::{Connection, Ctx};
+use crate::cc::CongestionControl;
 use crate::seq::SeqNum;
 
 /// Per-connection loss-recovery state.
@@ -46,6 +48,21 @@ pub(crate) struct Recovery {
     pub(crate) una_rxt: Option<(SeqNum, SeqNum)>,
 }
 
+impl Recovery {
+    /// No episode, nothing seen (`Default`, usable in a const).
+    pub(crate) const IDLE: Recovery = Recovery {
+        dupacks: 0,
+        point: None,
+        rto_point: None,
+        high_rxt: SeqNum::new(0),
+        rescue_rxt: None,
+        credit: 0,
+        rxt_una: false,
+        sack_seen: false,
+        una_rxt: None,
+    };
+}
+
 /// A retransmission chosen by NextSeg: `[seq, end)` of sequence space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Rxt {
@@ -64,7 +81,9 @@ impl Connection {
 
     /// Whether a fast-recovery episode is running.
     pub(crate) fn in_recovery(&self) -> bool {
-        self.recovery.point.is_some()
+        self.cold
+            .as_deref()
+            .is_some_and(|c| c.recovery.point.is_some())
     }
 
     /// The ACK processing of the fifth step that concerns loss recovery, for an acceptable
@@ -81,24 +100,37 @@ impl Connection {
         options: &TcpOptions,
         duplicate: bool,
     ) -> bool {
+        let sacks = self.flags.has(Flags::SACK_OK) && !options.sack_blocks.is_empty();
+        if self.cold.is_none()
+            && !sacks
+            && (ack.after(self.snd_una) || !duplicate || self.flags.has(Flags::SACK_OK))
+        {
+            // Nothing was ever lost, reordered or SACKed, and this ACK changes none of it:
+            // with the recovery state all at its defaults, every path below would leave it
+            // so. The common case, kept off the cold box.
+            return true;
+        }
         let grow = !self.in_recovery();
         let smss = self.smss();
+        let sack_ok = self.flags.has(Flags::SACK_OK);
+        let (snd_una, snd_max) = (self.snd_una, self.snd_max);
+        let c = self.cold.get_or_insert_with(Box::default);
         let mut newly_sacked = 0;
-        if self.sack_ok && !options.sack_blocks.is_empty() {
-            let cum = self.snd_una.max(ack);
-            let update = self
+        if sacks {
+            let cum = snd_una.max(ack);
+            let update = c
                 .scoreboard
-                .on_sack(cum, self.snd_max, options.sack_blocks.as_slice());
+                .on_sack(cum, snd_max, options.sack_blocks.as_slice());
             newly_sacked = update.newly_sacked;
             if newly_sacked > 0 {
-                self.recovery.sack_seen = true;
+                c.recovery.sack_seen = true;
             }
             if let Some((l, _)) = update.dsack {
-                self.stats.dsacks_received += 1;
+                c.stats.dsacks_received += 1;
                 // A duplicate of data we retransmitted: the original was only late. RFC 2883
                 // §5 leaves the response open; it is counted as reordering seen.
-                if l.before(self.recovery.high_rxt) || self.stats.retransmits > 0 {
-                    self.stats.reordering_seen += 1;
+                if l.before(c.recovery.high_rxt) || c.stats.retransmits > 0 {
+                    c.stats.reordering_seen += 1;
                 }
             }
         }
@@ -107,35 +139,35 @@ impl Connection {
         // has been SACKed and it still is not acknowledged, so it was lost as well (without
         // reordering, it would have arrived first). Resend it now rather than wait for the
         // retransmission timer.
-        if let Some((seq, sent_before)) = self.recovery.una_rxt {
-            let overtaken = self
+        if let Some((seq, sent_before)) = c.recovery.una_rxt {
+            let overtaken = c
                 .scoreboard
                 .high_sacked()
                 .is_some_and(|h| h.after(sent_before));
-            if self.in_recovery() && ack == seq && seq == self.snd_una && overtaken {
-                self.recovery.una_rxt = None;
-                self.recovery.rxt_una = true;
-                self.stats.lost_retransmits += 1;
+            if c.recovery.point.is_some() && ack == seq && seq == snd_una && overtaken {
+                c.recovery.una_rxt = None;
+                c.recovery.rxt_una = true;
+                c.stats.lost_retransmits += 1;
             }
         }
-        if ack.after(self.snd_una) {
-            let acked = ack.since(self.snd_una);
-            self.scoreboard.advance(ack);
-            if self.scoreboard.range_at(ack).is_some() {
+        if ack.after(snd_una) {
+            let acked = ack.since(snd_una);
+            c.scoreboard.advance(ack);
+            if c.scoreboard.range_at(ack).is_some() {
                 // The cumulative ACK stops at the start of data the receiver said it held: it
                 // has thrown that data away (reneged, RFC 2018 §8). Trust no SACK information.
-                self.scoreboard.clear();
-                self.stats.sack_reneging += 1;
+                c.scoreboard.clear();
+                c.stats.sack_reneging += 1;
             }
-            if self.recovery.rto_point.is_some_and(|p| ack.after_eq(p)) {
-                self.recovery.rto_point = None;
+            if c.recovery.rto_point.is_some_and(|p| ack.after_eq(p)) {
+                c.recovery.rto_point = None;
             }
-            match self.recovery.point {
+            match c.recovery.point {
                 Some(point) if ack.after_eq(point) => {
                     // A full ACK ends the episode (RFC 6582 §3.2 step 6, RFC 6675 §5).
-                    self.recovery = Recovery {
-                        rto_point: self.recovery.rto_point,
-                        sack_seen: self.recovery.sack_seen,
+                    c.recovery = Recovery {
+                        rto_point: c.recovery.rto_point,
+                        sack_seen: c.recovery.sack_seen,
                         ..Default::default()
                     };
                 }
@@ -143,24 +175,24 @@ impl Connection {
                     // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too. With
                     // SACK, NextSeg finds it from the scoreboard; without, NewReno resends
                     // the segment at SND.UNA at once.
-                    self.recovery.credit = self.recovery.credit.saturating_sub(acked);
+                    c.recovery.credit = c.recovery.credit.saturating_sub(acked);
                     if acked >= smss {
-                        self.recovery.credit += smss;
+                        c.recovery.credit += smss;
                     }
-                    if !self.sack_informed() {
-                        self.recovery.rxt_una = true;
+                    if !(sack_ok && c.recovery.sack_seen) {
+                        c.recovery.rxt_una = true;
                     }
-                    self.recovery.high_rxt = self.recovery.high_rxt.max(ack);
+                    c.recovery.high_rxt = c.recovery.high_rxt.max(ack);
                 }
                 None => {
-                    if self.recovery.dupacks > 0 {
+                    if c.recovery.dupacks > 0 {
                         // Duplicate ACKs that stopped short of DupThresh and were answered by
                         // the original segment: it was reordered, not lost.
-                        self.stats.reordering_seen += 1;
+                        c.stats.reordering_seen += 1;
                     }
                 }
             }
-            self.recovery.dupacks = 0;
+            c.recovery.dupacks = 0;
             return grow;
         }
         // RFC 6675 §2: when SACK is in use, a duplicate acknowledgment is "a segment that
@@ -173,25 +205,24 @@ impl Connection {
         // answered by a bare ACK, start fast recovery with nothing lost. Linux's SACK path
         // likewise counts SACKed segments, not bare duplicate ACKs. Without SACK, RFC 5681's
         // definition stands.
-        if !duplicate || (self.sack_ok && newly_sacked == 0) {
+        if !duplicate || (sack_ok && newly_sacked == 0) {
             return grow;
         }
-        self.recovery.dupacks += 1;
-        if self.in_recovery() {
+        c.recovery.dupacks += 1;
+        if c.recovery.point.is_some() {
             // RFC 6582 §3.2 step 4: each further duplicate ACK is a segment gone.
-            self.recovery.credit += smss;
+            c.recovery.credit += smss;
             return grow;
         }
-        if self.recovery.rto_point.is_some() {
+        if c.recovery.rto_point.is_some() {
             return grow;
         }
         // RFC 6675 §5: three duplicate ACKs, or SACKed data enough to call SND.UNA lost.
-        let lost = self.sack_ok
-            && self
-                .scoreboard
+        let lost = sack_ok
+            && c.scoreboard
                 .lost_below(smss)
-                .is_some_and(|l| l.after(self.snd_una));
-        if self.recovery.dupacks >= DUP_THRESH || lost {
+                .is_some_and(|l| l.after(snd_una));
+        if c.recovery.dupacks >= DUP_THRESH || lost {
             self.enter_recovery(ctx);
         }
         grow
@@ -201,12 +232,14 @@ impl Connection {
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let flight = self.snd_max.since(self.snd_una);
         self.cc.on_congestion_event(ctx.now, flight);
-        self.recovery.point = Some(self.snd_max);
-        self.recovery.high_rxt = self.snd_una;
-        self.recovery.rescue_rxt = None;
-        self.recovery.credit = DUP_THRESH * self.smss();
-        self.recovery.rxt_una = true;
-        self.stats.fast_recoveries += 1;
+        let (snd_una, snd_max, smss) = (self.snd_una, self.snd_max, self.smss());
+        let c = self.cold();
+        c.recovery.point = Some(snd_max);
+        c.recovery.high_rxt = snd_una;
+        c.recovery.rescue_rxt = None;
+        c.recovery.credit = DUP_THRESH * smss;
+        c.recovery.rxt_una = true;
+        c.stats.fast_recoveries += 1;
     }
 
     /// A retransmission timeout ends any episode, and no new episode starts until
@@ -218,9 +251,11 @@ impl Connection {
     /// in `oxtcp sim transfer` at 1% loss, clearing them resent 81 segments the receiver
     /// already had after two timeouts.
     pub(crate) fn reset_recovery_on_rto(&mut self) {
-        self.recovery = Recovery {
-            rto_point: Some(self.snd_max),
-            sack_seen: self.recovery.sack_seen,
+        let snd_max = self.snd_max;
+        let r = &mut self.cold().recovery;
+        *r = Recovery {
+            rto_point: Some(snd_max),
+            sack_seen: r.sack_seen,
             ..Recovery::default()
         };
     }
@@ -231,21 +266,22 @@ impl Connection {
     /// network, as after a timeout when go-back-N skips it).
     pub(crate) fn pipe(&self) -> u32 {
         let flight = self.snd_nxt.since(self.snd_una);
-        if !self.in_recovery() {
-            return self.scoreboard.unsacked_in(self.snd_una, self.snd_nxt);
+        let c = self.cold_ref();
+        if c.recovery.point.is_none() {
+            return c.scoreboard.unsacked_in(self.snd_una, self.snd_nxt);
         }
         if !self.sack_informed() {
-            return flight.saturating_sub(self.recovery.credit);
+            return flight.saturating_sub(c.recovery.credit);
         }
         // RFC 6675 §4 SetPipe: un-SACKed bytes not lost, plus bytes retransmitted.
         let smss = self.smss();
-        let lost = self
+        let lost = c
             .scoreboard
             .lost_below(smss)
             .map_or(self.snd_una, |l| l.max(self.snd_una));
-        let high_rxt = self.recovery.high_rxt.max(self.snd_una);
-        self.scoreboard.unsacked_in(lost, self.snd_max)
-            + self.scoreboard.unsacked_in(self.snd_una, high_rxt)
+        let high_rxt = c.recovery.high_rxt.max(self.snd_una);
+        c.scoreboard.unsacked_in(lost, self.snd_max)
+            + c.scoreboard.unsacked_in(self.snd_una, high_rxt)
     }
 
     /// SACK is in use and the receiver has reported blocks. With SACK in use an episode
@@ -253,7 +289,7 @@ impl Connection {
     /// `sack_ok`; a peer that negotiated SACK but sends no blocks never reaches fast recovery
     /// (it recovers by timeout) and so never meets a pipe that never shrinks.
     fn sack_informed(&self) -> bool {
-        self.sack_ok && self.recovery.sack_seen
+        self.flags.has(Flags::SACK_OK) && self.cold_ref().recovery.sack_seen
     }
 
     /// How far above cwnd limited transmit lets new data go (RFC 3042: one segment for each
@@ -262,7 +298,7 @@ impl Connection {
         if self.in_recovery() {
             0
         } else {
-            self.recovery.dupacks.min(2) * self.smss()
+            self.cold_ref().recovery.dupacks.min(2) * self.smss()
         }
     }
 
@@ -270,11 +306,12 @@ impl Connection {
     /// or the one owed segment at SND.UNA. `new_data_can_go` says whether rule 2 (previously
     /// unsent data the peer's window allows) applies, in which case the caller sends that.
     pub(crate) fn next_retransmission(&mut self, new_data_can_go: bool) -> Option<Rxt> {
-        self.recovery.point?;
+        self.cold_ref().recovery.point?;
         let smss = self.smss();
-        if self.recovery.rxt_una {
-            self.recovery.rxt_una = false;
+        if self.cold_ref().recovery.rxt_una {
+            self.cold().recovery.rxt_una = false;
             let end = self
+                .cold_ref()
                 .scoreboard
                 .next_sacked(self.snd_una)
                 .unwrap_or(self.snd_max);
@@ -287,11 +324,12 @@ impl Connection {
         if !self.sack_informed() || self.cc.cwnd().saturating_sub(self.pipe()) < smss {
             return None;
         }
-        let from = self.recovery.high_rxt.max(self.snd_una);
-        let high_sacked = self.scoreboard.high_sacked().unwrap_or(self.snd_una);
+        let c = self.cold_ref();
+        let from = c.recovery.high_rxt.max(self.snd_una);
+        let high_sacked = c.scoreboard.high_sacked().unwrap_or(self.snd_una);
         // Rule 1: the first hole above HighRxt that IsLost.
-        if let Some(lost) = self.scoreboard.lost_below(smss) {
-            if let Some((seq, end)) = self.scoreboard.hole_from(from, lost.max(from)) {
+        if let Some(lost) = c.scoreboard.lost_below(smss) {
+            if let Some((seq, end)) = c.scoreboard.hole_from(from, lost.max(from)) {
                 return Some(Rxt {
                     seq,
                     end,
@@ -304,7 +342,7 @@ impl Connection {
             return None;
         }
         // Rule 3: any hole above HighRxt below the highest SACKed byte.
-        if let Some((seq, end)) = self.scoreboard.hole_from(from, high_sacked) {
+        if let Some((seq, end)) = c.scoreboard.hole_from(from, high_sacked) {
             return Some(Rxt {
                 seq,
                 end,
@@ -313,12 +351,10 @@ impl Connection {
         }
         // Rule 4: one rescue retransmission per episode, of the highest outstanding
         // un-SACKed data, when HighACK has passed RescueRxt.
-        let rescue_ok = self
-            .recovery
-            .rescue_rxt
-            .is_none_or(|r| self.snd_una.after(r));
+        let rescue_ok = c.recovery.rescue_rxt.is_none_or(|r| self.snd_una.after(r));
         if rescue_ok && high_sacked.before(self.snd_max) {
-            self.recovery.rescue_rxt = self.recovery.point;
+            let r = &mut self.cold().recovery;
+            r.rescue_rxt = r.point;
             let seq = self.snd_max.sub(smss.min(self.snd_max.since(high_sacked)));
             return Some(Rxt {
                 seq,

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::deadline::Span;
+
 /// The RTO's bounds and clock granularity (RFC 6298 §2.4, §2.5, §2.1's G), from the stack's
 /// configuration: passed in rather than copied into every connection.
 #[derive(Clone, Copy, Debug)]
@@ -23,58 +25,56 @@ impl RtoBounds {
     }
 }
 
+/// The three durations as 8-byte `Span`s (a TCB holds one estimator).
 #[derive(Clone, Debug)]
 pub(crate) struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    srtt: Span,
+    rttvar: Span,
     /// Current RTO, including backoff.
-    rto: Duration,
+    rto: Span,
 }
 
 impl RttEstimator {
     pub(crate) fn new(initial: Duration, b: RtoBounds) -> Self {
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: initial.clamp(b.min, b.max),
+            srtt: Span::NONE,
+            rttvar: Span::ZERO,
+            rto: Span::of(initial.clamp(b.min, b.max)),
         }
     }
 
     /// Current RTO.
     pub(crate) fn rto(&self) -> Duration {
-        self.rto
+        self.rto.or_zero()
     }
 
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.srtt.get()
     }
 
     pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar
+        self.rttvar.or_zero()
     }
 
     /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
     pub(crate) fn on_sample(&mut self, r: Duration, b: RtoBounds) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
+        let (srtt, rttvar) = match self.srtt() {
+            None => (r, r / 2),
             Some(srtt) => {
                 let delta = srtt.abs_diff(r);
                 // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'.
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
+                ((srtt * 7 + r) / 8, (self.rttvar() * 3 + delta) / 4)
             }
-        }
-        let srtt = self.srtt.unwrap_or(r);
-        let rto = srtt + b.granularity.max(self.rttvar * 4);
-        self.rto = rto.clamp(b.min, b.max);
+        };
+        self.srtt = Span::of(srtt);
+        self.rttvar = Span::of(rttvar);
+        let rto = srtt + b.granularity.max(rttvar * 4);
+        self.rto = Span::of(rto.clamp(b.min, b.max));
     }
 
     /// Back the timer off after it expired (RFC 6298 §5.5).
     pub(crate) fn back_off(&mut self, b: RtoBounds) {
-        self.rto = (self.rto * 2).min(b.max);
+        self.rto = Span::of((self.rto() * 2).min(b.max));
     }
 }
 

@@ -25,6 +25,12 @@ pub(crate) struct SackReport {
 }
 
 impl SackReport {
+    /// Nothing to report (`Default`, usable in a const).
+    pub(crate) const EMPTY: SackReport = SackReport {
+        recent: Vec::new(),
+        dsack: None,
+    };
+
     /// An out-of-order segment starting at `seq` was received (RFC 2018 §4: "the first SACK
     /// block MUST specify the contiguous block of data containing the segment which triggered
     /// this ACK").

@@ -34,6 +34,9 @@ pub(crate) struct Scoreboard {
 }
 
 impl Scoreboard {
+    /// Nothing SACKed (`Default`, usable in a const).
+    pub(crate) const EMPTY: Scoreboard = Scoreboard { ranges: Vec::new() };
+
     /// Forget everything (RFC 2018 §8: after a retransmission timeout the SACKed bits are
     /// turned off, since the receiver may have reneged).
     pub(crate) fn clear(&mut self) {

@@ -31,6 +31,12 @@ impl SendBuffer {
         self.capacity.saturating_sub(self.bytes.len())
     }
 
+    /// Heap bytes held.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Append as much of `data` as fits; returns how much was taken.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());

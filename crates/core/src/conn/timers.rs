@@ -8,38 +8,48 @@ use crate::event::{Cause, EventKind, TimerEvent, TimerKind};
 use crate::state::State;
 use crate::time::Instant;
 
+use super::deadline::Deadline;
+use super::flags::Flags;
 use super::time_wait::{Handover, TimeWait, TsEcho};
 use super::{Connection, Ctx};
+use crate::cc::CongestionControl;
 
 impl Connection {
     /// The earliest instant at which `handle_timeout` has work.
     pub(crate) fn next_deadline(&self, cfg: &StackConfig) -> Option<Instant> {
-        [
-            self.rto_at,
-            self.persist_at,
-            self.nagle.override_at,
-            self.time_wait.as_ref().map(|tw| tw.deadline()),
-            self.fin_wait_2_at,
-            self.keepalive_deadline(cfg),
-            self.delack.deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // An unset Deadline is later than every set one, so the earliest is a plain minimum.
+        let mut t = self
+            .rto_at
+            .min(self.nagle.override_at)
+            .min(self.delack.deadline);
+        if let Some(c) = self.cold.as_deref() {
+            if let Some(tw) = &c.time_wait {
+                t = t.min(Deadline::at(tw.deadline()));
+            }
+            t = t
+                .min(c.persist_at)
+                .min(c.fin_wait_2_at)
+                .min(self.keepalive_deadline(cfg).into());
+        }
+        t.get()
     }
 
     /// Fire every timer due at `now`.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if let Some(tw) = &mut self.time_wait {
+        if let Some(tw) = self
+            .cold
+            .as_deref_mut()
+            .and_then(|c| c.time_wait.as_deref_mut())
+        {
             // TIME-WAIT runs no timer but its own.
             if let Some(ended) = tw.on_timeout(ctx) {
                 self.end_time_wait(ctx, ended);
             }
             return;
         }
-        if self.fin_wait_2_at.is_some_and(|t| t <= now) {
-            self.fin_wait_2_at = None;
+        if self.cold_ref().fin_wait_2_at.is_due(now) {
+            self.cold().fin_wait_2_at = Deadline::NONE;
             if self.state == State::FinWait2 {
                 self.timer_event(ctx, TimerKind::FinWait2, 0);
                 self.set_state(ctx, State::Closed, Cause::FinWait2Timeout);
@@ -52,13 +62,13 @@ impl Connection {
             self.timer_event(ctx, TimerKind::DelayedAck, 0);
             self.ack_now = true;
         }
-        if self.rto_at.is_some_and(|t| t <= now) {
+        if self.rto_at.is_due(now) {
             self.on_retransmission_timeout(ctx);
         }
-        if self.persist_at.is_some_and(|t| t <= now) {
+        if self.cold_ref().persist_at.is_due(now) {
             self.on_persist_timeout(ctx);
         }
-        if self.nagle.override_at.is_some_and(|t| t <= now) {
+        if self.nagle.override_at.is_due(now) {
             self.on_sws_override_timeout();
         }
         if self.keepalive_deadline(ctx.cfg).is_some_and(|t| t <= now) {
@@ -68,18 +78,20 @@ impl Connection {
 
     /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA, back off, shrink cwnd.
     fn on_retransmission_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        self.rto_at = None;
+        self.rto_at = Deadline::NONE;
         if self.snd_una == self.snd_max || self.state == State::Closed {
             return;
         }
-        self.retries += 1;
-        self.stats.rto_count += 1;
-        self.timer_event(ctx, TimerKind::Retransmit, self.retries);
+        let c = self.cold();
+        c.retries += 1;
+        c.stats.rto_count += 1;
+        let retries = c.retries;
+        self.timer_event(ctx, TimerKind::Retransmit, retries);
         let limit = match self.state {
             State::SynSent | State::SynReceived => ctx.cfg.syn_retries,
             _ => ctx.cfg.data_retries,
         };
-        if self.retries > limit {
+        if retries > limit {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
@@ -90,35 +102,40 @@ impl Connection {
         // Go back N: everything from SND.UNA is sent again as the window allows. Karn's rule:
         // nothing sent before this point may be timed.
         self.snd_nxt = self.snd_una;
-        self.rtt_probe = None;
-        self.rto_at = Some(ctx.now + self.rtt.rto());
+        self.rtt_probe_sent = Deadline::NONE;
+        self.rto_at = Deadline::at(ctx.now + self.rtt.rto());
     }
 
     /// RFC 9293 §3.8.6.1: probe a zero window, backing off exponentially. The connection is
     /// kept as long as the peer answers; with no answer at all it times out like data.
     fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        self.persist_at = None;
+        let c = self.cold();
+        c.persist_at = Deadline::NONE;
         if self.snd_wnd != 0 {
             return;
         }
-        self.persist_backoff += 1;
-        self.persist_probes += 1;
-        self.timer_event(ctx, TimerKind::Persist, self.persist_backoff);
-        if self.persist_probes > ctx.cfg.data_retries {
+        let c = self.cold();
+        c.persist_backoff += 1;
+        c.persist_probes += 1;
+        let (backoff, probes) = (c.persist_backoff, c.persist_probes);
+        self.timer_event(ctx, TimerKind::Persist, backoff);
+        if probes > ctx.cfg.data_retries {
             self.fail(ctx, ConnError::TimedOut, Cause::RetriesExhausted);
             return;
         }
         self.snd_nxt = self.snd_una;
-        self.probe_now = true;
-        let shift = self.persist_backoff.min(16);
+        self.flags.set(Flags::PROBE_NOW, true);
+        let shift = backoff.min(16);
         let wait = (self.rtt.rto() * (1u32 << shift)).min(ctx.cfg.max_rto);
-        self.persist_at = Some(ctx.now + wait);
+        self.cold().persist_at = Deadline::at(ctx.now + wait);
     }
 
     /// Enter TIME-WAIT, or go straight to CLOSED when TIME-WAIT is disabled.
     pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: Cause) {
-        self.rto_at = None;
-        self.persist_at = None;
+        self.rto_at = Deadline::NONE;
+        if let Some(c) = self.cold.as_deref_mut() {
+            c.persist_at = Deadline::NONE;
+        }
         if ctx.cfg.time_wait {
             self.set_state(ctx, State::TimeWait, cause);
             let handover = Handover {
@@ -129,18 +146,20 @@ impl Connection {
                 rcv_nxt: self.rcv_nxt,
                 window: self.advertised_window(),
                 shift: self.rcv_wind_shift,
-                ts: self.ts_ok.then_some(TsEcho {
+                ts: self.flags.has(Flags::TS_OK).then_some(TsEcho {
                     recent: self.ts_recent,
                     recent_age: self.ts_recent_age,
                     offset: self.ts_offset,
                 }),
-                last_invalid_ack: self.last_invalid_ack,
+                last_invalid_ack: self.cold_ref().last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
-            self.time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
+            self.cold().time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
             // From here TIME-WAIT acknowledges for itself; nothing else is pending.
             self.delack.on_ack_sent();
-            self.sack_report.clear();
+            if let Some(c) = self.cold.as_deref_mut() {
+                c.sack_report.clear();
+            }
             self.nagle = super::nagle::NagleState::default();
         } else {
             // RFC 9293 §3.10.7.4, eighth step: the peer's FIN is acknowledged even though we
@@ -153,7 +172,7 @@ impl Connection {
 
     /// Limit how long a released connection may wait in FIN-WAIT-2.
     pub(crate) fn arm_fin_wait_2(&mut self, now: Instant, cfg: &StackConfig) {
-        self.fin_wait_2_at = Some(now + cfg.fin_wait_2_timeout);
+        self.cold().fin_wait_2_at = Deadline::at(now + cfg.fin_wait_2_timeout);
     }
 
     pub(super) fn timer_event(&self, ctx: &mut Ctx<'_>, timer: TimerKind, attempt: u32) {

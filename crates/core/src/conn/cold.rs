@@ -1,0 +1,227 @@
+//! What an idle established connection never touches, kept out of the TCB in one box that is
+//! allocated the first time any of it is written (issue 8: an idle connection should cost
+//! little more than its sequence space). A connection that never loses a segment, never
+//! probes and never turns keep-alive on never allocates it.
+//!
+//! Reads go through `Connection::cold_ref`, which answers from a shared all-default instance
+//! while the box is absent, so a read never allocates; writes go through `Connection::cold`.
+
+use super::deadline::Deadline;
+use super::keepalive::KeepAliveState;
+use super::recovery::Recovery;
+use super::sack_report::SackReport;
+use super::scoreboard::Scoreboard;
+use super::time_wait::TimeWait;
+use super::{ConnStats, Connection};
+use crate::config::KeepAlive;
+use crate::time::Instant;
+
+/// The rarely used part of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Cold {
+    /// The counters of rare events (retransmissions, timeouts, probes, recovery, SACK, the
+    /// limited-time clocks); the per-segment counters stay inline in `HotStats` and these
+    /// fields of theirs stay zero here.
+    pub(crate) stats: ConnStats,
+    /// SO_KEEPALIVE's settings (RFC 9293 §3.8.4): `None`, the default, is off.
+    pub(crate) keepalive: Option<KeepAlive>,
+    /// Keep-alive bookkeeping, meaningful only while keep-alive is on.
+    pub(crate) ka: KeepAliveState,
+    /// Loss recovery (RFC 5681 §3.2, RFC 6582, RFC 6675): first written by a duplicate ACK,
+    /// a SACK block or a timeout.
+    pub(crate) recovery: Recovery,
+    /// SACKed ranges above SND.UNA (RFC 6675 §3).
+    pub(crate) scoreboard: Scoreboard,
+    /// SACK blocks to report (RFC 2018 §4, RFC 2883): first written by data out of order or
+    /// a duplicate.
+    pub(crate) sack_report: SackReport,
+    /// The persist timer (RFC 9293 §3.8.6.1), armed when the peer's window closes.
+    pub(crate) persist_at: Deadline,
+    /// Exponent of the probe interval; reset only when the peer's window opens.
+    pub(crate) persist_backoff: u32,
+    /// Probes sent since the peer last sent any ACK; the connection times out past
+    /// `data_retries` of them.
+    pub(crate) persist_probes: u32,
+    /// The FIN-WAIT-2 timer of a released connection.
+    pub(crate) fin_wait_2_at: Deadline,
+    /// When the last ACK answering an unacceptable segment went out, for
+    /// `StackConfig::invalid_ack_interval`.
+    pub(crate) last_invalid_ack: Deadline,
+    /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed
+    /// again: a released connection hands it to the stack and is freed).
+    pub(crate) time_wait: Option<Box<TimeWait>>,
+    /// TCP_MAXSEG, as given at connect or listen.
+    pub(crate) max_segment: Option<u16>,
+    /// Consecutive retransmission timeouts without progress (RFC 6298 §5.5, RFC 9293
+    /// §3.8.3's R2): zero while the box is absent.
+    pub(crate) retries: u32,
+}
+
+/// The all-default cold part, read while a connection has none of its own.
+static IDLE: Cold = Cold {
+    stats: ConnStats::ZERO,
+    keepalive: None,
+    ka: KeepAliveState::IDLE,
+    recovery: Recovery::IDLE,
+    scoreboard: Scoreboard::EMPTY,
+    sack_report: SackReport::EMPTY,
+    persist_at: Deadline::NONE,
+    persist_backoff: 0,
+    persist_probes: 0,
+    fin_wait_2_at: Deadline::NONE,
+    last_invalid_ack: Deadline::NONE,
+    time_wait: None,
+    max_segment: None,
+    retries: 0,
+};
+
+/// Counters a segment in either direction updates: inline, so the per-segment path never
+/// touches the cold box.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HotStats {
+    pub(crate) segs_in: u64,
+    pub(crate) segs_out: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+}
+
+impl Connection {
+    /// The cold part, for reading; never allocates.
+    pub(crate) fn cold_ref(&self) -> &Cold {
+        self.cold.as_deref().unwrap_or(&IDLE)
+    }
+
+    /// The cold part, for writing: allocated on first use.
+    pub(crate) fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Record when the last ACK answering an unacceptable segment went out (the box is
+    /// allocated only when it changes).
+    pub(crate) fn note_invalid_ack(&mut self, last: Option<Instant>) {
+        if self.cold_ref().last_invalid_ack.get() != last {
+            self.cold().last_invalid_ack = last.into();
+        }
+    }
+
+    /// The public counters: the cold ones with the inline per-segment ones filled in.
+    pub(crate) fn merged_stats(&self) -> ConnStats {
+        let h = &self.hot_stats;
+        ConnStats {
+            segs_in: h.segs_in,
+            segs_out: h.segs_out,
+            bytes_sent: h.bytes_sent,
+            bytes_acked: h.bytes_acked,
+            bytes_received: h.bytes_received,
+            ..self.cold_ref().stats
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use oxtcp_wire::{TcpOptions, Timestamps};
+
+    use super::*;
+    use crate::cc::Controller;
+    use crate::config::{SocketOptions, StackConfig};
+    use crate::conn::{ts_clock, Ctx, PagePool, PeerSyn, SegIn, ACK};
+    use crate::event::Trace;
+    use crate::handle::ConnId;
+    use crate::seq::SeqNum;
+    use crate::stack::ratelimit::AckLimits;
+    use crate::state::State;
+    use crate::tuple::FourTuple;
+
+    /// Issue 8: what an idle established connection holds, the TCB and whatever it keeps
+    /// on the heap (nothing, as `an_idle_connection_holds_no_heap` checks), stays within
+    /// this. The TCB's 4-tuple alone is 64 bytes.
+    const TCB_BUDGET: usize = 416;
+
+    #[test]
+    fn an_idle_connection_fits_its_budget() {
+        let size = std::mem::size_of::<Connection>();
+        assert!(
+            size <= TCB_BUDGET,
+            "Connection is {size} B, budget {TCB_BUDGET} B"
+        );
+    }
+
+    /// Heap bytes the connection holds.
+    fn heap(c: &Connection) -> usize {
+        let cc = match &c.cc {
+            Controller::Cubic(cubic) => usize::from(cubic.avoidance_allocated()),
+            Controller::NewReno(_) => 0,
+        };
+        c.recv_buf.allocated()
+            + c.send_buf.allocated()
+            + c.cold.as_ref().map_or(0, |_| std::mem::size_of::<Cold>())
+            + cc
+    }
+
+    #[test]
+    fn an_idle_connection_holds_no_heap() {
+        // A passive connection with every option negotiated, as the default configuration
+        // has it (CUBIC, HyStart, SACK, timestamps, window scaling), through its handshake
+        // and a 1-byte request and response.
+        let cfg = StackConfig::default();
+        let now = Instant::from_secs(1);
+        let tuple = FourTuple {
+            local: SocketAddr::from(([10, 0, 0, 1], 80)),
+            remote: SocketAddr::from(([10, 0, 0, 2], 40_000)),
+        };
+        let syn = PeerSyn {
+            irs: SeqNum::new(1000),
+            window: 65_535,
+            mss: Some(1460),
+            wscale: Some(7),
+            tsval: Some(100),
+            sack_permitted: true,
+        };
+        let iss = SeqNum::new(5000);
+        let opts = SocketOptions::default();
+        let mut c = Connection::from_half_open(&cfg, opts, tuple, iss, syn, 0, now);
+        let (mut trace, mut limits, mut pages) =
+            (Trace::new(false, 1), AckLimits::new(), PagePool::default());
+        let mut ctx = Ctx {
+            now,
+            cfg: &cfg,
+            trace: &mut trace,
+            id: ConnId { index: 0, gen: 0 },
+            limits: &mut limits,
+            pages: &mut pages,
+        };
+        let options = |tsval| TcpOptions {
+            timestamps: Some(Timestamps {
+                tsval,
+                tsecr: ts_clock(now, 0),
+            }),
+            ..TcpOptions::default()
+        };
+        let seg = |seq, ack, tsval, payload| SegIn {
+            seq: SeqNum::new(seq),
+            ack: SeqNum::new(ack),
+            flags: ACK,
+            wnd: 512,
+            options: options(tsval),
+            payload,
+        };
+        c.handle_segment(&mut ctx, seg(1001, 5001, 101, &[]));
+        assert_eq!(c.state(), State::Established);
+        assert_eq!(heap(&c), 0, "after the handshake");
+
+        c.handle_segment(&mut ctx, seg(1001, 5001, 102, b"q"));
+        let mut buf = [0; 8];
+        assert_eq!(c.recv(&mut buf, ctx.pages), Ok(1));
+        assert_eq!(c.send(b"r"), Ok(1));
+        let reply = c.poll_transmit(&mut ctx, 1460).expect("the response");
+        assert_eq!(reply.payload_len, 1);
+        c.handle_segment(&mut ctx, seg(1002, 5002, 103, &[]));
+        while c.poll_transmit(&mut ctx, 1460).is_some() {}
+        assert!(c.is_send_drained());
+        assert_eq!(heap(&c), 0, "after a request and its response");
+    }
+}
