@@ -38,7 +38,7 @@ use crate::seq::SeqNum;
 use crate::stack::ratelimit::AckLimits;
 use crate::state::State;
 use crate::time::Instant;
-use crate::tuple::FourTuple;
+use crate::tuple::{EntryTuple, FourTuple};
 use deadline::Deadline;
 use flags::Flags;
 
@@ -182,7 +182,8 @@ pub struct ConnInfo {
 /// Transmission control block (RFC 9293 §3.3.1) plus the machinery around it.
 #[derive(Debug)]
 pub struct Connection {
-    pub(crate) tuple: FourTuple,
+    /// The 4-tuple, packed (16 bytes instead of `FourTuple`'s 64); `tuple()` unpacks it.
+    tuple: EntryTuple,
     state: State,
     /// The booleans (passive open, FIN queued and sent, negotiated options, pending probe,
     /// TCP_NODELAY, released), one bit each.
@@ -337,7 +338,7 @@ impl Connection {
     ) -> Self {
         let our_mss = our_mss(cfg, &opts, &tuple);
         let mut c = Connection {
-            tuple,
+            tuple: EntryTuple::new(&tuple),
             state,
             iss,
             snd_una: iss,
@@ -434,8 +435,8 @@ impl Connection {
     fn on_peer_syn(&mut self, cfg: &StackConfig, syn: PeerSyn, now: Instant) {
         self.irs = syn.irs;
         self.rcv_nxt = syn.irs.add(1);
-        let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple)).max(64);
-        self.mss = mss_for(cfg, self.cold_ref().max_segment, &self.tuple).min(peer);
+        let peer = syn.mss.unwrap_or(default_peer_mss(&self.tuple())).max(64);
+        self.mss = mss_for(cfg, self.cold_ref().max_segment, &self.tuple()).min(peer);
         if cfg.recv_buffer_whole_segments {
             // As FreeBSD's tcp_mss: a buffer of whole segments, so the window never ends
             // in a sliver the peer cannot fill with a full-sized segment.
@@ -479,6 +480,16 @@ impl Connection {
         self.error
     }
 
+    /// The 4-tuple.
+    pub(crate) fn tuple(&self) -> FourTuple {
+        self.tuple.get()
+    }
+
+    /// Is the connection's 4-tuple `t`?
+    pub(crate) fn is_for(&self, t: &FourTuple) -> bool {
+        self.tuple.is(t)
+    }
+
     pub(crate) fn is_released(&self) -> bool {
         self.flags.has(Flags::RELEASED)
     }
@@ -517,7 +528,7 @@ impl Connection {
         ctx.trace.push(
             ctx.now,
             EventKind::State(StateEvent {
-                tuple: self.tuple,
+                tuple: self.tuple(),
                 conn: Some(ctx.id),
                 from,
                 to,
@@ -694,7 +705,7 @@ impl Connection {
     /// that have ended (see `info_at`).
     pub fn info(&self) -> ConnInfo {
         ConnInfo {
-            tuple: self.tuple,
+            tuple: self.tuple(),
             state: self.state,
             send_queue: self.send_buf.len(),
             recv_queue: self.recv_buf.readable(),

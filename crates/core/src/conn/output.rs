@@ -128,7 +128,7 @@ impl Connection {
                     mss: Some(super::mss_for(
                         ctx.cfg,
                         self.cold_ref().max_segment,
-                        &self.tuple,
+                        &self.tuple(),
                     )),
                     // The shift chosen from the receive buffer when the connection was built,
                     // as `syn_options` would choose it.

@@ -139,7 +139,7 @@ impl Connection {
         if ctx.cfg.time_wait {
             self.set_state(ctx, State::TimeWait, cause);
             let handover = Handover {
-                tuple: self.tuple,
+                tuple: self.tuple(),
                 iss: self.iss,
                 irs: self.irs,
                 snd_nxt: self.snd_max,
@@ -179,7 +179,7 @@ impl Connection {
         ctx.trace.push(
             ctx.now,
             EventKind::Timer(TimerEvent {
-                tuple: self.tuple,
+                tuple: self.tuple(),
                 timer,
                 attempt,
             }),

@@ -609,7 +609,7 @@ impl Stack {
             match &s.entry {
                 Entry::Vacant => None,
                 Entry::HalfOpen(h) => Some((id, State::SynReceived, h.tuple())),
-                Entry::Conn(c) => Some((id, c.state(), c.tuple)),
+                Entry::Conn(c) => Some((id, c.state(), c.tuple())),
             }
         });
         slots.chain(self.time_wait_entries())
@@ -704,7 +704,7 @@ impl Stack {
         if let (Some(rst), Some(Entry::Conn(c))) =
             (rst, self.slots.get(id.index as usize).map(|s| &s.entry))
         {
-            let tuple = c.tuple;
+            let tuple = c.tuple();
             self.queue_reply(Reply::Rst {
                 tuple,
                 rst,
@@ -759,8 +759,8 @@ impl Stack {
                 }
                 Entry::Conn(c) => {
                     c.check_invariants(&self.cfg)
-                        .map_err(|e| format!("slot {i} {}: {e}", c.tuple.remote))?;
-                    let listed = self.owner(&c.tuple) == Some(index);
+                        .map_err(|e| format!("slot {i} {}: {e}", c.tuple().remote))?;
+                    let listed = self.owner(&c.tuple()) == Some(index);
                     if c.state() != State::Closed && !listed {
                         return Err(format!("slot {i}: {} but not in the table", c.state()));
                     }
@@ -853,7 +853,7 @@ impl Stack {
         if closed {
             // A CLOSED connection no longer owns its 4-tuple: later segments get RST.
             if let Entry::Conn(c) = &self.slots[index as usize].entry {
-                let hash = self.by_tuple.hash(&c.tuple);
+                let hash = self.by_tuple.hash(&c.tuple());
                 self.by_tuple.remove(hash, index);
             }
         }

@@ -89,7 +89,7 @@ impl Stack {
                     let mut ctx = ctx!(self, now, id);
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
                         (
-                            c.tuple,
+                            c.tuple(),
                             Header::of(&seg),
                             seg.payload_off,
                             seg.payload_len,

@@ -23,7 +23,7 @@ pub(crate) fn slot_tuple(slot: &Slot) -> Option<FourTuple> {
     match &slot.entry {
         Entry::Vacant => None,
         Entry::HalfOpen(h) => Some(h.tuple()),
-        Entry::Conn(c) => Some(c.tuple),
+        Entry::Conn(c) => Some(c.tuple()),
     }
 }
 
@@ -32,7 +32,7 @@ fn slot_is(slot: &Slot, tuple: &FourTuple) -> bool {
     match &slot.entry {
         Entry::Vacant => false,
         Entry::HalfOpen(h) => h.is_for(tuple),
-        Entry::Conn(c) => c.tuple == *tuple,
+        Entry::Conn(c) => c.is_for(tuple),
     }
 }
 
