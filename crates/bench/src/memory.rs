@@ -219,9 +219,15 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     }
     let sizes = Stack::entry_sizes();
     eprintln!(
-        "memory: oxtcp inline sizes: slot {} B, half-open {} B, TIME-WAIT {} B, TCB {} B (boxed), \
-         4-tuple bucket {} B; measured below with {n} entries of each kind in one stack",
-        sizes.slot, sizes.half_open, sizes.time_wait, sizes.connection, sizes.tuple_bucket
+        "memory: oxtcp inline sizes: slot {} B, half-open {} B (boxed), TIME-WAIT {} B (packed \
+         in its own table, no slot or timer), TCB {} B (boxed), 4-tuple bucket {} B, timer {} B \
+         per slot; measured below with {n} entries of each kind in one stack",
+        sizes.slot,
+        sizes.half_open,
+        sizes.time_wait,
+        sizes.connection,
+        sizes.tuple_bucket,
+        sizes.timer
     );
     eprintln!(
         "memory: smoltcp: one tcp::Socket in a SocketSet, buffers allocated up front at \

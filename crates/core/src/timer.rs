@@ -73,6 +73,9 @@ pub struct TimerWheel {
 }
 
 impl TimerWheel {
+    /// Bytes the wheel keeps per key: its entry and its bucket number.
+    pub const BYTES_PER_KEY: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<u16>();
+
     /// A wheel whose clock starts at `now`, with granularity `tick` (e.g. 1 ms; must be >= 1 µs).
     pub fn new(now: Instant, tick: Duration) -> Self {
         // Deviation from the brief's "must": a tick below 1 µs is treated as 1 µs rather than

@@ -107,6 +107,9 @@ pub struct EntrySizes {
     /// One bucket of the 4-tuple table, or of a TIME-WAIT table's index: a 4-byte position
     /// and the table's control byte (the key is the tuple its entry holds).
     pub tuple_bucket: usize,
+    /// What the timer wheel keeps per slot that has a timer (connections and half-open
+    /// entries; compact TIME-WAIT entries need none).
+    pub timer: usize,
 }
 
 impl Stack {
@@ -119,6 +122,7 @@ impl Stack {
             time_wait: size_of::<crate::conn::PackedTimeWait<crate::tuple::V4Tuple>>(),
             connection: size_of::<crate::conn::Connection>(),
             tuple_bucket: size_of::<u32>() + 1,
+            timer: crate::timer::TimerWheel::BYTES_PER_KEY,
         }
     }
 }

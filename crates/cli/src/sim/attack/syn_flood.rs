@@ -26,12 +26,12 @@ const BACKLOG: usize = 128;
 /// SYN retransmissions of a legitimate client before connect fails (1+2+4+8 s: 15 s).
 const CLIENT_SYN_RETRIES: u32 = 3;
 /// Bytes the stack holds per half-open entry, for `peak_listener_bytes`: its slab slot, the
-/// boxed `HalfOpen` and its 4-tuple table bucket, as `Stack::entry_sizes` measures them on
-/// this build (the allocator's own overhead not included). Not counted: the hash table's spare capacity and the SYN-ACK timer's entry in
-/// the timer wheel.
+/// boxed `HalfOpen`, its 4-tuple table bucket and its SYN-ACK timer's place in the timer
+/// wheel, as `Stack::entry_sizes` measures them on this build (the allocator's own overhead
+/// and the tables' spare capacity not included).
 pub fn half_open_bytes() -> usize {
     let s = Stack::entry_sizes();
-    s.slot + s.half_open + s.tuple_bucket
+    s.slot + s.half_open + s.tuple_bucket + s.timer
 }
 
 type FloodHost = Host<LegitClients, EchoServer>;
