@@ -599,7 +599,8 @@ impl Stack {
     }
 
     /// Every connection in the stack, including released ones still closing and half-open
-    /// entries (shown in SYN-RECEIVED), for `ss`.
+    /// entries (shown in SYN-RECEIVED), for `ss`. A released connection that reaches
+    /// TIME-WAIT moves to the TIME-WAIT table and is listed under a new id from then on.
     pub fn connections(&self) -> impl Iterator<Item = (ConnId, State, FourTuple)> + '_ {
         let slots = self.slots.iter().enumerate().filter_map(|(i, s)| {
             let id = ConnId {
@@ -616,7 +617,9 @@ impl Stack {
     }
 
     /// A snapshot of any connection in the stack, held or released. A released connection in
-    /// TIME-WAIT is a compact entry: only its 4-tuple, state and ISNs are kept.
+    /// TIME-WAIT is a compact entry, named by the id `connections` lists for it (not the
+    /// handle the application released): only its 4-tuple and state are kept, and the rest
+    /// reads zero.
     pub fn info_any(&self, id: ConnId) -> Option<ConnInfo> {
         if let Some(at) = self.time_wait_at_id(id) {
             return self.time_wait_unpack(at).map(|tw| tw.info());
@@ -653,6 +656,8 @@ impl Stack {
     }
 
     /// CLOSE and release the handle: the closing handshake goes on without the application.
+    /// If it ends in TIME-WAIT, the stack keeps a compact entry under an id of its own
+    /// (`connections`); `id` names nothing from then on.
     pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), InvalidHandle> {
         self.advance(now);
         let rst = self.with_conn(now, id, |c, ctx| c.close(ctx))?;

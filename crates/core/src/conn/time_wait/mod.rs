@@ -147,8 +147,10 @@ impl TimeWait {
         self.ack_due
     }
 
-    /// What `Stack::info_any` reports for a compact entry: its 4-tuple, state and initial
-    /// sequence numbers; it has no buffers, estimators or counters, so those read zero.
+    /// What `Stack::info_any` reports for a compact entry: its 4-tuple and state (and the
+    /// initial sequence numbers while the application holds the connection; a packed entry
+    /// keeps none, so they read zero); it has no buffers, estimators or counters, so those
+    /// read zero.
     pub(crate) fn info(&self) -> ConnInfo {
         ConnInfo {
             tuple: self.tuple,
