@@ -89,12 +89,17 @@ impl Stack {
         if id.index & TW_ID_BIT == 0 {
             return None;
         }
-        let at = match id.gen {
-            4 => TwAt::V4(self.tw4.pos_of_id(id.index)),
-            6 => TwAt::V6(self.tw6.pos_of_id(id.index)),
-            _ => return None,
-        };
-        self.time_wait_unpack(at).map(|_| at)
+        match id.gen {
+            4 => {
+                let p = self.tw4.pos_of_id(id.index);
+                self.tw4.get(p).map(|_| TwAt::V4(p))
+            }
+            6 => {
+                let p = self.tw6.pos_of_id(id.index);
+                self.tw6.get(p).map(|_| TwAt::V6(p))
+            }
+            _ => None,
+        }
     }
 
     /// The entry at `at`, unpacked at the stack's now.
