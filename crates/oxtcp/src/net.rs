@@ -390,12 +390,9 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
                     // Answer each datagram before reading the next: the core owes an ACK per
                     // data segment (a duplicate ACK per out-of-order one, RFC 5681 §4.2), and
                     // draining only at the end of a batch would merge them into one. A TSO
-                    // super-segment the device split is answered once, whole, as Linux answers
-                    // a GRO-merged packet; that also keeps the ACK field of our own data the
-                    // same across the unit, so GRO can merge what we send back.
-                    if !dev.more_in_unit() {
-                        transmit(&mut g, &mut dev, now, now_std, &mut tx);
-                    }
+                    // super-segment arrives whole (`TunDevice` with offloads), so it is
+                    // answered once, as Linux answers a GRO-merged packet.
+                    transmit(&mut g, &mut dev, now, now_std, &mut tx);
                 }
                 Ok(None) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -42,13 +42,6 @@ pub trait Device: Send {
         Ok(())
     }
 
-    /// Whether the datagram `recv` just returned is one piece of a larger unit the device
-    /// split and has more pieces of (a TSO super-segment from the kernel). The runtime answers
-    /// once per whole unit, as a kernel answers once per GRO-merged packet.
-    fn more_in_unit(&self) -> bool {
-        false
-    }
-
     /// When the device next needs a turn even if its descriptor stays quiet.
     fn poll_at(&self) -> Option<Instant> {
         None
@@ -70,9 +63,6 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn flush(&mut self, now: Instant) -> io::Result<()> {
         (**self).flush(now)
-    }
-    fn more_in_unit(&self) -> bool {
-        (**self).more_in_unit()
     }
     fn poll_at(&self) -> Option<Instant> {
         (**self).poll_at()

@@ -70,10 +70,6 @@ impl<D: Device> Device for PcapTap<D> {
         self.inner.flush(now)
     }
 
-    fn more_in_unit(&self) -> bool {
-        self.inner.more_in_unit()
-    }
-
     fn poll_at(&self) -> Option<Instant> {
         self.inner.poll_at()
     }

@@ -2,18 +2,21 @@
 //!
 //! - **plain**: one read or write per datagram;
 //! - **offload**: the virtio-net header is on, so the kernel may hand us one TCP
-//!   super-segment of up to 64 KiB (its TSO/GSO), which tun-rs splits into MTU-sized datagrams
-//!   before the stack sees them; and on the way out, datagrams of a turn are batched and
-//!   coalesced (GRO) into super-segments the kernel accepts in one write.
+//!   super-segment of up to 64 KiB (its TSO/GSO). The stack takes it whole, as one segment
+//!   (receive offload, as a NIC's LRO or Linux's GRO would hand it up), once its checksum is
+//!   completed: the kernel leaves it to the receiver (`NEEDS_CSUM`). On the way out, datagrams
+//!   of a turn are batched and coalesced (GRO) into super-segments the kernel accepts in one
+//!   write.
 //!
-//! The stack always sees ordinary datagrams of at most the MTU; offload only changes how many
-//! system calls carry them.
+//! Every datagram the stack sees carries a complete checksum, so a fault-injecting or capturing
+//! device stacked on this one works as on a plain TUN.
 
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
+use oxtcp_wire::checksum;
 use tun_rs::{DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use super::Device;
@@ -45,14 +48,35 @@ impl TunConfig {
 
 struct Offload {
     gro: GROTable,
-    /// Whole reads from the kernel, header included.
-    original: Vec<u8>,
-    rx_bufs: Vec<Vec<u8>>,
-    rx_sizes: Vec<usize>,
-    rx_next: usize,
-    rx_count: usize,
+    /// One read from the kernel: the virtio-net header, then the datagram.
+    raw: Vec<u8>,
     tx_bufs: Vec<Vec<u8>>,
     tx_len: usize,
+}
+
+/// `flags` bit of the virtio-net header: the transport checksum is left to the receiver,
+/// whose field holds the pseudo-header's sum (virtio 1.2 §5.1.6, `VIRTIO_NET_HDR_F_NEEDS_CSUM`).
+const NEEDS_CSUM: u8 = 1;
+
+/// The datagram after the virtio-net header of one read, with its transport checksum completed
+/// when the kernel left it to us; `None` for a read too short or inconsistent to be one. The
+/// header's 16-bit fields are in the host's byte order (the TUN is not set to big-endian).
+fn complete_datagram(raw: &mut [u8]) -> Option<&[u8]> {
+    let hdr = raw.get(..VIRTIO_NET_HDR_LEN)?;
+    let flags = hdr[0];
+    let csum_start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
+    let csum_offset = usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
+    let packet = &mut raw[VIRTIO_NET_HDR_LEN..];
+    if flags & NEEDS_CSUM != 0 {
+        let at = csum_start.checked_add(csum_offset)?;
+        if at.checked_add(2)? > packet.len() {
+            return None;
+        }
+        // Summed with the rest of the segment, the field's pseudo-header sum makes the whole.
+        let sum = checksum::fold(checksum::sum(&packet[csum_start..]));
+        packet[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    }
+    Some(packet)
 }
 
 /// A TUN interface owned by the runtime.
@@ -95,14 +119,9 @@ impl TunDevice {
             .map_err(|e| describe_create_error(&cfg.name, e))?;
         dev.set_nonblocking(true)?;
         let offload = (cfg.offload && dev.tcp_gso()).then(|| {
-            let mtu = cfg.mtu as usize;
             Box::new(Offload {
                 gro: GROTable::default(),
-                original: vec![0; VIRTIO_NET_HDR_LEN + 65535],
-                rx_bufs: vec![vec![0; mtu.max(1280)]; IDEAL_BATCH_SIZE],
-                rx_sizes: vec![0; IDEAL_BATCH_SIZE],
-                rx_next: 0,
-                rx_count: 0,
+                raw: vec![0; VIRTIO_NET_HDR_LEN + 65535],
                 tx_bufs: (0..IDEAL_BATCH_SIZE)
                     .map(|_| Vec::with_capacity(2 * VIRTIO_NET_HDR_LEN + 65535))
                     .collect(),
@@ -156,25 +175,17 @@ impl Device for TunDevice {
                 Err(e) => Err(e),
             };
         };
-        if o.rx_next >= o.rx_count {
-            o.rx_next = 0;
-            o.rx_count = 0;
-            match self
-                .dev
-                .recv_multiple(&mut o.original, &mut o.rx_bufs, &mut o.rx_sizes, 0)
-            {
-                Ok(n) => o.rx_count = n,
-                Err(e) if would_block(&e) => return Ok(None),
-                // A malformed virtio header or super-segment is one lost datagram, not a
-                // dead device.
-                Err(e) if e.kind() == io::ErrorKind::Other => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        let i = o.rx_next;
-        o.rx_next += 1;
-        let n = o.rx_sizes[i].min(buf.len());
-        buf[..n].copy_from_slice(&o.rx_bufs[i][..n]);
+        let n = match self.dev.recv(&mut o.raw) {
+            Ok(n) => n,
+            Err(e) if would_block(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // A malformed virtio header is one lost datagram, not a dead device.
+        let Some(packet) = complete_datagram(&mut o.raw[..n]) else {
+            return Ok(None);
+        };
+        let n = packet.len().min(buf.len());
+        buf[..n].copy_from_slice(&packet[..n]);
         Ok(Some(n))
     }
 
@@ -208,17 +219,89 @@ impl Device for TunDevice {
             .map(|_| ())
     }
 
-    fn more_in_unit(&self) -> bool {
-        self.offload
-            .as_ref()
-            .is_some_and(|o| o.rx_next < o.rx_count)
-    }
-
     fn fd(&self) -> RawFd {
         self.dev.as_raw_fd()
     }
 
     fn mtu(&self) -> usize {
         self.mtu
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxtcp_wire::{emit_packet, parse_packet, TcpFlags, TcpOptions, TcpRepr};
+
+    /// A 20,000-byte IPv4 TCP segment with a correct checksum, as oxtcp would build it.
+    fn segment() -> (Vec<u8>, IpAddr, IpAddr) {
+        let (src, dst): (IpAddr, IpAddr) =
+            ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        let tcp = TcpRepr {
+            src_port: 40_000,
+            dst_port: 5001,
+            seq: 7,
+            ack: 9,
+            flags: TcpFlags::ACK,
+            window: 512,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut buf = vec![0u8; 65535];
+        let n = emit_packet(&mut buf, src, dst, 64, &tcp, &[&payload]).unwrap();
+        buf.truncate(n);
+        (buf, src, dst)
+    }
+
+    /// The read a TUN with offloads gives for `packet` when the kernel leaves the checksum to
+    /// the receiver: a virtio-net header with NEEDS_CSUM, and the field holding the
+    /// pseudo-header's sum.
+    fn needs_csum_read(packet: &[u8], src: IpAddr, dst: IpAddr) -> Vec<u8> {
+        let tcp_len = packet.len() - 20;
+        let pseudo = checksum::combine(checksum::pseudo_header(src, dst, 6, tcp_len as u32), 0);
+        let mut hdr = [0u8; VIRTIO_NET_HDR_LEN];
+        hdr[0] = NEEDS_CSUM;
+        hdr[1] = 1; // GSO TCPv4
+        hdr[6..8].copy_from_slice(&20u16.to_ne_bytes());
+        hdr[8..10].copy_from_slice(&16u16.to_ne_bytes());
+        let mut raw = hdr.to_vec();
+        raw.extend_from_slice(packet);
+        let at = VIRTIO_NET_HDR_LEN + 20 + 16;
+        raw[at..at + 2].copy_from_slice(&(pseudo as u16).to_be_bytes());
+        raw
+    }
+
+    #[test]
+    fn a_super_segment_left_to_the_receiver_gets_its_checksum_completed() {
+        let (packet, src, dst) = segment();
+        let mut raw = needs_csum_read(&packet, src, dst);
+        assert!(
+            parse_packet(&raw[VIRTIO_NET_HDR_LEN..]).is_err(),
+            "partial as read"
+        );
+        let done = complete_datagram(&mut raw).expect("a datagram");
+        assert_eq!(done, &packet[..], "the checksum oxtcp itself computes");
+        assert_eq!(parse_packet(done).unwrap().payload.len(), 20_000);
+    }
+
+    #[test]
+    fn a_complete_datagram_is_passed_as_it_is_and_a_bad_header_is_a_lost_one() {
+        let (packet, src, dst) = segment();
+        let mut raw = vec![0u8; VIRTIO_NET_HDR_LEN];
+        raw.extend_from_slice(&packet);
+        assert_eq!(complete_datagram(&mut raw), Some(&packet[..]));
+        assert_eq!(
+            complete_datagram(&mut [0u8; 4]),
+            None,
+            "shorter than the header"
+        );
+        let mut raw = needs_csum_read(&packet, src, dst);
+        raw[8..10].copy_from_slice(&u16::MAX.to_ne_bytes());
+        assert_eq!(
+            complete_datagram(&mut raw),
+            None,
+            "checksum field past the end"
+        );
     }
 }
