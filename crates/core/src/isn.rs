@@ -92,10 +92,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn tuple(port: u16) -> FourTuple {
-        FourTuple {
-            local: "10.0.0.1:80".parse().unwrap(),
-            remote: SocketAddr::new("10.0.0.2".parse().unwrap(), port),
-        }
+        FourTuple::test_v4(port)
     }
 
     #[test]

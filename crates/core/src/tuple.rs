@@ -23,6 +23,17 @@ impl FourTuple {
     }
 }
 
+#[cfg(test)]
+impl FourTuple {
+    /// 10.0.0.1:80 <-> 10.0.0.2:`port`, for unit tests.
+    pub(crate) fn test_v4(port: u16) -> FourTuple {
+        FourTuple {
+            local: SocketAddr::from(([10, 0, 0, 1], 80)),
+            remote: SocketAddr::from(([10, 0, 0, 2], port)),
+        }
+    }
+}
+
 /// The demultiplexer hashes every segment's 4-tuple, so the tuple is fed to the hasher as one
 /// run of bytes (addresses, then ports: 12 bytes for IPv4) rather than field by field, as
 /// `SocketAddr`'s own `Hash` does with a dozen small writes. IPv6 flow labels and scope ids

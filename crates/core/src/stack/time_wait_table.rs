@@ -225,13 +225,9 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use std::collections::BTreeMap;
-    use std::net::SocketAddr;
 
     fn tuple(port: u16) -> FourTuple {
-        FourTuple {
-            local: "10.0.0.1:80".parse().unwrap(),
-            remote: SocketAddr::new("10.0.0.2".parse().unwrap(), port),
-        }
+        FourTuple::test_v4(port)
     }
 
     fn entry(port: u16, deadline: Instant) -> PackedTimeWait<V4Tuple> {
