@@ -155,8 +155,7 @@ impl Stack {
         let id = self.conn_id(index);
         self.slots[index as usize].entry = entry;
         self.count_entry(index, charge);
-        let hash = self.by_tuple.hash(&tuple);
-        self.by_tuple.insert(hash, index, &self.slots);
+        self.by_tuple.insert(&tuple, index, &self.slots);
         self.trace.set_conn(pos, id);
         self.trace.push(
             now,

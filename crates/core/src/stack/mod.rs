@@ -494,8 +494,7 @@ impl Stack {
         let conn = Connection::connect(&mut ctx, opts, tuple, iss, ts_offset);
         self.slots[index as usize].entry = Entry::Conn(Box::new(conn));
         self.count_entry(index, charge);
-        let hash = self.by_tuple.hash(&tuple);
-        self.by_tuple.insert(hash, index, &self.slots);
+        self.by_tuple.insert(&tuple, index, &self.slots);
         self.after_activity(index);
         Ok(id)
     }
@@ -819,14 +818,11 @@ impl Stack {
 
     fn free_slot(&mut self, index: u32) {
         self.uncount_entry(index);
-        let slot = &mut self.slots[index as usize];
-        let Some(tuple) = tuple_table::slot_tuple(slot) else {
+        let Some(tuple) = tuple_table::slot_tuple(&self.slots[index as usize]) else {
             return;
         };
-        let hash = self.by_tuple.hash(&tuple);
-        let slot = &mut self.slots[index as usize];
-        slot.entry = Entry::Vacant;
-        self.by_tuple.remove(hash, index);
+        self.slots[index as usize].entry = Entry::Vacant;
+        self.by_tuple.remove(&tuple, index);
         self.timers.cancel(index);
         if !self.tx_queued(index) {
             self.free.push(index);
@@ -858,8 +854,8 @@ impl Stack {
         if closed {
             // A CLOSED connection no longer owns its 4-tuple: later segments get RST.
             if let Entry::Conn(c) = &self.slots[index as usize].entry {
-                let hash = self.by_tuple.hash(&c.tuple());
-                self.by_tuple.remove(hash, index);
+                let tuple = c.tuple();
+                self.by_tuple.remove(&tuple, index);
             }
         }
     }

@@ -58,8 +58,9 @@ impl TupleTable {
             .copied()
     }
 
-    /// Record that slot `index`, whose entry holds the tuple hashed to `hash`, owns it.
-    pub(crate) fn insert(&mut self, hash: u64, index: u32, slots: &[Slot]) {
+    /// Record that slot `index`, whose entry holds `tuple`, owns it.
+    pub(crate) fn insert(&mut self, tuple: &FourTuple, index: u32, slots: &[Slot]) {
+        let hash = self.hash(tuple);
         let key = &self.key;
         self.table.insert_unique(hash, index, |&i| {
             slots
@@ -69,9 +70,9 @@ impl TupleTable {
         });
     }
 
-    /// Forget slot `index` as the owner of the tuple hashed to `hash`; false if it was not.
-    pub(crate) fn remove(&mut self, hash: u64, index: u32) -> bool {
-        match self.table.find_entry(hash, |&i| i == index) {
+    /// Forget slot `index` as the owner of `tuple`; false if it was not.
+    pub(crate) fn remove(&mut self, tuple: &FourTuple, index: u32) -> bool {
+        match self.table.find_entry(self.hash(tuple), |&i| i == index) {
             Ok(entry) => {
                 entry.remove();
                 true
