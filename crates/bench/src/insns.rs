@@ -10,9 +10,12 @@
 //!   checksum included, through queuing the payload and scheduling the ACK;
 //! - emit an ACK: `Stack::poll_transmit` on the receiver when it produces a pure ACK, header
 //!   and checksum written;
-//! - process an ACK: `Stack::handle_packet` on the sender for an ACK that advances SND.UNA.
+//! - process an ACK: `Stack::handle_packet` on the sender for an ACK that advances SND.UNA;
+//! - one lifecycle (`lifecycle`'s connect, request, response, close), for oxtcp and for
+//!   smoltcp, in each closing order (`oxtcp-bench __life SYSTEM ORDER N`): the whole cost of
+//!   one connection, harness included, comparable between the two stacks.
 //!
-//! The stacks run with the default configuration except delayed ACKs, which are off so that
+//! The hot-path stacks run with the default configuration except delayed ACKs, which are off so that
 //! every data segment is answered by exactly one ACK and each path runs once per segment.
 
 use std::process::Command;
@@ -20,6 +23,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use oxtcp_core::{Stack, StackConfig};
 
+use crate::lifecycle::{self, Order};
 use crate::oxtcp_mem::Pair;
 use crate::report::{Better, Row, OXTCP};
 use crate::runner::Budget;
@@ -117,57 +121,110 @@ fn collected(path: &str) -> Result<u64> {
         .with_context(|| format!("no totals in {path}"))
 }
 
-/// The group: each path's instructions per call, one callgrind run each.
+/// The `__life SYSTEM ORDER N` subcommand: N lifecycles of `oxtcp` or `smoltcp` in memory.
+pub fn life_main(args: &[String]) -> Result<()> {
+    let [system, order, n] = args else {
+        bail!("usage: __life oxtcp|smoltcp client|server N");
+    };
+    let order = match order.as_str() {
+        "client" => Order::ClientFirst,
+        "server" => Order::ServerFirst,
+        _ => bail!("order {order:?}: client or server"),
+    };
+    let n: usize = n.parse().context("lifecycle count")?;
+    match system.as_str() {
+        "oxtcp" => lifecycle::oxtcp_lifecycles(n, order)?,
+        "smoltcp" => lifecycle::smoltcp_lifecycles(n, order)?,
+        _ => bail!("system {system:?}: oxtcp or smoltcp"),
+    };
+    println!("calls {n}");
+    Ok(())
+}
+
+/// Run this binary under callgrind with `args`, collecting inside functions whose names
+/// contain `func`; the collected instructions and the `calls` figures the child printed.
+fn callgrind(func: &str, args: &[String]) -> Result<(u64, Vec<u64>)> {
+    let exe = std::env::current_exe()?;
+    let out = std::env::temp_dir().join(format!(
+        "oxtcp-bench-callgrind-{}-{func}",
+        std::process::id()
+    ));
+    let out = out.to_string_lossy().into_owned();
+    let run = Command::new("valgrind")
+        .args(["--tool=callgrind", "--quiet"])
+        .arg(format!("--callgrind-out-file={out}"))
+        .arg(format!("--toggle-collect=*{func}*"))
+        .arg(&exe)
+        .args(args)
+        .output()
+        .context("running valgrind")?;
+    if !run.status.success() {
+        bail!(
+            "callgrind run for {func} failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let calls: Vec<u64> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("calls "))
+        .context("no call counts from the child")?
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total = collected(&out);
+    let _ = std::fs::remove_file(&out);
+    Ok((total?, calls))
+}
+
+/// Instructions per call: `total` over `n`, failing if either is zero.
+fn per_call(func: &str, total: u64, n: u64) -> Result<f64> {
+    if n == 0 || total == 0 {
+        bail!("callgrind collected nothing in {func} ({n} calls)");
+    }
+    Ok(total as f64 / n as f64)
+}
+
+/// The group: each path's instructions per call, then a whole lifecycle's for oxtcp and
+/// smoltcp in each closing order; one callgrind run each.
 pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         eprintln!("insns: valgrind is not installed; skipped");
         return Ok(Vec::new());
     }
-    let exe = std::env::current_exe()?;
     let segments: u64 = budget.pick(4000, 1000);
     let mut rows = Vec::new();
     for (i, (figure, func)) in PATHS.iter().enumerate() {
-        let out = std::env::temp_dir().join(format!(
-            "oxtcp-bench-callgrind-{}-{func}",
-            std::process::id()
-        ));
-        let out = out.to_string_lossy().into_owned();
-        let run = Command::new("valgrind")
-            .args(["--tool=callgrind", "--quiet"])
-            .arg(format!("--callgrind-out-file={out}"))
-            .arg(format!("--toggle-collect=*{func}*"))
-            .arg(&exe)
-            .args(["__hot", &segments.to_string()])
-            .output()
-            .context("running valgrind")?;
-        if !run.status.success() {
-            bail!(
-                "callgrind run for {func} failed: {}",
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&run.stdout);
-        let calls: Vec<u64> = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("calls "))
-            .context("no call counts from __hot")?
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect();
+        let (total, calls) = callgrind(func, &["__hot".into(), segments.to_string()])?;
         let n = *calls.get(i).context("call count missing")?;
-        let total = collected(&out)?;
-        let _ = std::fs::remove_file(&out);
-        if n == 0 || total == 0 {
-            bail!("callgrind collected nothing in {func} ({n} calls)");
-        }
-        let per_call = total as f64 / n as f64;
         rows.push(Row::new(
             *figure,
             OXTCP,
             "instr",
             Better::Lower,
-            vec![per_call],
+            vec![per_call(func, total, n)?],
         ));
+    }
+    let lifecycles: u64 = budget.pick(2000, 500);
+    for (order, arg) in [
+        (Order::ClientFirst, "client"),
+        (Order::ServerFirst, "server"),
+    ] {
+        let figure = format!("instructions: one lifecycle ({})", order.name());
+        for system in [OXTCP, "smoltcp"] {
+            let func = format!("one_{system}_lifecycle");
+            let args = ["__life", system, arg].map(String::from);
+            let args = [&args[..], &[lifecycles.to_string()]].concat();
+            let (total, calls) = callgrind(&func, &args)?;
+            let n = *calls.first().context("call count missing")?;
+            rows.push(Row::new(
+                &figure,
+                system,
+                "instr",
+                Better::Lower,
+                vec![per_call(&func, total, n)?],
+            ));
+        }
     }
     Ok(rows)
 }

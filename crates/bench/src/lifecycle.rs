@@ -49,7 +49,7 @@ pub enum Order {
 }
 
 impl Order {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Order::ClientFirst => "client closes first",
             Order::ServerFirst => "server closes first",
@@ -117,7 +117,7 @@ pub fn oxtcp_lifecycles(n: usize, order: Order) -> Result<f64> {
     let listener = p.listen(PORT, 4096)?;
     let ((), wall, _cpu) = runner::timed(|| {
         for _ in 0..n {
-            oxtcp_lifecycle(&mut p, listener, order)?;
+            one_oxtcp_lifecycle(&mut p, listener, order)?;
         }
         Ok(())
     })?;
@@ -174,7 +174,9 @@ fn server(p: &mut Pair) -> &mut Stack {
     &mut p.b
 }
 
-fn oxtcp_lifecycle(p: &mut Pair, listener: oxtcp_core::ListenerId, order: Order) -> Result<()> {
+/// One lifecycle; never inlined, so that callgrind can count inside it (`insns`).
+#[inline(never)]
+fn one_oxtcp_lifecycle(p: &mut Pair, listener: oxtcp_core::ListenerId, order: Order) -> Result<()> {
     // The first closer's connection, released, becomes a compact TIME-WAIT entry with an id
     // of its own, so its arrival is seen in the count of entries.
     let time_wait = |p: &mut Pair, side: Side| side(p).resources().time_wait;
@@ -241,7 +243,7 @@ pub fn smoltcp_lifecycles(n: usize, order: Order) -> Result<f64> {
         for i in 0..n {
             // The dynamic range, round robin: a port is reused only after 16384 connections.
             let local_port = 49152 + (i % 16384) as u16;
-            smoltcp_lifecycle(&mut p, c, &pool, local_port, order)?;
+            one_smoltcp_lifecycle(&mut p, c, &pool, local_port, order)?;
         }
         Ok(())
     })?;
@@ -275,7 +277,9 @@ fn smol_read_byte(p: &mut SmolPair, client_side: bool, h: SocketHandle) -> Resul
     Ok(b[0])
 }
 
-fn smoltcp_lifecycle(
+/// One lifecycle; never inlined, so that callgrind can count inside it (`insns`).
+#[inline(never)]
+fn one_smoltcp_lifecycle(
     p: &mut SmolPair,
     c: SocketHandle,
     pool: &[SocketHandle],

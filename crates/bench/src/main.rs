@@ -77,7 +77,7 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "insns",
-            about: "instruction counts (callgrind) of the per-segment hot paths",
+            about: "instruction counts (callgrind): the per-segment hot paths, and one lifecycle (oxtcp, smoltcp)",
             run: insns::run,
         },
         Group {
@@ -99,6 +99,9 @@ fn main() -> Result<()> {
     if argv.get(1).map(String::as_str) == Some("__hot") {
         let n = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1000);
         return insns::hot_main(n);
+    }
+    if argv.get(1).map(String::as_str) == Some("__life") {
+        return insns::life_main(&argv[2..]);
     }
     if argv.get(1).map(String::as_str) == Some(smol_tun::CMD) {
         return smol_tun::child_main(&argv[2..]);
