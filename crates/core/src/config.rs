@@ -33,6 +33,14 @@ pub struct StackConfig {
     pub seed: u64,
     /// Largest IP datagram we send; the MSS we advertise is derived from it.
     pub mtu: usize,
+    /// Segmentation offload (TSO): the most payload bytes one datagram may carry when the
+    /// device cuts it into segments itself. `None` (the default): every datagram is one
+    /// segment within the MTU. With `Some(n)`, a connection sending new data with a full
+    /// segment's worth of window may hand over up to `n` bytes at once, always a whole
+    /// number of its MSS-sized segments, and the caller must use
+    /// [`Stack::poll_transmit_segmented`](crate::Stack::poll_transmit_segmented) to learn the
+    /// segment size to cut at (a Linux TUN's virtio-net `gso_size`).
+    pub segmentation_offload: Option<usize>,
     /// TTL / hop limit of outgoing datagrams.
     pub ttl: u8,
     /// Maximum segment lifetime. TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2).
@@ -163,6 +171,7 @@ impl Default for StackConfig {
         StackConfig {
             seed: 0,
             mtu: 1500,
+            segmentation_offload: None,
             ttl: 64,
             msl: Duration::from_secs(30),
             time_wait: true,

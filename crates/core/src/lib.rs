@@ -36,7 +36,7 @@ pub use event::{
 pub use handle::{ConnId, ListenerId};
 pub use listener::{ListenerInfo, ListenerStats};
 pub use seq::SeqNum;
-pub use stack::{EntrySizes, Resources, Stack, StackStats};
+pub use stack::{EntrySizes, Resources, Stack, StackStats, Transmit};
 pub use state::State;
 pub use time::Instant;
 pub use tuple::FourTuple;

@@ -128,6 +128,7 @@ impl Connection {
             options: self.segment_options(now),
             payload_off: 0,
             payload_len: 0,
+            segment_size: None,
             retransmit: false,
         })
     }

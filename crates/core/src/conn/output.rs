@@ -24,6 +24,9 @@ pub(crate) struct TxSegment {
     /// Offset of the payload in the send buffer.
     pub(crate) payload_off: usize,
     pub(crate) payload_len: usize,
+    /// The segment size the device is to cut the payload at, for a payload of more than one
+    /// segment (segmentation offload); `None` for a segment sent as it is.
+    pub(crate) segment_size: Option<u16>,
     /// Repeats sequence space already sent.
     pub(crate) retransmit: bool,
 }
@@ -69,7 +72,11 @@ impl Connection {
         if seg.flags.ack() {
             self.last_ack_sent = seg.ack;
         }
-        self.hot_stats.segs_out += 1;
+        // A segment the device cuts up counts as the segments it becomes, as Linux's
+        // tcpi_segs_out counts a TSO segment's pieces.
+        self.hot_stats.segs_out += seg.segment_size.map_or(1, |s| {
+            seg.payload_len.div_ceil(usize::from(s).max(1)) as u64
+        });
         self.hot_stats.bytes_sent += seg.payload_len as u64;
         if seg.retransmit {
             self.cold().stats.retransmits += 1;
@@ -85,8 +92,6 @@ impl Connection {
             State::Closed if !(self.ack_now && self.error.is_none()) => return None,
             _ => {}
         }
-        let window = self.advertised_window();
-
         // SYN, or SYN-ACK in a simultaneous open, first or again after a timeout.
         if self.snd_nxt == self.iss && matches!(self.state, State::SynSent | State::SynReceived) {
             let mut flags = TcpFlags::SYN;
@@ -139,6 +144,7 @@ impl Connection {
                 },
                 payload_off: 0,
                 payload_len: 0,
+                segment_size: None,
                 retransmit,
             });
         }
@@ -161,9 +167,11 @@ impl Connection {
             }
             return None;
         }
+        let window = self.advertised_window();
 
         // Data and FIN. After a timeout SND.NXT is back at SND.UNA, so the same code resends.
         let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
+        let mut segment_size = None;
         if sending {
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
@@ -203,6 +211,7 @@ impl Connection {
             if self.hold_small_segment(now, len, unsent, usable, max_payload) {
                 len = 0;
             }
+            segment_size = self.offload_segments(ctx.cfg, &mut len, unsent, usable, max_payload);
             if len == 0 && unsent > 0 {
                 if self.flags.has(Flags::PROBE_NOW) {
                     // RFC 9293 §3.8.6.1: the persist timer fired; send one byte past the window.
@@ -236,6 +245,7 @@ impl Connection {
                 options: self.segment_options(now),
                 payload_off: 0,
                 payload_len: 0,
+                segment_size: None,
                 retransmit: false,
             });
         }
@@ -274,8 +284,37 @@ impl Connection {
             options: self.segment_options(now),
             payload_off: off,
             payload_len: len,
+            segment_size,
             retransmit,
         })
+    }
+
+    /// Segmentation offload: a full segment of new data, `len`, grows to as many whole
+    /// segments as the data, the windows, the caller's buffer and the device's limit allow,
+    /// which the device then cuts into segments of the returned size. Only whole segments are
+    /// added, which the next polls would have sent at once anyway (neither Nagle nor SWS
+    /// avoidance holds a full segment); a partial tail is left to the ordinary path, and so are
+    /// retransmissions.
+    fn offload_segments(
+        &self,
+        cfg: &crate::StackConfig,
+        len: &mut usize,
+        unsent: usize,
+        usable: usize,
+        max_payload: usize,
+    ) -> Option<u16> {
+        let limit = cfg.segmentation_offload?;
+        let mss = self.max_payload();
+        let size = u16::try_from(mss).ok()?;
+        if *len != mss || self.snd_nxt.before(self.snd_max) {
+            return None;
+        }
+        let whole = unsent.min(usable).min(max_payload).min(limit) / mss;
+        if whole < 2 {
+            return None;
+        }
+        *len = whole * mss;
+        Some(size)
     }
 
     /// The segment for a retransmission loss recovery chose: `[rxt.seq, rxt.end)` cut to one
@@ -340,6 +379,7 @@ impl Connection {
             options: self.segment_options(now),
             payload_off: rxt.seq.since(data_start) as usize,
             payload_len: len as usize,
+            segment_size: None,
             retransmit: true,
         })
     }

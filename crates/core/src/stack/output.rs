@@ -17,8 +17,20 @@ const HEADER_ROOM: usize = 40 + 60;
 impl Stack {
     /// Write the next datagram to send into `buf` and return its length. Call until `None`.
     /// `buf` should hold at least the MTU.
+    ///
+    /// With [`segmentation_offload`](crate::StackConfig::segmentation_offload) set, use
+    /// [`poll_transmit_segmented`](Self::poll_transmit_segmented) instead: a datagram may then
+    /// be larger than the MTU, and only that call says where to cut it.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.poll_transmit_segmented(now, buf).map(|t| t.len)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit), also saying whether the device is to cut the
+    /// datagram into segments (segmentation offload) and at what size. `buf` should hold at
+    /// least the MTU, and up to 64 KiB for the offload to pay.
+    #[must_use]
+    pub fn poll_transmit_segmented(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
             let (tuple, header, reason, conn) = match reply {
@@ -60,7 +72,7 @@ impl Stack {
                 if reason.is_some() {
                     self.stats.rst_sent += 1;
                 }
-                return Some(n);
+                return Some(Transmit::whole(n));
             }
         }
         let max_payload = buf.len().saturating_sub(HEADER_ROOM);
@@ -83,7 +95,7 @@ impl Stack {
                         window,
                         options,
                     };
-                    (h.tuple(), header, 0, 0, retransmit)
+                    (h.tuple(), header, 0, 0, None, retransmit)
                 }),
                 Entry::Conn(c) => {
                     let mut ctx = ctx!(self, now, id);
@@ -93,21 +105,22 @@ impl Stack {
                             Header::of(&seg),
                             seg.payload_off,
                             seg.payload_len,
+                            seg.segment_size,
                             seg.retransmit,
                         )
                     })
                 }
             };
             match produced {
-                Some((tuple, header, off, len, retransmit)) => {
+                Some((tuple, header, off, len, segment_size, retransmit)) => {
                     // Round robin: a slot with more to send goes to the back of the queue.
                     self.tx_queue.pop_front();
                     self.tx_queue.push_back(index);
                     let n =
                         self.emit_from_slot(buf, index, id, tuple, header, off, len, retransmit);
                     self.after_activity(index);
-                    if n.is_some() {
-                        return n;
+                    if let Some(len) = n {
+                        return Some(Transmit { len, segment_size });
                     }
                 }
                 None => {
@@ -218,6 +231,25 @@ fn write_segment(
     )
     .ok()?;
     Some((n, repr, (payload[0].len() + payload[1].len()) as u32))
+}
+
+/// A datagram [`Stack::poll_transmit_segmented`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Its length in bytes.
+    pub len: usize,
+    /// For a segment the device is to cut up (segmentation offload), the payload size of each
+    /// piece but the last: the connection's MSS less the options. `None`: send it as it is.
+    pub segment_size: Option<u16>,
+}
+
+impl Transmit {
+    fn whole(len: usize) -> Transmit {
+        Transmit {
+            len,
+            segment_size: None,
+        }
+    }
 }
 
 /// Header fields of a segment about to be written.

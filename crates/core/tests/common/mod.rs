@@ -265,6 +265,8 @@ pub struct Out {
     pub options: TcpOptions,
     pub payload: Vec<u8>,
     pub port: u16,
+    /// Where the device is to cut the payload (segmentation offload), if anywhere.
+    pub segment_size: Option<u16>,
 }
 
 impl Out {
@@ -340,7 +342,7 @@ pub struct Harness {
     /// ISN the peer uses on ports not seen yet.
     pub peer_isn: u32,
     peers: HashMap<u16, Peer>,
-    outbox: VecDeque<(Instant, Vec<u8>)>,
+    outbox: VecDeque<(Instant, Vec<u8>, Option<u16>)>,
     /// Every trace event so far.
     pub events: Vec<Event>,
     buf: Vec<u8>,
@@ -615,7 +617,7 @@ impl Harness {
         let end = self.now + limit;
         for _ in 0..100_000 {
             self.collect_tx();
-            if let Some((t, _)) = self.outbox.front() {
+            if let Some((t, _, _)) = self.outbox.front() {
                 return *t - Instant::ZERO;
             }
             match self.stack.poll_timeout() {
@@ -669,7 +671,7 @@ impl Harness {
     #[track_caller]
     pub fn send(&mut self, s: Seg) {
         self.collect_tx();
-        if let Some((_, pkt)) = self.outbox.front() {
+        if let Some((_, pkt, _)) = self.outbox.front() {
             let out = self.describe(pkt);
             panic!(
                 "oxtcp emitted an unexpected segment before this send: {out}\n{}",
@@ -764,9 +766,9 @@ impl Harness {
     }
 
     fn collect_tx(&mut self) {
-        while let Some(n) = self.stack.poll_transmit(self.now, &mut self.buf) {
-            let pkt = self.buf[..n].to_vec();
-            self.outbox.push_back((self.now, pkt));
+        while let Some(t) = self.stack.poll_transmit_segmented(self.now, &mut self.buf) {
+            let pkt = self.buf[..t.len].to_vec();
+            self.outbox.push_back((self.now, pkt, t.segment_size));
         }
         self.sync();
     }
@@ -794,7 +796,7 @@ impl Harness {
     /// Take the next segment oxtcp emitted, if any, with relative numbers.
     pub fn next_out(&mut self) -> Option<Out> {
         self.collect_tx();
-        let (time, pkt) = self.outbox.pop_front()?;
+        let (time, pkt, segment_size) = self.outbox.pop_front()?;
         let s = parse_packet(&pkt).expect("oxtcp emitted an unparsable datagram");
         assert_eq!(s.ip.src(), ox_ip(), "source address");
         assert_eq!(s.ip.dst(), peer_ip(), "destination address");
@@ -826,6 +828,7 @@ impl Harness {
             options: s.tcp.options,
             payload: s.payload.to_vec(),
             port,
+            segment_size,
         })
     }
 
@@ -923,7 +926,7 @@ impl Harness {
     /// corrupted input, which may name any port).
     pub fn drain_raw(&mut self) -> Vec<Vec<u8>> {
         self.collect_tx();
-        self.outbox.drain(..).map(|(_, p)| p).collect()
+        self.outbox.drain(..).map(|(_, p, _)| p).collect()
     }
 
     /// Throw away whatever oxtcp has to send.

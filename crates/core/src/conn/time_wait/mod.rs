@@ -375,6 +375,7 @@ impl TimeWait {
             },
             payload_off: 0,
             payload_len: 0,
+            segment_size: None,
             retransmit: false,
         })
     }

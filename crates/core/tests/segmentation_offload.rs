@@ -1,0 +1,115 @@
+//! Segmentation offload (TSO): with `StackConfig::segmentation_offload`, a connection hands the
+//! device one datagram of several whole segments of new data, and says where to cut it
+//! (`Stack::poll_transmit_segmented`). What goes on the wire after the cut is what the
+//! ordinary path sends: full segments first, a partial tail by the ordinary rules, and
+//! retransmissions one segment at a time.
+
+mod common;
+
+use common::*;
+
+/// Most payload one offloaded datagram may carry in these tests.
+const LIMIT: usize = 64_000;
+
+fn offloading_server() -> Harness {
+    Harness::established_server_with(|c| c.segmentation_offload = Some(LIMIT))
+}
+
+/// The next datagram, checked as an offloaded one: its segment size, and how many segments
+/// it is cut into (every one full).
+#[track_caller]
+fn expect_offloaded(t: &mut Harness, seq: u32, off: usize) -> (usize, usize) {
+    let out = t.next_out().expect("an offloaded datagram");
+    let size = usize::from(out.segment_size.expect("a segment size for the device"));
+    let len = out.payload.len();
+    assert_eq!(out.seq, seq, "{out}");
+    assert!(len >= 2 * size, "more than one segment: {out}");
+    assert_eq!(len % size, 0, "whole segments only: {out}");
+    assert_eq!(
+        out.payload,
+        pattern(off, len),
+        "the bytes the application wrote"
+    );
+    (size, len / size)
+}
+
+#[test]
+fn a_window_of_full_segments_leaves_as_one_offloaded_datagram() {
+    let mut t = offloading_server();
+    let total = 40_000;
+    assert_eq!(t.app_send(&pattern(0, total)), total);
+    // The initial window (RFC 6928: ten segments) goes out as one datagram of ten segments.
+    let (mss, n) = expect_offloaded(&mut t, 1, 0);
+    assert_eq!(n, 10, "the initial window");
+    t.expect_none();
+    assert_eq!(
+        t.info().stats.segs_out,
+        n as u64,
+        "counted as the segments the device makes of it"
+    );
+
+    // Slow start doubles the window; the ACK releases the next twenty segments at once.
+    let sent = n * mss;
+    t.send(seg().ack().seq(1).ack_no(1 + sent as u32));
+    let (_, m) = expect_offloaded(&mut t, 1 + sent as u32, sent);
+    let sent = sent + m * mss;
+    assert!(sent < total, "{sent} of {total}");
+
+    // What is left is less than a segment past the last whole one: the last whole segments
+    // go offloaded or alone, and the partial tail as an ordinary segment with PSH.
+    t.send(seg().ack().seq(1).ack_no(1 + sent as u32));
+    let mut at = sent;
+    while let Some(out) = t.next_out() {
+        assert_eq!(out.seq, 1 + at as u32, "{out}");
+        assert_eq!(out.payload, pattern(at, out.payload.len()));
+        match out.segment_size {
+            Some(size) => assert_eq!(out.payload.len() % usize::from(size), 0, "{out}"),
+            None => assert!(out.payload.len() <= mss, "{out}"),
+        }
+        at += out.payload.len();
+    }
+    assert_eq!(at, total, "every byte sent");
+}
+
+#[test]
+fn without_offload_no_datagram_is_larger_than_a_segment() {
+    let mut t = Harness::established_server();
+    assert_eq!(t.app_send(&pattern(0, 20_000)), 20_000);
+    let mut at = 0;
+    while let Some(out) = t.next_out() {
+        assert_eq!(out.segment_size, None, "{out}");
+        assert!(out.payload.len() <= usize::from(PEER_MSS), "{out}");
+        at += out.payload.len();
+    }
+    assert!(at > 0);
+}
+
+#[test]
+fn less_than_two_segments_of_data_is_sent_as_it_is() {
+    let mut t = offloading_server();
+    assert_eq!(t.app_send(&pattern(0, 2_000)), 2_000);
+    let mss = usize::from(PEER_MSS);
+    let first = t.expect(seg().ack().seq(1).ack_no(1).len(mss));
+    assert_eq!(first.segment_size, None, "{first}");
+    let tail = t.expect(
+        seg()
+            .ack()
+            .psh()
+            .seq(1 + mss as u32)
+            .ack_no(1)
+            .len(2_000 - mss),
+    );
+    assert_eq!(tail.segment_size, None, "{tail}");
+}
+
+#[test]
+fn a_retransmission_is_one_segment_again() {
+    let mut t = offloading_server();
+    assert_eq!(t.app_send(&pattern(0, 30_000)), 30_000);
+    let (mss, _) = expect_offloaded(&mut t, 1, 0);
+    t.expect_none();
+    // No ACK: the retransmission timer resends from SND.UNA, one segment.
+    t.advance(secs(1));
+    let out = t.expect(seg().ack().seq(1).ack_no(1).data(&pattern(0, mss)));
+    assert_eq!(out.segment_size, None, "{out}");
+}
