@@ -113,7 +113,8 @@ impl NetBuilder {
         }
     }
 
-    /// The stack's configuration. Its `mtu` is replaced by the device's.
+    /// The stack's configuration. Its `mtu` and `segmentation_offload` are replaced by the
+    /// device's.
     pub fn config(mut self, cfg: StackConfig) -> NetBuilder {
         self.cfg = cfg;
         self
@@ -141,6 +142,7 @@ impl NetBuilder {
     pub fn start<D: Device + 'static>(self, device: D) -> io::Result<Net> {
         let mut cfg = self.cfg;
         cfg.mtu = device.mtu();
+        cfg.segmentation_offload = device.segmentation_offload();
         cfg.trace = cfg.trace || self.sink.is_some();
         let stack = Stack::with_addresses(cfg, &self.addrs);
         let shared = Arc::new(Shared {
@@ -350,9 +352,14 @@ fn transmit<D: Device>(
     now_std: StdInstant,
     tx: &mut [u8],
 ) {
-    while let Some(n) = g.stack.poll_transmit(now, tx) {
+    while let Some(t) = g.stack.poll_transmit_segmented(now, tx) {
         g.stats.packets_out += 1;
-        if dev.send(now_std, &tx[..n]).is_err() {
+        let packet = &tx[..t.len];
+        let sent = match t.segment_size {
+            Some(size) => dev.send_segmented(now_std, packet, size),
+            None => dev.send(now_std, packet),
+        };
+        if sent.is_err() {
             g.stats.send_errors += 1;
         }
     }

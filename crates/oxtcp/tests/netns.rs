@@ -194,17 +194,29 @@ impl Rig {
         (read("rx"), read("tx"))
     }
 
-    /// With offload the kernel moves the data in super-segments (TSO towards oxtcp, GRO-merged
-    /// writes from it), so far fewer packets than MTU-sized segments; without, one each.
+    /// With offload the kernel moves the data in super-segments (TSO towards oxtcp, and
+    /// oxtcp's own super-segments, which the kernel cuts, from it), so far fewer packets than
+    /// MTU-sized segments; without, one each.
     fn assert_segmentation(&self, what: &str, offload: bool, bytes: usize) {
         let (rx, tx) = self.kernel_packets();
         let segments = (bytes / 1460) as u64;
-        eprintln!("{what}: kernel rx {rx} tx {tx} packets for {segments} segments each way");
+        let sent = self.net.stats().packets_out;
+        eprintln!(
+            "{what}: kernel rx {rx} tx {tx} packets, the stack sent {sent} datagrams, for \
+             {segments} segments each way"
+        );
         if offload {
             assert!(
                 rx < segments / 2 && tx < segments / 2,
                 "{what}: offload is on but the kernel counted rx {rx} tx {tx} packets for \
                  {segments} segments each way: no TSO/GRO happened"
+            );
+            // The echo's data and the ACKs of what it receives: without segmentation offload
+            // in the stack, the data alone would be one datagram per segment.
+            assert!(
+                sent < segments / 2,
+                "{what}: the stack sent {sent} datagrams for {segments} segments: it built no \
+                 super-segments"
             );
         } else {
             assert!(

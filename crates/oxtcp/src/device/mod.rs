@@ -37,6 +37,24 @@ pub trait Device: Send {
     /// An error means this datagram was lost; TCP recovers it like any other loss.
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()>;
 
+    /// Hand over one datagram of several TCP segments for the device to cut into segments
+    /// of `segment_size` payload bytes (segmentation offload, TSO). Only called when
+    /// [`Device::segmentation_offload`] says the device can.
+    fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
+        let _ = (now, packet, segment_size);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this device does not cut segments",
+        ))
+    }
+
+    /// The most payload one datagram handed to [`Device::send_segmented`] may carry, if the
+    /// device can cut segments itself. The runtime turns the stack's segmentation offload on
+    /// with it.
+    fn segmentation_offload(&self) -> Option<usize> {
+        None
+    }
+
     /// Push out anything batched or now due. Called once per runtime turn.
     fn flush(&mut self, _now: Instant) -> io::Result<()> {
         Ok(())
@@ -60,6 +78,12 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()> {
         (**self).send(now, packet)
+    }
+    fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
+        (**self).send_segmented(now, packet, segment_size)
+    }
+    fn segmentation_offload(&self) -> Option<usize> {
+        (**self).segmentation_offload()
     }
     fn flush(&mut self, now: Instant) -> io::Result<()> {
         (**self).flush(now)

@@ -4,14 +4,15 @@
 //! - **offload**: the virtio-net header is on, so the kernel may hand us one TCP
 //!   super-segment of up to 64 KiB (its TSO/GSO). The stack takes it whole, as one segment
 //!   (receive offload, as a NIC's LRO or Linux's GRO would hand it up), once its checksum is
-//!   completed: the kernel leaves it to the receiver (`NEEDS_CSUM`). On the way out, datagrams
-//!   of a turn are batched and coalesced (GRO) into super-segments the kernel accepts in one
-//!   write.
+//!   completed: the kernel leaves it to the receiver (`NEEDS_CSUM`). On the way out, the stack
+//!   builds super-segments itself (segmentation offload, up to [`TSO_MAX_PAYLOAD`]), and the
+//!   kernel cuts them into segments as a NIC's TSO would; the other datagrams of a turn are
+//!   batched and coalesced (GRO) into super-segments the kernel accepts in one write.
 //!
 //! Every datagram the stack sees carries a complete checksum, so a fault-injecting or capturing
 //! device stacked on this one works as on a plain TUN.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
@@ -54,6 +55,17 @@ struct Offload {
     tx_len: usize,
 }
 
+/// The most payload the stack puts in one super-segment: what one IP datagram can carry
+/// (65,535 bytes) less the largest IP and TCP headers (40 + 60).
+pub const TSO_MAX_PAYLOAD: usize = 65_535 - 40 - 60;
+
+/// `gso_type` of the virtio-net header for TCP over IPv4 and over IPv6 (virtio 1.2 §5.1.6).
+const GSO_TCPV4: u8 = 1;
+const GSO_TCPV6: u8 = 4;
+
+/// Offset of the checksum in the TCP header.
+const TCP_CSUM_OFFSET: usize = 16;
+
 /// `flags` bit of the virtio-net header: the transport checksum is left to the receiver,
 /// whose field holds the pseudo-header's sum (virtio 1.2 §5.1.6, `VIRTIO_NET_HDR_F_NEEDS_CSUM`).
 const NEEDS_CSUM: u8 = 1;
@@ -77,6 +89,57 @@ fn complete_datagram(raw: &mut [u8]) -> Option<&[u8]> {
         packet[at..at + 2].copy_from_slice(&sum.to_be_bytes());
     }
     Some(packet)
+}
+
+/// How to write a super-segment: the virtio-net header that has the kernel cut it, and what
+/// its TCP checksum field must hold instead.
+#[derive(Debug, PartialEq, Eq)]
+struct Segmentation {
+    hdr: [u8; VIRTIO_NET_HDR_LEN],
+    /// Where the TCP checksum field is in the datagram.
+    csum_at: usize,
+    /// The pseudo-header's sum, from which the kernel computes each piece's checksum (the
+    /// `NEEDS_CSUM` convention a NIC's TSO works by).
+    csum: u16,
+}
+
+/// The [`Segmentation`] that has the kernel cut the TCP segment `packet` (a datagram oxtcp
+/// built) into segments of `segment_size` payload bytes. `None` if `packet` is not an IPv4 or
+/// IPv6 datagram carrying a whole TCP header.
+fn segmentation(packet: &[u8], segment_size: u16) -> Option<Segmentation> {
+    let (ip_len, gso_type, src, dst): (usize, u8, IpAddr, IpAddr) = match packet.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(packet[0] & 0x0f) * 4;
+            let a: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
+            (ihl, GSO_TCPV4, a.into(), b.into())
+        }
+        6 => {
+            let a: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
+            (40, GSO_TCPV6, a.into(), b.into())
+        }
+        _ => return None,
+    };
+    let tcp_header_len = usize::from(packet.get(ip_len + 12)? >> 4) * 4;
+    let header_len = ip_len + tcp_header_len;
+    if tcp_header_len < 20 || header_len > packet.len() {
+        return None;
+    }
+    let tcp_len = u32::try_from(packet.len() - ip_len).ok()?;
+    let csum = !checksum::fold(checksum::pseudo_header(src, dst, 6, tcp_len));
+    let mut hdr = [0u8; VIRTIO_NET_HDR_LEN];
+    hdr[0] = NEEDS_CSUM;
+    hdr[1] = gso_type;
+    hdr[2..4].copy_from_slice(&u16::try_from(header_len).ok()?.to_ne_bytes());
+    hdr[4..6].copy_from_slice(&segment_size.to_ne_bytes());
+    hdr[6..8].copy_from_slice(&u16::try_from(ip_len).ok()?.to_ne_bytes());
+    hdr[8..10].copy_from_slice(&(TCP_CSUM_OFFSET as u16).to_ne_bytes());
+    Some(Segmentation {
+        hdr,
+        csum_at: ip_len + TCP_CSUM_OFFSET,
+        csum,
+    })
 }
 
 /// A TUN interface owned by the runtime.
@@ -205,6 +268,36 @@ impl Device for TunDevice {
         Ok(())
     }
 
+    fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
+        if self.offload.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "segmentation offload needs the TUN's virtio-net header",
+            ));
+        }
+        let Some(cut) = segmentation(packet, segment_size) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a TCP segment to cut",
+            ));
+        };
+        // What is batched went to the stack's exit first, so it goes first.
+        self.flush(now)?;
+        // One write of header, datagram and checksum field, without copying the datagram.
+        let field = cut.csum.to_be_bytes();
+        let parts = [
+            IoSlice::new(&cut.hdr),
+            IoSlice::new(&packet[..cut.csum_at]),
+            IoSlice::new(&field),
+            IoSlice::new(&packet[cut.csum_at + 2..]),
+        ];
+        self.dev.send_vectored(&parts).map(|_| ())
+    }
+
+    fn segmentation_offload(&self) -> Option<usize> {
+        self.offload.is_some().then_some(TSO_MAX_PAYLOAD)
+    }
+
     fn flush(&mut self, _now: Instant) -> io::Result<()> {
         let Some(o) = self.offload.as_mut() else {
             return Ok(());
@@ -283,6 +376,42 @@ mod tests {
         let done = complete_datagram(&mut raw).expect("a datagram");
         assert_eq!(done, &packet[..], "the checksum oxtcp itself computes");
         assert_eq!(parse_packet(done).unwrap().payload.len(), 20_000);
+    }
+
+    #[test]
+    fn a_super_segment_goes_out_with_the_header_a_tso_needs() {
+        let (packet, _, _) = segment();
+        let cut = segmentation(&packet, 1448).expect("a TCP segment");
+        let field = |i: usize| u16::from_ne_bytes([cut.hdr[i], cut.hdr[i + 1]]);
+        assert_eq!((cut.hdr[0], cut.hdr[1]), (NEEDS_CSUM, GSO_TCPV4));
+        assert_eq!(field(2), 40, "headers: IPv4 and TCP without options");
+        assert_eq!(field(4), 1448, "segment size");
+        assert_eq!((field(6), field(8)), (20, 16), "checksum start and offset");
+        assert_eq!(cut.csum_at, 36);
+        // What the kernel gets is what a receiver completes back into the datagram oxtcp built:
+        // the same NEEDS_CSUM convention both ways.
+        let mut raw = cut.hdr.to_vec();
+        raw.extend_from_slice(&packet[..cut.csum_at]);
+        raw.extend_from_slice(&cut.csum.to_be_bytes());
+        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
+        assert_eq!(complete_datagram(&mut raw), Some(&packet[..]));
+    }
+
+    #[test]
+    fn only_a_whole_tcp_header_can_be_cut() {
+        let (packet, _, _) = segment();
+        assert_eq!(
+            segmentation(&packet[..30], 1448),
+            None,
+            "TCP header cut short"
+        );
+        assert_eq!(segmentation(&[], 1448), None);
+        let mut bad = packet.clone();
+        bad[0] = 0x55;
+        assert_eq!(segmentation(&bad, 1448), None, "IP version 5");
+        let mut bad = packet;
+        bad[20 + 12] = 0x40;
+        assert_eq!(segmentation(&bad, 1448), None, "data offset below 5 words");
     }
 
     #[test]
