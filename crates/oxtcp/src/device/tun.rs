@@ -12,7 +12,7 @@
 //! Every datagram the stack sees carries a complete checksum, so a fault-injecting or capturing
 //! device stacked on this one works as on a plain TUN.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
@@ -49,8 +49,6 @@ impl TunConfig {
 
 struct Offload {
     gro: GROTable,
-    /// One read from the kernel: the virtio-net header, then the datagram.
-    raw: Vec<u8>,
     tx_bufs: Vec<Vec<u8>>,
     tx_len: usize,
 }
@@ -70,25 +68,32 @@ const TCP_CSUM_OFFSET: usize = 16;
 /// whose field holds the pseudo-header's sum (virtio 1.2 §5.1.6, `VIRTIO_NET_HDR_F_NEEDS_CSUM`).
 const NEEDS_CSUM: u8 = 1;
 
-/// The datagram after the virtio-net header of one read, with its transport checksum completed
-/// when the kernel left it to us; `None` for a read too short or inconsistent to be one. The
-/// header's 16-bit fields are in the host's byte order (the TUN is not set to big-endian).
-fn complete_datagram(raw: &mut [u8]) -> Option<&[u8]> {
-    let hdr = raw.get(..VIRTIO_NET_HDR_LEN)?;
-    let flags = hdr[0];
+/// Complete the transport checksum of `packet`, read after the virtio-net header `hdr`, when
+/// the kernel left it to us; false for a header inconsistent with the datagram. The header's
+/// 16-bit fields are in the host's byte order (the TUN is not set to big-endian).
+fn complete_checksum(hdr: &[u8; VIRTIO_NET_HDR_LEN], packet: &mut [u8]) -> bool {
+    if hdr[0] & NEEDS_CSUM == 0 {
+        return true;
+    }
     let csum_start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
     let csum_offset = usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
-    let packet = &mut raw[VIRTIO_NET_HDR_LEN..];
-    if flags & NEEDS_CSUM != 0 {
-        let at = csum_start.checked_add(csum_offset)?;
-        if at.checked_add(2)? > packet.len() {
-            return None;
-        }
-        // Summed with the rest of the segment, the field's pseudo-header sum makes the whole.
-        let sum = checksum::fold(checksum::sum(&packet[csum_start..]));
-        packet[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    let at = csum_start + csum_offset;
+    if at + 2 > packet.len() {
+        return false;
     }
-    Some(packet)
+    // Summed with the rest of the segment, the field's pseudo-header sum makes the whole.
+    let sum = checksum::fold(checksum::sum(&packet[csum_start..]));
+    packet[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    true
+}
+
+/// The datagram after the virtio-net header of one read `raw`, its checksum completed
+/// ([`complete_checksum`]); `None` for a read too short or inconsistent to be one.
+#[cfg(test)]
+fn complete_datagram(raw: &mut [u8]) -> Option<&[u8]> {
+    let (hdr, packet) = raw.split_at_mut_checked(VIRTIO_NET_HDR_LEN)?;
+    let hdr: &[u8; VIRTIO_NET_HDR_LEN] = (&*hdr).try_into().ok()?;
+    complete_checksum(hdr, packet).then_some(&*packet)
 }
 
 /// How to write a super-segment: the virtio-net header that has the kernel cut it, and what
@@ -184,7 +189,6 @@ impl TunDevice {
         let offload = (cfg.offload && dev.tcp_gso()).then(|| {
             Box::new(Offload {
                 gro: GROTable::default(),
-                raw: vec![0; VIRTIO_NET_HDR_LEN + 65535],
                 tx_bufs: (0..IDEAL_BATCH_SIZE)
                     .map(|_| Vec::with_capacity(2 * VIRTIO_NET_HDR_LEN + 65535))
                     .collect(),
@@ -231,25 +235,28 @@ fn would_block(e: &io::Error) -> bool {
 
 impl Device for TunDevice {
     fn recv(&mut self, _now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        let Some(o) = self.offload.as_mut() else {
+        if self.offload.is_none() {
             return match self.dev.recv(buf) {
                 Ok(n) => Ok(Some(n)),
                 Err(e) if would_block(&e) => Ok(None),
                 Err(e) => Err(e),
             };
-        };
-        let n = match self.dev.recv(&mut o.raw) {
+        }
+        // The header and the datagram land apart, so the datagram is not copied again.
+        let mut hdr = [0u8; VIRTIO_NET_HDR_LEN];
+        let read = self
+            .dev
+            .recv_vectored(&mut [IoSliceMut::new(&mut hdr), IoSliceMut::new(buf)]);
+        let n = match read {
             Ok(n) => n,
             Err(e) if would_block(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
         // A malformed virtio header is one lost datagram, not a dead device.
-        let Some(packet) = complete_datagram(&mut o.raw[..n]) else {
+        let Some(n) = n.checked_sub(VIRTIO_NET_HDR_LEN) else {
             return Ok(None);
         };
-        let n = packet.len().min(buf.len());
-        buf[..n].copy_from_slice(&packet[..n]);
-        Ok(Some(n))
+        Ok(complete_checksum(&hdr, &mut buf[..n]).then_some(n))
     }
 
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()> {
