@@ -84,15 +84,26 @@ pub fn fold(sum: u32) -> u16 {
 /// IPv4 (RFC 9293 §3.1) uses a 16-bit length and IPv6 (RFC 8200 §8.1) a 32-bit one; as
 /// both are summed as 16-bit words, summing the 32-bit length covers both. Mixed families
 /// are not meaningful, but each address is summed as given rather than panicking.
+///
+/// Computed from the addresses as integers rather than by summing their octets: a
+/// big-endian 32-bit value `x` is the words `x >> 16` and `x & 0xffff`, and since
+/// 2^16 ≡ 1 (modulo 2^16 − 1) it may be added whole (RFC 1071 §2 (C), wider words) and
+/// folded once at the end.
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, length: u32) -> u32 {
-    let addr_sum = |a: IpAddr| match a {
-        IpAddr::V4(a) => sum(&a.octets()),
-        IpAddr::V6(a) => sum(&a.octets()),
-    };
-    let mut s = combine(addr_sum(src), addr_sum(dst));
-    s = combine(s, u32::from(protocol));
-    s = combine(s, length >> 16);
-    combine(s, length & 0xffff)
+    let acc = address_sum(src) + address_sum(dst) + u64::from(protocol) + u64::from(length);
+    fold64(acc)
+}
+
+/// An address as the sum of its big-endian 32-bit words, not folded (below 2^35).
+fn address_sum(addr: IpAddr) -> u64 {
+    match addr {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let x = u128::from(a);
+            let (hi, lo) = ((x >> 64) as u64, x as u64);
+            (hi >> 32) + (hi & 0xffff_ffff) + (lo >> 32) + (lo & 0xffff_ffff)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +174,39 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The integer pseudo-header sum equals the sum over its bytes laid out as on the wire.
+        #[test]
+        fn pseudo_header_equals_the_byte_sum(
+            src4 in proptest::prelude::any::<u32>(),
+            dst4 in proptest::prelude::any::<u32>(),
+            src6 in proptest::prelude::any::<u128>(),
+            dst6 in proptest::prelude::any::<u128>(),
+            protocol in proptest::prelude::any::<u8>(),
+            len in proptest::prelude::any::<u32>(),
+        ) {
+            let (s4, d4) = (Ipv4Addr::from(src4), Ipv4Addr::from(dst4));
+            let mut v4 = [0u8; 12];
+            v4[..4].copy_from_slice(&s4.octets());
+            v4[4..8].copy_from_slice(&d4.octets());
+            v4[9] = protocol;
+            let len16 = len & 0xffff;
+            v4[10..12].copy_from_slice(&(len16 as u16).to_be_bytes());
+            proptest::prop_assert_eq!(
+                pseudo_header(s4.into(), d4.into(), protocol, len16),
+                sum(&v4)
+            );
+            let (s6, d6) = (Ipv6Addr::from(src6), Ipv6Addr::from(dst6));
+            let mut v6 = [0u8; 40];
+            v6[..16].copy_from_slice(&s6.octets());
+            v6[16..32].copy_from_slice(&d6.octets());
+            v6[32..36].copy_from_slice(&len.to_be_bytes());
+            v6[39] = protocol;
+            proptest::prop_assert_eq!(
+                pseudo_header(s6.into(), d6.into(), protocol, len),
+                sum(&v6)
+            );
+        }
+
         /// The wide sum equals the plain 16-bit loop for every length and content.
         #[test]
         fn wide_sum_equals_the_word_by_word_sum(data in proptest::collection::vec(0u8.., 0..3000)) {
