@@ -265,6 +265,34 @@ pub struct TcpOptions {
 impl TcpOptions {
     /// Parses an option area; unknown kinds are skipped, a malformed list is `BadOption`.
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions> {
+        match Self::parse_common(bytes) {
+            Some(options) => Ok(options),
+            None => Self::parse_list(bytes),
+        }
+    }
+
+    /// The option areas of nearly every segment after the handshake, read without the
+    /// iterator: none at all, or exactly NOP, NOP, Timestamps, the layout RFC 7323
+    /// Appendix A recommends (and Linux sends). `None` for anything else. Where it answers,
+    /// the answer is what [`parse_list`](Self::parse_list) gives for the same bytes.
+    fn parse_common(bytes: &[u8]) -> Option<TcpOptions> {
+        match *bytes {
+            [] => Some(TcpOptions::default()),
+            [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, v0, v1, v2, v3, e0, e1, e2, e3] => {
+                Some(TcpOptions {
+                    timestamps: Some(Timestamps {
+                        tsval: u32::from_be_bytes([v0, v1, v2, v3]),
+                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+                    }),
+                    ..TcpOptions::default()
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Parses any option area by walking the list.
+    fn parse_list(bytes: &[u8]) -> Result<TcpOptions> {
         let mut options = TcpOptions::default();
         // A repeated option overwrites the earlier one: RFC 9293 does not say which wins,
         // and keeping the last costs nothing.
@@ -597,6 +625,48 @@ mod tests {
             }
             let o = TcpOptions::parse(&bytes[..2 + 8 * n as usize]).unwrap();
             assert_eq!(o.sack_blocks, want);
+        }
+    }
+
+    #[test]
+    fn recommended_timestamps_layout_takes_the_common_path() {
+        let bytes = [1, 1, 8, 10, 0, 0, 0, 7, 0xff, 0, 0, 1];
+        let want = TcpOptions {
+            timestamps: Some(Timestamps {
+                tsval: 7,
+                tsecr: 0xff00_0001,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(TcpOptions::parse_common(&bytes), Some(want));
+        assert_eq!(TcpOptions::parse(&bytes), Ok(want));
+        assert_eq!(TcpOptions::parse_common(&[]), Some(TcpOptions::default()));
+        // Same options, other layouts: the general parser's business.
+        assert_eq!(TcpOptions::parse_common(&bytes[2..]), None);
+        assert_eq!(
+            TcpOptions::parse_common(&[8, 10, 0, 0, 0, 7, 0, 0, 0, 1, 1, 1]),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Wherever the common-layout path answers, the list parser gives the same options.
+        #[test]
+        fn common_path_agrees_with_the_list_parser(
+            bytes in proptest::array::uniform12(proptest::prelude::any::<u8>()),
+            lead in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = bytes;
+            if lead {
+                // Half the cases take the recommended layout with random timestamps.
+                bytes[..4].copy_from_slice(&[1, 1, 8, 10]);
+            }
+            let list = TcpOptions::parse_list(&bytes);
+            match TcpOptions::parse_common(&bytes) {
+                Some(common) => proptest::prop_assert_eq!(Ok(common), list),
+                None => proptest::prop_assert!(!lead),
+            }
+            proptest::prop_assert_eq!(TcpOptions::parse(&bytes), list);
         }
     }
 
