@@ -264,6 +264,9 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// Parses an option area; unknown kinds are skipped, a malformed list is `BadOption`.
+    // Inlined so that the common layouts cost their caller a few compares and loads; the
+    // list parser stays out of line.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions> {
         match Self::parse_common(bytes) {
             Some(options) => Ok(options),
@@ -292,6 +295,7 @@ impl TcpOptions {
     }
 
     /// Parses any option area by walking the list.
+    #[inline(never)]
     fn parse_list(bytes: &[u8]) -> Result<TcpOptions> {
         let mut options = TcpOptions::default();
         // A repeated option overwrites the earlier one: RFC 9293 does not say which wins,

@@ -2,7 +2,7 @@
 
 use core::net::IpAddr;
 
-use super::packet::MIN_HEADER_LEN;
+use super::packet::{split_segment, MIN_HEADER_LEN};
 use super::{TcpFlags, TcpOptions, TcpPacket};
 use crate::{Error, Result};
 
@@ -30,8 +30,11 @@ pub struct TcpRepr {
 impl TcpRepr {
     /// Parses a whole segment's structure and returns the header and payload; the checksum is not checked.
     pub fn parse(segment: &[u8]) -> Result<(TcpRepr, &[u8])> {
-        let packet = TcpPacket::new_checked(segment)?;
-        let options = TcpOptions::parse(packet.options())?;
+        // The checks of TcpPacket::new_checked, done once; the view over the fixed-size
+        // header then reads each field without a bounds check.
+        let (fixed, options, payload) = split_segment(segment)?;
+        let options = TcpOptions::parse(options)?;
+        let packet = TcpPacket::new_unchecked(fixed);
         let repr = TcpRepr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
@@ -42,8 +45,6 @@ impl TcpRepr {
             urgent: packet.urgent_ptr(),
             options,
         };
-        // new_checked guarantees header_len <= segment.len().
-        let payload = segment.get(packet.header_len()..).unwrap_or(&[]);
         Ok((repr, payload))
     }
 
