@@ -327,8 +327,9 @@ impl Ipv4Repr {
         if self.payload_len > MAX_PAYLOAD_LEN {
             return Err(Error::BadTotalLen);
         }
+        // A view over an array, so the field writes need no bounds checks.
         let header = buf
-            .get_mut(..Self::HEADER_LEN)
+            .first_chunk_mut::<{ Self::HEADER_LEN }>()
             .ok_or(Error::BufferTooSmall)?;
         let mut packet = Ipv4Packet::new_unchecked(header);
         packet.set_version(4);

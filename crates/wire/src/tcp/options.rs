@@ -349,7 +349,30 @@ impl TcpOptions {
     /// MSS; SACK-Permitted folded into the Timestamps word when both are present; Window
     /// Scale; then SACK blocks, dropping trailing blocks that would pass 40 bytes. An
     /// option that does not fit in `buf` is not written, nor is anything after it.
+    // Inlined so that Timestamps alone costs its caller a few tests and stores; the general
+    // emitter stays out of line.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        // Timestamps alone, as on nearly every segment after the handshake: the one word
+        // written directly, the same bytes emit_list writes.
+        if let (Some(ts), None, None, false, true) = (
+            self.timestamps,
+            self.mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.sack_blocks.is_empty(),
+        ) {
+            if let Some(word) = buf.first_chunk_mut::<12>() {
+                *word = timestamps_word([kind::NOP, kind::NOP], ts);
+                return 12;
+            }
+        }
+        self.emit_list(buf)
+    }
+
+    /// [`emit`](Self::emit) for any set of options.
+    #[inline(never)]
+    fn emit_list(&self, buf: &mut [u8]) -> usize {
         let mut w = Writer { buf, pos: 0 };
         if let Some(mss) = self.mss {
             let [hi, lo] = mss.to_be_bytes();
@@ -363,23 +386,7 @@ impl TcpOptions {
             } else {
                 [kind::NOP, kind::NOP]
             };
-            let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
-            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
-            let word = [
-                lead[0],
-                lead[1],
-                kind::TIMESTAMPS,
-                10,
-                v0,
-                v1,
-                v2,
-                v3,
-                e0,
-                e1,
-                e2,
-                e3,
-            ];
-            if !w.put(&word) {
+            if !w.put(&timestamps_word(lead, ts)) {
                 return w.pos;
             }
         } else if self.sack_permitted && !w.put(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]) {
@@ -410,6 +417,26 @@ impl TcpOptions {
         }
         w.pos
     }
+}
+
+/// The 12-byte word of a Timestamps option behind two lead bytes (NOPs or SACK-Permitted).
+fn timestamps_word(lead: [u8; 2], ts: Timestamps) -> [u8; 12] {
+    let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
+    let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+    [
+        lead[0],
+        lead[1],
+        kind::TIMESTAMPS,
+        10,
+        v0,
+        v1,
+        v2,
+        v3,
+        e0,
+        e1,
+        e2,
+        e3,
+    ]
 }
 
 /// A cursor that writes whole chunks only, never past the end of its buffer.
@@ -720,6 +747,19 @@ mod tests {
         assert_eq!(o.emit_len(), 24);
         assert_eq!(o.emit(&mut out), 24);
         assert_eq!(&out[12..24], &[1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 50]);
+    }
+
+    #[test]
+    fn timestamps_alone_into_short_buffer_writes_nothing() {
+        let o = TcpOptions {
+            timestamps: Some(Timestamps { tsval: 1, tsecr: 2 }),
+            ..Default::default()
+        };
+        let mut out = [0xeeu8; 12];
+        assert_eq!(o.emit(&mut out[..11]), 0);
+        assert_eq!(out, [0xee; 12]);
+        assert_eq!(o.emit(&mut out), 12);
+        assert_eq!(out, [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
     }
 
     #[test]

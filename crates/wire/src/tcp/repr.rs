@@ -74,14 +74,20 @@ impl TcpRepr {
             .ok_or(Error::BufferTooSmall)?;
         let segment = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         let (header, data) = segment.split_at_mut(header_len);
+        // header_len is at least the fixed header, so the split always succeeds.
+        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
+            return Err(Error::BufferTooSmall);
+        };
 
-        let options_len = self
-            .options
-            .emit(header.get_mut(MIN_HEADER_LEN..).unwrap_or(&mut []));
+        let options_len = self.options.emit(options);
         debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
 
         let mut at = 0;
         for part in payload {
+            // An empty part (a pure ACK's) would still cost a call to memcpy.
+            if part.is_empty() {
+                continue;
+            }
             // The total was checked above, so every part lands inside `data`.
             let end = at + part.len();
             if let Some(dst) = data.get_mut(at..end) {
@@ -90,7 +96,9 @@ impl TcpRepr {
             at = end;
         }
 
-        let mut packet = TcpPacket::new_unchecked(segment);
+        // The fixed header is written through a view over an array, so the field writes
+        // need no bounds checks; the checksum field is zero while the sum is taken.
+        let mut packet = TcpPacket::new_unchecked(fixed);
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq);
@@ -98,8 +106,9 @@ impl TcpRepr {
         packet.set_header_len(header_len);
         packet.set_flags(self.flags);
         packet.set_window(self.window);
+        packet.set_checksum(0);
         packet.set_urgent_ptr(self.urgent);
-        packet.fill_checksum(src, dst);
+        TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
         Ok(len)
     }
 }
