@@ -298,6 +298,9 @@ impl Ipv4Repr {
     /// [`parse`](Self::parse) on the bytes of a datagram, also returning its payload
     /// (`header_len..total_len`): one pass over the checks, the fields read from the
     /// fixed-size header without bounds checks.
+    // Inlined into parse_packet: as a call it returns the header and payload through
+    // memory and costs about 50 instructions a packet more (measured by callgrind).
+    #[inline]
     pub(crate) fn parse_datagram(packet: &[u8]) -> Result<(Ipv4Repr, &[u8])> {
         let (fixed, header_len, total_len) = check_lengths(packet)?;
         // check_lengths guarantees header_len <= packet.len().
