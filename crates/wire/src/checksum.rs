@@ -25,10 +25,11 @@ fn fold_carries(sum: u32) -> u32 {
 /// out counted once per run; 128-byte blocks are two independent 64-byte chains, so the
 /// processor overlaps them. The rest is taken 64, 32, 16 and 8 bytes at a time, then 4, 2
 /// and 1, without a loop. Measured here (x86-64, baseline target; callgrind, and a timing
-/// loop over slices starting at offsets 0 to 2) against the eight-lane 32-bit vector loop
-/// before it: 1,448 bytes in 298 instructions instead of 726 and 1.35× the speed (25
-/// against 19 B/ns in the same run); 40 bytes in 53 instructions instead of 86 and 1.4× the
-/// speed (4.4 against 3.0 B/ns). The 64-bit add-with-carry loop before that one lost to
+/// loop over slices starting at offsets 0 to 2, both loops in the same run, on a shared
+/// machine whose clock wanders) against the eight-lane 32-bit vector loop before it:
+/// 1,448 bytes in 298 instructions instead of 726 and 1.2–1.35× the speed (25 against
+/// 19 B/ns in a typical run); 40 bytes in 53 instructions instead of 86 and 1.15–1.45× the
+/// speed (5.0 against 4.1 B/ns). The 64-bit add-with-carry loop before that one lost to
 /// the vector loop because it kept one chain and materialised the carry at every word.
 pub fn sum(data: &[u8]) -> u32 {
     sum_inline(data)
