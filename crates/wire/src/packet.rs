@@ -7,7 +7,7 @@
 use core::net::IpAddr;
 
 use crate::tcp::{TcpPacket, TcpRepr, TCP_MIN_HEADER_LEN};
-use crate::{Error, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, Result};
+use crate::{Error, Ipv4Repr, Ipv6Packet, Ipv6Repr, Result};
 
 /// IP protocol number of TCP.
 pub const IP_PROTO_TCP: u8 = 6;
@@ -79,14 +79,12 @@ pub fn parse_packet(packet: &[u8]) -> Result<Segment<'_>> {
     let first = *packet.first().ok_or(Error::Truncated)?;
     let (ip, segment) = match first >> 4 {
         4 => {
-            let view = Ipv4Packet::new_checked(packet)?;
-            let repr = Ipv4Repr::parse(&view)?;
+            // The checks of Ipv4Packet::new_checked and Ipv4Repr::parse, in that order, once.
+            let (repr, payload) = Ipv4Repr::parse_datagram(packet)?;
             if repr.protocol != IP_PROTO_TCP {
                 return Err(Error::NotTcp);
             }
-            // Sliced from `packet` rather than the view so it borrows the caller's buffer.
-            let payload = packet.get(view.header_len()..view.total_len());
-            (IpRepr::V4(repr), payload.ok_or(Error::Truncated)?)
+            (IpRepr::V4(repr), payload)
         }
         6 => {
             let view = Ipv6Packet::new_checked(packet)?;

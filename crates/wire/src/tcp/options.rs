@@ -264,7 +264,39 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// Parses an option area; unknown kinds are skipped, a malformed list is `BadOption`.
+    // Inlined so that the common layouts cost their caller a few compares and loads; the
+    // list parser stays out of line.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions> {
+        match Self::parse_common(bytes) {
+            Some(options) => Ok(options),
+            None => Self::parse_list(bytes),
+        }
+    }
+
+    /// The option areas of nearly every segment after the handshake, read without the
+    /// iterator: none at all, or exactly NOP, NOP, Timestamps, the layout RFC 7323
+    /// Appendix A recommends (and Linux sends). `None` for anything else. Where it answers,
+    /// the answer is what [`parse_list`](Self::parse_list) gives for the same bytes.
+    fn parse_common(bytes: &[u8]) -> Option<TcpOptions> {
+        match *bytes {
+            [] => Some(TcpOptions::default()),
+            [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, v0, v1, v2, v3, e0, e1, e2, e3] => {
+                Some(TcpOptions {
+                    timestamps: Some(Timestamps {
+                        tsval: u32::from_be_bytes([v0, v1, v2, v3]),
+                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+                    }),
+                    ..TcpOptions::default()
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Parses any option area by walking the list.
+    #[inline(never)]
+    fn parse_list(bytes: &[u8]) -> Result<TcpOptions> {
         let mut options = TcpOptions::default();
         // A repeated option overwrites the earlier one: RFC 9293 does not say which wins,
         // and keeping the last costs nothing.
@@ -317,7 +349,30 @@ impl TcpOptions {
     /// MSS; SACK-Permitted folded into the Timestamps word when both are present; Window
     /// Scale; then SACK blocks, dropping trailing blocks that would pass 40 bytes. An
     /// option that does not fit in `buf` is not written, nor is anything after it.
+    // Inlined so that Timestamps alone costs its caller a few tests and stores; the general
+    // emitter stays out of line.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        // Timestamps alone, as on nearly every segment after the handshake: the one word
+        // written directly, the same bytes emit_list writes.
+        if let (Some(ts), None, None, false, true) = (
+            self.timestamps,
+            self.mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.sack_blocks.is_empty(),
+        ) {
+            if let Some(word) = buf.first_chunk_mut::<12>() {
+                *word = timestamps_word([kind::NOP, kind::NOP], ts);
+                return 12;
+            }
+        }
+        self.emit_list(buf)
+    }
+
+    /// [`emit`](Self::emit) for any set of options.
+    #[inline(never)]
+    fn emit_list(&self, buf: &mut [u8]) -> usize {
         let mut w = Writer { buf, pos: 0 };
         if let Some(mss) = self.mss {
             let [hi, lo] = mss.to_be_bytes();
@@ -331,23 +386,7 @@ impl TcpOptions {
             } else {
                 [kind::NOP, kind::NOP]
             };
-            let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
-            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
-            let word = [
-                lead[0],
-                lead[1],
-                kind::TIMESTAMPS,
-                10,
-                v0,
-                v1,
-                v2,
-                v3,
-                e0,
-                e1,
-                e2,
-                e3,
-            ];
-            if !w.put(&word) {
+            if !w.put(&timestamps_word(lead, ts)) {
                 return w.pos;
             }
         } else if self.sack_permitted && !w.put(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]) {
@@ -378,6 +417,26 @@ impl TcpOptions {
         }
         w.pos
     }
+}
+
+/// The 12-byte word of a Timestamps option behind two lead bytes (NOPs or SACK-Permitted).
+fn timestamps_word(lead: [u8; 2], ts: Timestamps) -> [u8; 12] {
+    let [v0, v1, v2, v3] = ts.tsval.to_be_bytes();
+    let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+    [
+        lead[0],
+        lead[1],
+        kind::TIMESTAMPS,
+        10,
+        v0,
+        v1,
+        v2,
+        v3,
+        e0,
+        e1,
+        e2,
+        e3,
+    ]
 }
 
 /// A cursor that writes whole chunks only, never past the end of its buffer.
@@ -601,6 +660,48 @@ mod tests {
     }
 
     #[test]
+    fn recommended_timestamps_layout_takes_the_common_path() {
+        let bytes = [1, 1, 8, 10, 0, 0, 0, 7, 0xff, 0, 0, 1];
+        let want = TcpOptions {
+            timestamps: Some(Timestamps {
+                tsval: 7,
+                tsecr: 0xff00_0001,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(TcpOptions::parse_common(&bytes), Some(want));
+        assert_eq!(TcpOptions::parse(&bytes), Ok(want));
+        assert_eq!(TcpOptions::parse_common(&[]), Some(TcpOptions::default()));
+        // Same options, other layouts: the general parser's business.
+        assert_eq!(TcpOptions::parse_common(&bytes[2..]), None);
+        assert_eq!(
+            TcpOptions::parse_common(&[8, 10, 0, 0, 0, 7, 0, 0, 0, 1, 1, 1]),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Wherever the common-layout path answers, the list parser gives the same options.
+        #[test]
+        fn common_path_agrees_with_the_list_parser(
+            bytes in proptest::array::uniform12(proptest::prelude::any::<u8>()),
+            lead in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = bytes;
+            if lead {
+                // Half the cases take the recommended layout with random timestamps.
+                bytes[..4].copy_from_slice(&[1, 1, 8, 10]);
+            }
+            let list = TcpOptions::parse_list(&bytes);
+            match TcpOptions::parse_common(&bytes) {
+                Some(common) => proptest::prop_assert_eq!(Ok(common), list),
+                None => proptest::prop_assert!(!lead),
+            }
+            proptest::prop_assert_eq!(TcpOptions::parse(&bytes), list);
+        }
+    }
+
+    #[test]
     fn iterator_stops_after_first_error() {
         let mut it = TcpOptionIter::new(&[1, 2, 9, 1]);
         assert_eq!(it.next(), Some(Ok(TcpOption::Nop)));
@@ -646,6 +747,19 @@ mod tests {
         assert_eq!(o.emit_len(), 24);
         assert_eq!(o.emit(&mut out), 24);
         assert_eq!(&out[12..24], &[1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 50]);
+    }
+
+    #[test]
+    fn timestamps_alone_into_short_buffer_writes_nothing() {
+        let o = TcpOptions {
+            timestamps: Some(Timestamps { tsval: 1, tsecr: 2 }),
+            ..Default::default()
+        };
+        let mut out = [0xeeu8; 12];
+        assert_eq!(o.emit(&mut out[..11]), 0);
+        assert_eq!(out, [0xee; 12]);
+        assert_eq!(o.emit(&mut out), 12);
+        assert_eq!(out, [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
     }
 
     #[test]

@@ -24,6 +24,25 @@ mod offset {
 /// Length of the fixed TCP header, without options.
 pub(crate) const MIN_HEADER_LEN: usize = 20;
 
+/// A segment split into its fixed header, option area and payload, after the checks of
+/// [`TcpPacket::new_checked`]: `Truncated` without a fixed header, `BadHeaderLen` if the
+/// data offset is below 5 words or past the end. The fixed header comes back as an array,
+/// so reading its fields needs no further bounds checks.
+pub(crate) fn split_segment(segment: &[u8]) -> Result<(&[u8; MIN_HEADER_LEN], &[u8], &[u8])> {
+    let Some((fixed, _)) = segment.split_first_chunk::<MIN_HEADER_LEN>() else {
+        return Err(Error::Truncated);
+    };
+    let header_len = usize::from(fixed[offset::DATA_OFFSET] >> 4) * 4;
+    if header_len < MIN_HEADER_LEN {
+        return Err(Error::BadHeaderLen);
+    }
+    let Some((header, payload)) = segment.split_at_checked(header_len) else {
+        return Err(Error::BadHeaderLen);
+    };
+    let options = header.get(MIN_HEADER_LEN..).unwrap_or(&[]);
+    Ok((fixed, options, payload))
+}
+
 /// Zero-copy view of a TCP segment (header, options and payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpPacket<T: AsRef<[u8]>> {
@@ -38,16 +57,8 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Wraps a buffer after checking it holds a fixed header and the data offset is sane.
     pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        let len = packet.buffer.as_ref().len();
-        if len < MIN_HEADER_LEN {
-            return Err(Error::Truncated);
-        }
-        let header_len = packet.header_len();
-        if header_len < MIN_HEADER_LEN || header_len > len {
-            return Err(Error::BadHeaderLen);
-        }
-        Ok(packet)
+        split_segment(buffer.as_ref())?;
+        Ok(Self::new_unchecked(buffer))
     }
 
     /// Source port.

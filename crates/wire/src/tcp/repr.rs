@@ -2,7 +2,7 @@
 
 use core::net::IpAddr;
 
-use super::packet::MIN_HEADER_LEN;
+use super::packet::{split_segment, MIN_HEADER_LEN};
 use super::{TcpFlags, TcpOptions, TcpPacket};
 use crate::{Error, Result};
 
@@ -30,8 +30,11 @@ pub struct TcpRepr {
 impl TcpRepr {
     /// Parses a whole segment's structure and returns the header and payload; the checksum is not checked.
     pub fn parse(segment: &[u8]) -> Result<(TcpRepr, &[u8])> {
-        let packet = TcpPacket::new_checked(segment)?;
-        let options = TcpOptions::parse(packet.options())?;
+        // The checks of TcpPacket::new_checked, done once; the view over the fixed-size
+        // header then reads each field without a bounds check.
+        let (fixed, options, payload) = split_segment(segment)?;
+        let options = TcpOptions::parse(options)?;
+        let packet = TcpPacket::new_unchecked(fixed);
         let repr = TcpRepr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
@@ -42,8 +45,6 @@ impl TcpRepr {
             urgent: packet.urgent_ptr(),
             options,
         };
-        // new_checked guarantees header_len <= segment.len().
-        let payload = segment.get(packet.header_len()..).unwrap_or(&[]);
         Ok((repr, payload))
     }
 
@@ -73,14 +74,20 @@ impl TcpRepr {
             .ok_or(Error::BufferTooSmall)?;
         let segment = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         let (header, data) = segment.split_at_mut(header_len);
+        // header_len is at least the fixed header, so the split always succeeds.
+        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
+            return Err(Error::BufferTooSmall);
+        };
 
-        let options_len = self
-            .options
-            .emit(header.get_mut(MIN_HEADER_LEN..).unwrap_or(&mut []));
+        let options_len = self.options.emit(options);
         debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
 
         let mut at = 0;
         for part in payload {
+            // An empty part (a pure ACK's) would still cost a call to memcpy.
+            if part.is_empty() {
+                continue;
+            }
             // The total was checked above, so every part lands inside `data`.
             let end = at + part.len();
             if let Some(dst) = data.get_mut(at..end) {
@@ -89,7 +96,9 @@ impl TcpRepr {
             at = end;
         }
 
-        let mut packet = TcpPacket::new_unchecked(segment);
+        // The fixed header is written through a view over an array, so the field writes
+        // need no bounds checks; the checksum field is zero while the sum is taken.
+        let mut packet = TcpPacket::new_unchecked(fixed);
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq);
@@ -97,8 +106,9 @@ impl TcpRepr {
         packet.set_header_len(header_len);
         packet.set_flags(self.flags);
         packet.set_window(self.window);
+        packet.set_checksum(0);
         packet.set_urgent_ptr(self.urgent);
-        packet.fill_checksum(src, dst);
+        TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
         Ok(len)
     }
 }
