@@ -6,6 +6,19 @@
 
 use core::net::IpAddr;
 
+/// Who takes care of a TCP checksum: this crate, or the device (checksum offload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// Computed on emit, verified on parse.
+    Computed,
+    /// Left to the device. On emit the field holds only the pseudo-header's sum, which the
+    /// device completes (virtio-net `NEEDS_CSUM`, a NIC's transmit checksum offload). On parse
+    /// it is not verified: the device vouches for it, having verified it or having taken the
+    /// datagram from a local sender over no wire (virtio-net `DATA_VALID` or `NEEDS_CSUM`,
+    /// Linux's `CHECKSUM_UNNECESSARY`).
+    Offloaded,
+}
+
 /// Folds carries above 16 bits back into the low 16 bits (end-around carry).
 ///
 /// The two halves are added with the carry out wrapped around (2^16 ≡ 1 modulo 2^16 − 1);

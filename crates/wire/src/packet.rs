@@ -6,6 +6,7 @@
 
 use core::net::IpAddr;
 
+use crate::checksum::Checksum;
 use crate::tcp::{TcpPacket, TcpRepr, TCP_MIN_HEADER_LEN};
 use crate::{Error, Ipv4Repr, Ipv6Packet, Ipv6Repr, Result};
 
@@ -76,6 +77,12 @@ pub struct Segment<'a> {
 
 /// Parses and fully checks an IPv4 or IPv6 datagram carrying a TCP segment.
 pub fn parse_packet(packet: &[u8]) -> Result<Segment<'_>> {
+    parse_packet_with(packet, Checksum::Computed)
+}
+
+/// [`parse_packet`], with the TCP checksum verified here or vouched for by the device
+/// ([`Checksum::Offloaded`]: every other check still applies, the IPv4 header checksum too).
+pub fn parse_packet_with(packet: &[u8], checksum: Checksum) -> Result<Segment<'_>> {
     let first = *packet.first().ok_or(Error::Truncated)?;
     let (ip, segment) = match first >> 4 {
         4 => {
@@ -106,7 +113,7 @@ pub fn parse_packet(packet: &[u8]) -> Result<Segment<'_>> {
     // Here the checksum comes first, once a fixed header is known to be present, so a segment
     // corrupted in transit is counted as a bad checksum rather than as whatever structural
     // error the corruption happens to produce.
-    if !tcp_view.verify_checksum(ip.src(), ip.dst()) {
+    if checksum == Checksum::Computed && !tcp_view.verify_checksum(ip.src(), ip.dst()) {
         return Err(Error::BadChecksum);
     }
     let (tcp, payload) = TcpRepr::parse(segment)?;
@@ -122,6 +129,20 @@ pub fn emit_packet(
     tcp: &TcpRepr,
     payload: &[&[u8]],
 ) -> Result<usize> {
+    emit_packet_with(buf, src, dst, hop_limit, tcp, payload, Checksum::Computed)
+}
+
+/// [`emit_packet`], with the TCP checksum computed here or left to the device
+/// ([`Checksum::Offloaded`]).
+pub fn emit_packet_with(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp: &TcpRepr,
+    payload: &[&[u8]],
+    checksum: Checksum,
+) -> Result<usize> {
     let header_len = match (src, dst) {
         (IpAddr::V4(_), IpAddr::V4(_)) => Ipv4Repr::HEADER_LEN,
         (IpAddr::V6(_), IpAddr::V6(_)) => Ipv6Repr::HEADER_LEN,
@@ -132,7 +153,7 @@ pub fn emit_packet(
     }
     let (header, rest) = buf.split_at_mut(header_len);
     // The IP header needs the TCP length, so the segment is written first.
-    let tcp_len = tcp.emit(rest, src, dst, payload)?;
+    let tcp_len = tcp.emit_with(rest, src, dst, payload, checksum)?;
     match (src, dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => Ipv4Repr {
             src,

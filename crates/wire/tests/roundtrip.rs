@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::*;
 use oxtcp_wire::{
-    emit_packet, parse_packet, IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpOptions,
-    TcpPacket, TcpRepr,
+    checksum, emit_packet, emit_packet_with, parse_packet, parse_packet_with, Checksum, IpRepr,
+    Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpOptions, TcpPacket, TcpRepr,
 };
 use proptest::prelude::*;
 
@@ -132,6 +132,33 @@ proptest! {
         }
     }
 
+    /// Checksum offload: a datagram emitted with its checksum left to the device is, once a
+    /// device completes it the virtio-net way (the ones' complement of the sum from the TCP
+    /// header on, field included), the datagram emitted with the checksum computed; and parsing
+    /// it as it leaves, with the checksum vouched for, gives the same segment.
+    #[test]
+    fn an_offloaded_checksum_completed_by_the_device_is_the_computed_one(
+        repr in fitting_tcp_repr(),
+        (data, cuts) in payload(),
+        (src, dst) in addr_pair(),
+    ) {
+        let parts = split(&data, &cuts);
+        let mut computed = vec![0u8; 110 + data.len()];
+        let n = emit_packet(&mut computed, src, dst, 64, &repr, &parts).unwrap();
+        let mut offloaded = vec![0u8; 110 + data.len()];
+        let m = emit_packet_with(&mut offloaded, src, dst, 64, &repr, &parts, Checksum::Offloaded)
+            .unwrap();
+        prop_assert_eq!(m, n);
+        let vouched = parse_packet_with(&offloaded[..m], Checksum::Offloaded).unwrap();
+        prop_assert_eq!(vouched, parse_packet(&computed[..n]).unwrap());
+
+        let start = if src.is_ipv4() { 20 } else { 40 };
+        let at = start + 16;
+        let sum = checksum::fold(checksum::sum(&offloaded[start..m]));
+        offloaded[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+        prop_assert_eq!(&offloaded[..m], &computed[..n]);
+    }
+
     #[test]
     fn emit_packet_short_buffer_is_buffer_too_small(
         repr in tcp_repr(), (src, dst) in addr_pair(), short in 1usize..80
@@ -191,5 +218,45 @@ fn emit_packet_v4_segment_too_long_for_total_length_is_bad_total_len() {
     assert_eq!(
         emit_packet(&mut buf, v4, v4, 64, &repr, &[&data[1..]]),
         Ok(65535)
+    );
+}
+
+/// A vouched-for checksum is not verified, but every other check still applies: the IPv4
+/// header checksum, and the structure.
+#[test]
+fn an_offloaded_checksum_is_not_verified_but_the_rest_is() {
+    let repr = TcpRepr {
+        src_port: 40_000,
+        dst_port: 80,
+        seq: 1,
+        ack: 2,
+        flags: oxtcp_wire::TcpFlags::ACK,
+        window: 512,
+        urgent: 0,
+        options: TcpOptions::default(),
+    };
+    let (src, dst) = (
+        Ipv4Addr::new(10, 0, 0, 1).into(),
+        Ipv4Addr::new(10, 0, 0, 2).into(),
+    );
+    let mut buf = [0u8; 64];
+    let n = emit_packet(&mut buf, src, dst, 64, &repr, &[b"data"]).unwrap();
+    let mut pkt = buf[..n].to_vec();
+    pkt[20 + 16] ^= 0xff;
+    assert_eq!(parse_packet(&pkt), Err(oxtcp_wire::Error::BadChecksum));
+    let seg = parse_packet_with(&pkt, Checksum::Offloaded).unwrap();
+    assert_eq!((seg.tcp.seq, seg.payload), (1, &b"data"[..]));
+
+    let mut bad_ip = pkt.clone();
+    bad_ip[10] ^= 0xff;
+    assert!(
+        parse_packet_with(&bad_ip, Checksum::Offloaded).is_err(),
+        "IPv4 header checksum"
+    );
+    let mut bad_offset = pkt;
+    bad_offset[20 + 12] = 0x40;
+    assert!(
+        parse_packet_with(&bad_offset, Checksum::Offloaded).is_err(),
+        "data offset 4"
     );
 }

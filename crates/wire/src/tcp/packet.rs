@@ -206,6 +206,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         range_mut(buf, start, end)
     }
 
+    /// Puts the pseudo-header's sum, folded and not complemented, in the checksum field: the
+    /// start a device that completes the checksum sums the segment from (virtio-net's
+    /// `NEEDS_CSUM`, a NIC's transmit checksum offload).
+    pub fn fill_partial_checksum(&mut self, src: IpAddr, dst: IpAddr) {
+        let len = u32::try_from(self.buffer.as_ref().len()).unwrap_or(u32::MAX);
+        let pseudo = checksum::pseudo_header(src, dst, IP_PROTO_TCP, len);
+        self.set_checksum(!checksum::fold(pseudo));
+    }
+
     /// Computes and stores the checksum over pseudo-header and the whole buffer.
     pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         self.set_checksum(0);

@@ -4,6 +4,7 @@ use core::net::IpAddr;
 
 use super::packet::{split_segment, MIN_HEADER_LEN};
 use super::{TcpFlags, TcpOptions, TcpPacket};
+use crate::checksum::Checksum;
 use crate::{Error, Result};
 
 /// A parsed TCP header; the payload travels beside it.
@@ -64,6 +65,18 @@ impl TcpRepr {
         dst: IpAddr,
         payload: &[&[u8]],
     ) -> Result<usize> {
+        self.emit_with(buf, src, dst, payload, Checksum::Computed)
+    }
+
+    /// [`emit`](Self::emit), with the checksum computed or left to the device ([`Checksum`]).
+    pub fn emit_with(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        payload: &[&[u8]],
+        checksum: Checksum,
+    ) -> Result<usize> {
         if src.is_ipv4() != dst.is_ipv4() {
             return Err(Error::AddressFamilyMismatch);
         }
@@ -108,7 +121,11 @@ impl TcpRepr {
         packet.set_window(self.window);
         packet.set_checksum(0);
         packet.set_urgent_ptr(self.urgent);
-        TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
+        let mut packet = TcpPacket::new_unchecked(segment);
+        match checksum {
+            Checksum::Computed => packet.fill_checksum(src, dst),
+            Checksum::Offloaded => packet.fill_partial_checksum(src, dst),
+        }
         Ok(len)
     }
 }
