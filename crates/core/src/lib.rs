@@ -35,6 +35,8 @@ pub use event::{
 };
 pub use handle::{ConnId, ListenerId};
 pub use listener::{ListenerInfo, ListenerStats};
+/// Whether a TCP checksum is computed by the stack or left to the device (checksum offload).
+pub use oxtcp_wire::Checksum;
 pub use seq::SeqNum;
 pub use stack::{EntrySizes, Resources, Stack, StackStats, Transmit};
 pub use state::State;

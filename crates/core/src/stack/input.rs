@@ -1,7 +1,7 @@
 //! Where segments enter: parse once, demultiplex once, hand to exactly one handler — a
 //! connection, a half-open entry, a listener, or the CLOSED-state rules (RFC 9293 §3.10.7.1).
 
-use oxtcp_wire::parse_packet;
+use oxtcp_wire::{parse_packet_with, Checksum};
 
 use super::{Entry, Reply, Stack};
 use crate::conn::{Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn};
@@ -20,9 +20,16 @@ use std::net::SocketAddr;
 impl Stack {
     /// An IP datagram arrives from the network.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.handle_packet_with(now, packet, Checksum::Computed);
+    }
+
+    /// [`handle_packet`](Self::handle_packet) for a datagram whose TCP checksum the device may
+    /// vouch for ([`Checksum::Offloaded`], receive checksum offload): then it is not computed
+    /// again, and every other check applies as before.
+    pub fn handle_packet_with(&mut self, now: Instant, packet: &[u8], checksum: Checksum) {
         self.advance(now);
         self.stats.packets_in += 1;
-        let seg = match parse_packet(packet) {
+        let seg = match parse_packet_with(packet, checksum) {
             Ok(s) => s,
             Err(e) => {
                 let reason = DropReason::Malformed(e);

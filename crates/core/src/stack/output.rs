@@ -1,7 +1,7 @@
 //! The one exit: every segment the stack sends leaves through `poll_transmit`, is written once
 //! into the caller's buffer, and is recorded in the trace.
 
-use oxtcp_wire::{emit_packet, TcpFlags, TcpOptions, TcpRepr};
+use oxtcp_wire::{emit_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr};
 
 use super::{Entry, Reply, Stack};
 use crate::config::SocketOptions;
@@ -116,8 +116,16 @@ impl Stack {
                     // Round robin: a slot with more to send goes to the back of the queue.
                     self.tx_queue.pop_front();
                     self.tx_queue.push_back(index);
-                    let n =
-                        self.emit_from_slot(buf, index, id, tuple, header, off, len, retransmit);
+                    let n = self.emit_from_slot(
+                        buf,
+                        index,
+                        id,
+                        tuple,
+                        header,
+                        (off, len),
+                        segment_size,
+                        retransmit,
+                    );
                     self.after_activity(index);
                     if let Some(len) = n {
                         return Some(Transmit { len, segment_size });
@@ -153,8 +161,8 @@ impl Stack {
         id: ConnId,
         tuple: FourTuple,
         header: Header,
-        off: usize,
-        len: usize,
+        (off, len): (usize, usize),
+        segment_size: Option<u16>,
         retransmit: bool,
     ) -> Option<usize> {
         // The payload is read from the connection's send buffer in place.
@@ -162,7 +170,14 @@ impl Stack {
             Entry::Conn(c) if len > 0 => c.payload_slices(off, len),
             _ => (&[], &[]),
         };
-        let (n, repr, payload_len) = write_segment(buf, self.cfg.ttl, tuple, header, [a, b])?;
+        // A device that cuts segments computes each one's checksum, so the whole one's is
+        // left to it, as to a NIC's TSO.
+        let checksum = match segment_size {
+            Some(_) => Checksum::Offloaded,
+            None => Checksum::Computed,
+        };
+        let (n, repr, payload_len) =
+            write_segment(buf, self.cfg.ttl, tuple, header, [a, b], checksum)?;
         self.record_tx(tuple, Some(id), &repr, payload_len, retransmit, None);
         Some(n)
     }
@@ -177,7 +192,14 @@ impl Stack {
         reason: Option<DropReason>,
         conn: Option<ConnId>,
     ) -> Option<usize> {
-        let (n, repr, _) = write_segment(buf, self.cfg.ttl, tuple, header, [&[], &[]])?;
+        let (n, repr, _) = write_segment(
+            buf,
+            self.cfg.ttl,
+            tuple,
+            header,
+            [&[], &[]],
+            Checksum::Computed,
+        )?;
         self.record_tx(tuple, conn, &repr, 0, false, reason);
         Some(n)
     }
@@ -219,15 +241,17 @@ fn write_segment(
     tuple: FourTuple,
     header: Header,
     payload: [&[u8]; 2],
+    checksum: Checksum,
 ) -> Option<(usize, TcpRepr, u32)> {
     let repr = header.repr(tuple);
-    let n = emit_packet(
+    let n = emit_packet_with(
         buf,
         tuple.local.ip(),
         tuple.remote.ip(),
         ttl,
         &repr,
         &payload,
+        checksum,
     )
     .ok()?;
     Some((n, repr, (payload[0].len() + payload[1].len()) as u32))
@@ -239,7 +263,9 @@ pub struct Transmit {
     /// Its length in bytes.
     pub len: usize,
     /// For a segment the device is to cut up (segmentation offload), the payload size of each
-    /// piece but the last: the connection's MSS less the options. `None`: send it as it is.
+    /// piece but the last: the connection's MSS less the options. Its TCP checksum is then
+    /// left to the device, which computes each piece's: the field holds the pseudo-header's
+    /// sum ([`Checksum::Offloaded`]). `None`: send it as it is, checksum and all.
     pub segment_size: Option<u16>,
 }
 

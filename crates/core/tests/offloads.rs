@@ -1,12 +1,18 @@
-//! Segmentation offload (TSO): with `StackConfig::segmentation_offload`, a connection hands the
-//! device one datagram of several whole segments of new data, and says where to cut it
-//! (`Stack::poll_transmit_segmented`). What goes on the wire after the cut is what the
-//! ordinary path sends: full segments first, a partial tail by the ordinary rules, and
-//! retransmissions one segment at a time.
+//! Offloads to the device.
+//!
+//! - Segmentation offload (TSO): with `StackConfig::segmentation_offload`, a connection hands
+//!   the device one datagram of several whole segments of new data, and says where to cut it
+//!   (`Stack::poll_transmit_segmented`), leaving the checksums to it. What goes on the wire
+//!   after the cut is what the ordinary path sends: full segments first, a partial tail by the
+//!   ordinary rules, and retransmissions one segment at a time.
+//! - Receive checksum offload: a datagram whose checksum the device vouches for
+//!   (`Stack::handle_packet_with`, `Checksum::Offloaded`) is taken without computing it.
 
 mod common;
 
 use common::*;
+use oxtcp_core::{Checksum, DropReason};
+use oxtcp_wire::{parse_packet, parse_packet_with, Error as WireError};
 
 /// Most payload one offloaded datagram may carry in these tests.
 const LIMIT: usize = 64_000;
@@ -112,4 +118,38 @@ fn a_retransmission_is_one_segment_again() {
     t.advance(secs(1));
     let out = t.expect(seg().ack().seq(1).ack_no(1).data(&pattern(0, mss)));
     assert_eq!(out.segment_size, None, "{out}");
+}
+
+#[test]
+fn an_offloaded_datagram_leaves_its_checksum_to_the_device() {
+    let mut t = offloading_server();
+    assert_eq!(t.app_send(&pattern(0, 20_000)), 20_000);
+    let mut buf = vec![0u8; 70_000];
+    let tx = t
+        .stack
+        .poll_transmit_segmented(t.now, &mut buf)
+        .expect("a datagram");
+    assert!(tx.segment_size.is_some(), "{tx:?}");
+    let pkt = &buf[..tx.len];
+    // The field holds the pseudo-header's sum only; the device sums the rest, per piece.
+    assert_eq!(parse_packet(pkt), Err(WireError::BadChecksum));
+    let seg = parse_packet_with(pkt, Checksum::Offloaded).expect("otherwise whole");
+    assert_eq!(seg.payload, &pattern(0, seg.payload.len())[..]);
+}
+
+#[test]
+fn a_checksum_the_device_vouches_for_is_not_computed_again() {
+    let mut t = Harness::established_server();
+    let mut pkt = t.build(seg().ack().psh().seq(1).ack_no(1).data(b"hello"));
+    pkt[20 + 16] ^= 0x5a;
+    // Computed here, the damage is found and the segment dropped.
+    t.send_raw(&pkt);
+    t.expect_none();
+    let bad_checksum = DropReason::Malformed(WireError::BadChecksum).as_str();
+    assert_eq!(t.stack.stats().drops.get(bad_checksum), Some(&1));
+    // Vouched for by the device, it is taken.
+    let now = t.now;
+    t.stack.handle_packet_with(now, &pkt, Checksum::Offloaded);
+    t.expect(seg().ack().seq(1).ack_no(6));
+    assert_eq!(t.app_recv(10), b"hello");
 }
