@@ -18,7 +18,9 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
-use oxtcp_core::{ConnInfo, Event, Instant, ListenerInfo, Stack, StackConfig, StackStats, State};
+use oxtcp_core::{
+    Checksum, ConnInfo, Event, Instant, ListenerInfo, Stack, StackConfig, StackStats, State,
+};
 
 use crate::device::Device;
 use crate::sys::{wait_readable, EventFd};
@@ -390,9 +392,14 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
         let mut read = 0;
         let mut fatal = None;
         while read < RX_BATCH {
-            match dev.recv(now_std, &mut rx) {
-                Ok(Some(n)) => {
-                    g.stack.handle_packet(now, &rx[..n]);
+            match dev.recv_offloaded(now_std, &mut rx) {
+                Ok(Some((n, vouched))) => {
+                    let checksum = if vouched {
+                        Checksum::Offloaded
+                    } else {
+                        Checksum::Computed
+                    };
+                    g.stack.handle_packet_with(now, &rx[..n], checksum);
                     read += 1;
                     // Answer each datagram before reading the next: the core owes an ACK per
                     // data segment (a duplicate ACK per out-of-order one, RFC 5681 §4.2), and

@@ -33,6 +33,18 @@ pub trait Device: Send {
     /// Read one datagram into `buf` without blocking; `Ok(None)` when none is waiting.
     fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>>;
 
+    /// [`Device::recv`], also saying whether the device vouches for the datagram's TCP
+    /// checksum (receive checksum offload: it verified it, or the datagram came from a local
+    /// sender over no wire), so that the stack need not compute it. A device that says so may
+    /// leave the checksum field as it came. By default nothing is vouched for.
+    fn recv_offloaded(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> io::Result<Option<(usize, bool)>> {
+        Ok(self.recv(now, buf)?.map(|n| (n, false)))
+    }
+
     /// Hand one datagram to the device. A device may batch it until [`Device::flush`].
     /// An error means this datagram was lost; TCP recovers it like any other loss.
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()>;
@@ -75,6 +87,13 @@ pub trait Device: Send {
 impl<D: Device + ?Sized> Device for Box<D> {
     fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>> {
         (**self).recv(now, buf)
+    }
+    fn recv_offloaded(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> io::Result<Option<(usize, bool)>> {
+        (**self).recv_offloaded(now, buf)
     }
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()> {
         (**self).send(now, packet)
