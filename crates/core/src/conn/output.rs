@@ -466,8 +466,24 @@ impl Connection {
     /// Most payload the next segment carries: a full-sized segment's, less the SACK blocks
     /// that ride on it (RFC 6691 §2: the MSS does not count options, so they take its place).
     pub(crate) fn max_payload(&self) -> usize {
+        if !self.reports_sack() {
+            return self.full_payload();
+        }
         let sack = sack_option_len(self.sack_blocks().len());
         self.full_payload().saturating_sub(sack).max(1)
+    }
+
+    /// Whether the next segment carries SACK blocks: data is held out of order, or a D-SACK
+    /// is owed (RFC 2018 §4, RFC 2883 §4). The common case, neither, is decided without
+    /// building the blocks.
+    #[inline]
+    fn reports_sack(&self) -> bool {
+        self.flags.has(Flags::SACK_OK)
+            && (self.recv_buf.ooo_bytes() > 0
+                || self
+                    .cold
+                    .as_deref()
+                    .is_some_and(|c| c.sack_report.has_dsack()))
     }
 
     /// Options of a non-SYN, non-RST segment: the Timestamps option once negotiated, echoing
@@ -487,12 +503,7 @@ impl Connection {
     /// The SACK blocks of the next segment: RFC 2018 §3, as many as fit in the 40 option bytes
     /// beside the others (4, or 3 beside the 12-byte Timestamps option).
     fn sack_blocks(&self) -> SackBlocks {
-        let dsack = || {
-            self.cold
-                .as_deref()
-                .is_some_and(|c| c.sack_report.has_dsack())
-        };
-        if !self.flags.has(Flags::SACK_OK) || (self.recv_buf.ooo_bytes() == 0 && !dsack()) {
+        if !self.reports_sack() {
             return SackBlocks::new();
         }
         let max = if self.flags.has(Flags::TS_OK) { 3 } else { 4 };
