@@ -110,6 +110,11 @@ impl Connection {
         self.timer_event(ctx, TimerKind::KeepAlive, n);
     }
 
+    /// Whether a keep-alive probe waits to be sent.
+    pub(crate) fn keepalive_probe_due(&self) -> bool {
+        self.cold.as_deref().is_some_and(|c| c.ka.probe_now)
+    }
+
     /// The probe, when one is due: an ACK with SEG.SEQ = SND.NXT-1 and no data (§3.8.4; the
     /// optional garbage octet is not sent).
     pub(crate) fn keepalive_probe(&mut self, now: Instant) -> Option<TxSegment> {

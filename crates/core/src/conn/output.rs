@@ -387,6 +387,39 @@ impl Connection {
     /// Nothing can go: no ACK owed, no probe, no loss recovery, every byte and any FIN sent,
     /// and room in the send buffer (so the sender is not buffer-limited either). Most polls of
     /// a quiet connection end here.
+    /// Whether `poll_transmit` would surely find nothing to send: the early returns of
+    /// `poll_transmit` and `next_segment`, taken without building anything. False when in
+    /// doubt. A quiet connection need not be polled at all ([`Connection::note_quiet`] then
+    /// does the bookkeeping the poll would have done).
+    pub(crate) fn is_quiet(&self) -> bool {
+        if self.keepalive_probe_due() || self.cold.as_deref().is_some_and(|c| c.time_wait.is_some())
+        {
+            return false;
+        }
+        match self.state {
+            State::Listen => true,
+            State::Closed => !(self.ack_now && self.error.is_none()),
+            State::SynSent | State::SynReceived => false,
+            _ => self.nothing_to_send(),
+        }
+    }
+
+    /// What a poll of a quiet connection ([`Connection::is_quiet`]) does besides finding
+    /// nothing: in the sending states, the sender is limited by nothing (tcp_info's clocks
+    /// stop).
+    pub(crate) fn note_quiet(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            self.note_limit(now, None);
+        }
+    }
+
     fn nothing_to_send(&self) -> bool {
         let data_end = self.data_start().add(self.send_buf.len() as u32);
         let fin_unsent = self.flags.has(Flags::FIN_QUEUED) && self.snd_nxt == data_end;

@@ -838,16 +838,26 @@ impl Stack {
             return;
         }
         self.compact_time_wait(index);
+        let now = self.now;
         let slot = &mut self.slots[index as usize];
-        let (deadline, closed) = match &slot.entry {
+        let (deadline, closed, quiet) = match &mut slot.entry {
             Entry::Vacant => return,
             // The wheel alone holds a half-open entry's deadline.
-            Entry::HalfOpen(_) => (self.timers.deadline(index), false),
-            Entry::Conn(c) => (c.next_deadline(&self.cfg), c.state() == State::Closed),
+            Entry::HalfOpen(_) => (self.timers.deadline(index), false, false),
+            Entry::Conn(c) => {
+                // A connection that surely has nothing to send is not polled for it; a
+                // finished one still is, as that is where it is reaped.
+                let quiet = c.is_quiet() && !c.is_reapable();
+                if quiet {
+                    c.note_quiet(now);
+                }
+                let closed = c.state() == State::Closed;
+                (c.next_deadline(&self.cfg), closed, quiet)
+            }
         };
-        // Every touched slot is offered the transmit queue; that is also where a finished
-        // connection is reaped, after it has sent its last segment.
-        if !self.tx_queued(index) {
+        // Every other touched slot is offered the transmit queue; that is also where a
+        // finished connection is reaped, after it has sent its last segment.
+        if !quiet && !self.tx_queued(index) {
             self.set_tx_queued(index, true);
             self.tx_queue.push_back(index);
         }

@@ -113,9 +113,10 @@ impl Stack {
             };
             match produced {
                 Some((tuple, header, off, len, segment_size, retransmit)) => {
-                    // Round robin: a slot with more to send goes to the back of the queue.
+                    // Round robin: a slot with more to send goes to the back of the queue
+                    // (`after_activity` puts it there, unless it is quiet now).
                     self.tx_queue.pop_front();
-                    self.tx_queue.push_back(index);
+                    self.set_tx_queued(index, false);
                     let n = self.emit_from_slot(
                         buf,
                         index,
