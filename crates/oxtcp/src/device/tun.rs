@@ -437,6 +437,34 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_super_segment_is_cut_as_tcpv6() {
+        let (src, dst): (IpAddr, IpAddr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let tcp = TcpRepr {
+            src_port: 40_000,
+            dst_port: 5001,
+            seq: 7,
+            ack: 9,
+            flags: TcpFlags::ACK,
+            window: 512,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let payload = vec![0x5au8; 10_000];
+        let mut packet = vec![0u8; 65535];
+        let n = emit_packet(&mut packet, src, dst, 64, &tcp, &[&payload]).unwrap();
+        packet.truncate(n);
+        let cut = segmentation(&packet, 1428).expect("a TCP segment");
+        let field = |i: usize| u16::from_ne_bytes([cut.hdr[i], cut.hdr[i + 1]]);
+        assert_eq!((cut.hdr[0], cut.hdr[1]), (NEEDS_CSUM, GSO_TCPV6));
+        assert_eq!((field(2), field(4), field(6)), (60, 1428, 40));
+        let mut raw = cut.hdr.to_vec();
+        raw.extend_from_slice(&packet[..cut.csum_at]);
+        raw.extend_from_slice(&cut.csum.to_be_bytes());
+        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
+        assert_eq!(complete_datagram(&mut raw), Some(&packet[..]));
+    }
+
+    #[test]
     fn only_a_whole_tcp_header_can_be_cut() {
         let (packet, _, _) = segment();
         assert_eq!(
