@@ -17,7 +17,7 @@ macro_rules! ctx {
             trace: &mut $stack.trace,
             id: $id,
             limits: &mut $stack.ack_limits,
-            pages: &mut $stack.pages,
+            bufs: &mut $stack.bufs,
         }
     };
 }
@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 use oxtcp_wire::TcpOptions;
 
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
-use crate::conn::{ConnInfo, Connection, Ctx, PagePool, RstReply, TxSegment};
+use crate::conn::{BufPool, ConnInfo, Connection, Ctx, RstReply, TxSegment};
 use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -200,8 +200,8 @@ pub struct Stack {
     trace: Trace,
     stats: StackStats,
     ack_limits: AckLimits,
-    /// Receive-buffer pages released by emptied buffers, for reuse.
-    pages: PagePool,
+    /// Buffer storage released by emptied buffers, for reuse.
+    bufs: BufPool,
     usage: limits::Usage,
     now: Instant,
 }
@@ -238,7 +238,7 @@ impl Stack {
             replies: VecDeque::new(),
             stats: StackStats::default(),
             ack_limits: AckLimits::new(),
-            pages: PagePool::default(),
+            bufs: BufPool::default(),
             usage: limits::Usage::default(),
             now: Instant::ZERO,
         }
@@ -313,7 +313,7 @@ impl Stack {
             replies: self.replies.len(),
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
             buffer_bytes: self.usage.buffer_bytes,
-            page_pool_bytes: self.pages.bytes(),
+            page_pool_bytes: self.bufs.page_bytes(),
             ..Resources::default()
         };
         for s in &self.slots {
@@ -639,9 +639,9 @@ impl Stack {
 
     /// RECEIVE: copy readable bytes; `Ok(0)` is end of stream.
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
-        // The slots and the page pool are borrowed apart.
+        // The slots and the buffer pool are borrowed apart.
         let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
-        let r = conn.recv(buf, &mut self.pages);
+        let r = conn.recv(buf, &mut self.bufs);
         self.after_activity(id.index);
         r
     }
