@@ -10,10 +10,24 @@ pub(crate) const PAGE: usize = 4096;
 /// Most pages the pool keeps for reuse (256 KiB); more are freed.
 pub(crate) const POOL_PAGES: usize = 64;
 
-/// Storage released by emptied buffers: receive-buffer pages (`paged_ring`).
+/// Most page tables the pool keeps for reuse.
+pub(crate) const POOL_TABLES: usize = 64;
+
+/// Most bytes of page tables the pool keeps (a 64 KiB buffer's table is 256 bytes, a
+/// 1 MiB buffer's 4 KiB); a table that would pass it is freed.
+pub(crate) const POOL_TABLE_BYTES: usize = 32 * 1024;
+
+/// A receive buffer's page table: a slot per page, `None` until the page is taken.
+pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
+
+/// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`).
 #[derive(Debug, Default)]
 pub(crate) struct BufPool {
     pages: Vec<Box<[u8]>>,
+    /// Emptied page tables (every slot `None`).
+    tables: Vec<PageTable>,
+    /// Bytes of `tables`.
+    table_bytes: usize,
 }
 
 impl BufPool {
@@ -35,5 +49,86 @@ impl BufPool {
     /// Bytes of pages held for reuse.
     pub(crate) fn page_bytes(&self) -> usize {
         self.pages.len() * PAGE
+    }
+
+    /// An empty page table of `len` slots: a recycled one if one that long is held, else a
+    /// new one.
+    pub(crate) fn take_table(&mut self, len: usize) -> PageTable {
+        // A stack's connections mostly share one buffer size: the last table usually fits.
+        match self.tables.iter().rposition(|t| t.len() == len) {
+            Some(i) => {
+                let t = self.tables.swap_remove(i);
+                self.table_bytes -= std::mem::size_of_val(&*t);
+                t
+            }
+            None => (0..len).map(|_| None).collect(),
+        }
+    }
+
+    /// Keep the emptied `table` for reuse, up to the pool's bounds.
+    pub(crate) fn give_table(&mut self, table: PageTable) {
+        debug_assert!(table.iter().all(Option::is_none), "pages go back first");
+        let bytes = std::mem::size_of_val(&*table);
+        if bytes > 0
+            && self.tables.len() < POOL_TABLES
+            && self.table_bytes + bytes <= POOL_TABLE_BYTES
+        {
+            self.table_bytes += bytes;
+            self.tables.push(table);
+        }
+    }
+
+    /// Bytes held for reuse other than pages (page tables).
+    pub(crate) fn spare_bytes(&self) -> usize {
+        self.table_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
+    use super::*;
+
+    #[test]
+    fn a_table_is_reused_only_at_its_length() {
+        let mut pool = BufPool::default();
+        let t = pool.take_table(16);
+        let addr = t.as_ptr();
+        pool.give_table(t);
+        assert_eq!(pool.spare_bytes(), 16 * SLOT);
+        let other = pool.take_table(4);
+        assert_eq!(
+            pool.spare_bytes(),
+            16 * SLOT,
+            "a 4-slot table is not the 16-slot one"
+        );
+        let t = pool.take_table(16);
+        assert_eq!(t.as_ptr(), addr, "the same table came back");
+        assert_eq!(pool.spare_bytes(), 0);
+        pool.give_table(other);
+        pool.give_table(t);
+        assert_eq!(pool.spare_bytes(), 20 * SLOT);
+    }
+
+    #[test]
+    fn tables_beyond_the_bounds_are_freed() {
+        let mut pool = BufPool::default();
+        for _ in 0..POOL_TABLES + 10 {
+            pool.give_table(vec![None; 1].into_boxed_slice());
+        }
+        assert_eq!(pool.spare_bytes(), POOL_TABLES * SLOT, "bounded in count");
+        let mut pool = BufPool::default();
+        let big = POOL_TABLE_BYTES / SLOT / 2 + 1;
+        pool.give_table(vec![None; big].into_boxed_slice());
+        pool.give_table(vec![None; big].into_boxed_slice());
+        assert_eq!(pool.spare_bytes(), big * SLOT, "bounded in bytes");
+        pool.give_table(Box::default());
+        assert_eq!(
+            pool.tables.len(),
+            1,
+            "an empty table holds no heap and is not kept"
+        );
     }
 }

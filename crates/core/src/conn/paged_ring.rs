@@ -9,24 +9,24 @@
 //! measured by `oxtcp-bench insns`). A recycled page keeps what it held: the receive buffer
 //! reads only bytes it wrote.
 
-use super::buf_pool::{BufPool, PAGE};
+use super::buf_pool::{BufPool, PageTable, PAGE};
 
 /// The ring's capacity is its owner's, passed to each call (the receive buffer keeps it).
 #[derive(Debug, Default)]
 pub(crate) struct PagedRing {
-    pages: Box<[Option<Box<[u8]>>]>,
+    pages: PageTable,
 }
 
 impl PagedRing {
-    /// Give every page back to `pool`.
+    /// Give every page, then the page table, back to `pool`: the ring holds no heap after.
     pub(crate) fn clear(&mut self, pool: &mut BufPool) {
-        for p in std::mem::take(&mut self.pages)
-            .into_vec()
-            .into_iter()
-            .flatten()
-        {
+        let mut table = std::mem::take(&mut self.pages);
+        for p in table.iter_mut().filter_map(Option::take) {
             pool.give_page(p);
         }
+        // The table too: a buffer emptied after every segment otherwise freed it each time
+        // and allocated it again at the next write.
+        pool.give_table(table);
     }
 
     /// Bytes of pages allocated.
@@ -50,7 +50,7 @@ impl PagedRing {
         pool: &mut BufPool,
     ) {
         if self.pages.is_empty() {
-            self.pages = (0..capacity.div_ceil(PAGE)).map(|_| None).collect();
+            self.pages = pool.take_table(capacity.div_ceil(PAGE));
         }
         while !data.is_empty() {
             pos %= capacity;
@@ -83,6 +83,9 @@ impl PagedRing {
 
 #[cfg(test)]
 mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
     use super::super::buf_pool::POOL_PAGES;
     use super::*;
 
@@ -105,6 +108,22 @@ mod tests {
         r.clear(&mut pool);
         assert_eq!(r.allocated(), 0);
         assert_eq!(pool.page_bytes(), PAGE, "the page went back to the pool");
+    }
+
+    #[test]
+    fn an_emptied_ring_holds_no_heap_and_its_table_is_reused() {
+        let cap = 16 * PAGE;
+        let mut pool = BufPool::default();
+        let mut r = PagedRing::default();
+        r.write(cap, 0, b"x", &mut pool);
+        let table = r.pages.as_ptr();
+        r.clear(&mut pool);
+        assert_eq!(r.allocated() + r.table_bytes(), 0, "no heap while empty");
+        assert_eq!(pool.spare_bytes(), 16 * SLOT);
+        let mut s = PagedRing::default();
+        s.write(cap, 0, b"y", &mut pool);
+        assert_eq!(s.pages.as_ptr(), table, "the table was reused");
+        assert_eq!((pool.page_bytes(), pool.spare_bytes()), (0, 0));
     }
 
     #[test]

@@ -175,6 +175,9 @@ impl RecvBuffer {
 
 #[cfg(test)]
 mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
     use super::*;
 
     fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
@@ -218,6 +221,20 @@ mod tests {
             let data = [round, round + 1, round + 2];
             assert_eq!(ins(&mut b, 0, &data), Insert::Advanced(3));
             assert_eq!(read_all(&mut b), data);
+        }
+    }
+
+    #[test]
+    fn an_emptied_buffer_holds_no_heap_and_the_pool_keeps_its_storage() {
+        let mut pool = BufPool::default();
+        let mut b = RecvBuffer::new(65_535);
+        for round in 0..3 {
+            assert_eq!(b.insert(0, b"abc", &mut pool), Insert::Advanced(3));
+            assert!(b.allocated() > 0);
+            let mut out = [0; 3];
+            assert_eq!(b.read(&mut out, &mut pool), 3);
+            assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
+            assert_eq!((pool.page_bytes(), pool.spare_bytes()), (4096, 16 * SLOT));
         }
     }
 

@@ -97,7 +97,7 @@ impl StackStats {
 }
 
 /// What the stack holds; all zero after every connection has ended and been released, except
-/// `page_pool_bytes`.
+/// `page_pool_bytes` and `buf_pool_bytes`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
     /// Full connections (any state, including CLOSED ones the application still holds).
@@ -121,6 +121,9 @@ pub struct Resources {
     /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
     /// not charged to any connection).
     pub page_pool_bytes: usize,
+    /// Other buffer storage kept for reuse (receive-buffer page tables; bounded, not charged
+    /// to any connection).
+    pub buf_pool_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -314,6 +317,7 @@ impl Stack {
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
             buffer_bytes: self.usage.buffer_bytes,
             page_pool_bytes: self.bufs.page_bytes(),
+            buf_pool_bytes: self.bufs.spare_bytes(),
             ..Resources::default()
         };
         for s in &self.slots {
