@@ -4,6 +4,8 @@
 //! be an allocation and a free per segment into a reuse. It is bounded, so a burst of many
 //! connections does not leave the stack holding their memory for ever.
 
+use std::collections::VecDeque;
+
 /// Bytes per receive-buffer page.
 pub(crate) const PAGE: usize = 4096;
 
@@ -17,10 +19,18 @@ pub(crate) const POOL_TABLES: usize = 64;
 /// 1 MiB buffer's 4 KiB); a table that would pass it is freed.
 pub(crate) const POOL_TABLE_BYTES: usize = 32 * 1024;
 
+/// Most send-buffer stores the pool keeps for reuse.
+pub(crate) const POOL_SENDS: usize = 64;
+
+/// Most bytes of send-buffer stores the pool keeps (their capacity); a store that would pass
+/// it is freed.
+pub(crate) const POOL_SEND_BYTES: usize = 256 * 1024;
+
 /// A receive buffer's page table: a slot per page, `None` until the page is taken.
 pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
 
-/// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`).
+/// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`),
+/// and send-buffer stores (`send_buf`).
 #[derive(Debug, Default)]
 pub(crate) struct BufPool {
     pages: Vec<Box<[u8]>>,
@@ -28,6 +38,10 @@ pub(crate) struct BufPool {
     tables: Vec<PageTable>,
     /// Bytes of `tables`.
     table_bytes: usize,
+    /// Emptied send-buffer stores (each empty, with capacity).
+    sends: Vec<VecDeque<u8>>,
+    /// Capacity of `sends`, in bytes.
+    send_bytes: usize,
 }
 
 impl BufPool {
@@ -78,9 +92,28 @@ impl BufPool {
         }
     }
 
-    /// Bytes held for reuse other than pages (page tables).
+    /// An empty send-buffer store: a recycled one if there is one, else a new one (which
+    /// allocates nothing until written).
+    pub(crate) fn take_send(&mut self) -> VecDeque<u8> {
+        let s = self.sends.pop().unwrap_or_default();
+        self.send_bytes -= s.capacity();
+        s
+    }
+
+    /// Keep the emptied send-buffer store `s` for reuse, up to the pool's bounds.
+    pub(crate) fn give_send(&mut self, s: VecDeque<u8>) {
+        debug_assert!(s.is_empty(), "only an emptied store comes back");
+        let bytes = s.capacity();
+        if bytes > 0 && self.sends.len() < POOL_SENDS && self.send_bytes + bytes <= POOL_SEND_BYTES
+        {
+            self.send_bytes += bytes;
+            self.sends.push(s);
+        }
+    }
+
+    /// Bytes held for reuse other than pages (page tables, send-buffer stores).
     pub(crate) fn spare_bytes(&self) -> usize {
-        self.table_bytes
+        self.table_bytes + self.send_bytes
     }
 }
 
@@ -110,6 +143,33 @@ mod tests {
         pool.give_table(other);
         pool.give_table(t);
         assert_eq!(pool.spare_bytes(), 20 * SLOT);
+    }
+
+    #[test]
+    fn a_send_store_is_reused_and_the_bounds_hold() {
+        let mut pool = BufPool::default();
+        assert_eq!(
+            pool.take_send().capacity(),
+            0,
+            "an empty pool allocates nothing"
+        );
+        let mut s = VecDeque::with_capacity(100);
+        s.extend(b"gone");
+        s.clear();
+        let cap = s.capacity();
+        pool.give_send(s);
+        assert_eq!(pool.spare_bytes(), cap);
+        assert_eq!(pool.take_send().capacity(), cap, "the same store came back");
+        assert_eq!(pool.spare_bytes(), 0);
+        for _ in 0..POOL_SENDS + 10 {
+            pool.give_send(VecDeque::with_capacity(8));
+        }
+        assert_eq!(pool.sends.len(), POOL_SENDS, "bounded in count");
+        let mut pool = BufPool::default();
+        pool.give_send(VecDeque::with_capacity(POOL_SEND_BYTES / 2 + 1));
+        pool.give_send(VecDeque::with_capacity(POOL_SEND_BYTES / 2 + 1));
+        assert_eq!(pool.sends.len(), 1, "bounded in bytes");
+        assert!(pool.spare_bytes() <= POOL_SEND_BYTES);
     }
 
     #[test]

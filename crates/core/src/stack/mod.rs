@@ -121,8 +121,8 @@ pub struct Resources {
     /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
     /// not charged to any connection).
     pub page_pool_bytes: usize,
-    /// Other buffer storage kept for reuse (receive-buffer page tables; bounded, not charged
-    /// to any connection).
+    /// Other buffer storage kept for reuse (receive-buffer page tables, send-buffer stores;
+    /// bounded, not charged to any connection).
     pub buf_pool_bytes: usize,
 }
 
@@ -636,7 +636,9 @@ impl Stack {
 
     /// SEND: queue bytes; returns how many the send buffer took.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        let n = self.conn_mut(id).ok_or(InvalidHandle)?.send(data)?;
+        // The slots and the buffer pool are borrowed apart.
+        let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
+        let n = conn.send_from(data, &mut self.bufs)?;
         self.after_activity(id.index);
         Ok(n)
     }
