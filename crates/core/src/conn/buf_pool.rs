@@ -6,6 +6,8 @@
 
 use std::collections::VecDeque;
 
+use super::time_wait::TimeWait;
+
 /// Bytes per receive-buffer page.
 pub(crate) const PAGE: usize = 4096;
 
@@ -26,11 +28,16 @@ pub(crate) const POOL_SENDS: usize = 64;
 /// it is freed.
 pub(crate) const POOL_SEND_BYTES: usize = 256 * 1024;
 
+/// Most TIME-WAIT boxes the pool keeps for reuse.
+pub(crate) const POOL_TIME_WAITS: usize = 16;
+
 /// A receive buffer's page table: a slot per page, `None` until the page is taken.
 pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
 
 /// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`),
-/// and send-buffer stores (`send_buf`).
+/// and send-buffer stores (`send_buf`); and the boxes TIME-WAIT's state lives in while a
+/// released connection hands it to the stack's compact table.
+///
 #[derive(Debug, Default)]
 pub(crate) struct BufPool {
     pages: Vec<Box<[u8]>>,
@@ -42,6 +49,10 @@ pub(crate) struct BufPool {
     sends: Vec<VecDeque<u8>>,
     /// Capacity of `sends`, in bytes.
     send_bytes: usize,
+    /// TIME-WAIT boxes whose state went to the compact table (the boxes themselves are what
+    /// is reused, so they stay boxed).
+    #[allow(clippy::vec_box)]
+    time_waits: Vec<Box<TimeWait>>,
 }
 
 impl BufPool {
@@ -111,9 +122,28 @@ impl BufPool {
         }
     }
 
-    /// Bytes held for reuse other than pages (page tables, send-buffer stores).
+    /// `tw` in a box: a recycled one if there is one, else a new one.
+    pub(crate) fn boxed_time_wait(&mut self, tw: TimeWait) -> Box<TimeWait> {
+        match self.time_waits.pop() {
+            Some(mut b) => {
+                *b = tw;
+                b
+            }
+            None => Box::new(tw),
+        }
+    }
+
+    /// Keep a box whose TIME-WAIT state was packed elsewhere, up to the pool's bound.
+    pub(crate) fn give_time_wait(&mut self, b: Box<TimeWait>) {
+        if self.time_waits.len() < POOL_TIME_WAITS {
+            self.time_waits.push(b);
+        }
+    }
+
+    /// Bytes held for reuse other than pages (page tables, send-buffer stores, TIME-WAIT
+    /// boxes).
     pub(crate) fn spare_bytes(&self) -> usize {
-        self.table_bytes + self.send_bytes
+        self.table_bytes + self.send_bytes + self.time_waits.len() * std::mem::size_of::<TimeWait>()
     }
 }
 
@@ -170,6 +200,48 @@ mod tests {
         pool.give_send(VecDeque::with_capacity(POOL_SEND_BYTES / 2 + 1));
         assert_eq!(pool.sends.len(), 1, "bounded in bytes");
         assert!(pool.spare_bytes() <= POOL_SEND_BYTES);
+    }
+
+    #[test]
+    fn a_time_wait_box_is_reused_and_the_bound_holds() {
+        use super::super::time_wait::Handover;
+        use crate::config::StackConfig;
+        use crate::seq::SeqNum;
+        use crate::time::Instant;
+        use crate::tuple::FourTuple;
+        use std::net::SocketAddr;
+
+        let tw = |port| {
+            let h = Handover {
+                tuple: FourTuple {
+                    local: SocketAddr::from(([10, 0, 0, 1], 80)),
+                    remote: SocketAddr::from(([10, 0, 0, 2], port)),
+                },
+                iss: SeqNum::new(1),
+                irs: SeqNum::new(2),
+                snd_nxt: SeqNum::new(3),
+                rcv_nxt: SeqNum::new(4),
+                window: 100,
+                shift: 0,
+                ts: None,
+                last_invalid_ack: None,
+                ack_due: false,
+            };
+            TimeWait::new(h, Instant::from_secs(1), &StackConfig::default())
+        };
+        let mut pool = BufPool::default();
+        let b = pool.boxed_time_wait(tw(1000));
+        let addr: *const TimeWait = &*b;
+        pool.give_time_wait(b);
+        assert_eq!(pool.spare_bytes(), std::mem::size_of::<TimeWait>());
+        let b = pool.boxed_time_wait(tw(2000));
+        assert_eq!(&*b as *const TimeWait, addr, "the same box came back");
+        assert_eq!(b.tuple.remote.port(), 2000, "holding the new state");
+        assert_eq!(pool.spare_bytes(), 0);
+        for _ in 0..POOL_TIME_WAITS + 5 {
+            pool.give_time_wait(Box::new(tw(3000)));
+        }
+        assert_eq!(pool.time_waits.len(), POOL_TIME_WAITS);
     }
 
     #[test]

@@ -121,8 +121,8 @@ pub struct Resources {
     /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
     /// not charged to any connection).
     pub page_pool_bytes: usize,
-    /// Other buffer storage kept for reuse (receive-buffer page tables, send-buffer stores;
-    /// bounded, not charged to any connection).
+    /// Other storage kept for reuse (receive-buffer page tables, send-buffer stores,
+    /// TIME-WAIT boxes; bounded, not charged to any connection).
     pub buf_pool_bytes: usize,
 }
 
