@@ -128,7 +128,7 @@ mod tests {
     use super::*;
     use crate::cc::Controller;
     use crate::config::{SocketOptions, StackConfig};
-    use crate::conn::{ts_clock, Ctx, PagePool, PeerSyn, SegIn, ACK};
+    use crate::conn::{ts_clock, BufPool, Ctx, PeerSyn, SegIn, ACK};
     use crate::event::Trace;
     use crate::handle::ConnId;
     use crate::seq::SeqNum;
@@ -184,15 +184,15 @@ mod tests {
         let iss = SeqNum::new(5000);
         let opts = SocketOptions::default();
         let mut c = Connection::from_half_open(&cfg, opts, tuple, iss, syn, 0, now);
-        let (mut trace, mut limits, mut pages) =
-            (Trace::new(false, 1), AckLimits::new(), PagePool::default());
+        let (mut trace, mut limits, mut bufs) =
+            (Trace::new(false, 1), AckLimits::new(), BufPool::default());
         let mut ctx = Ctx {
             now,
             cfg: &cfg,
             trace: &mut trace,
             id: ConnId { index: 0, gen: 0 },
             limits: &mut limits,
-            pages: &mut pages,
+            bufs: &mut bufs,
         };
         let options = |tsval| TcpOptions {
             timestamps: Some(Timestamps {
@@ -215,7 +215,7 @@ mod tests {
 
         c.handle_segment(&mut ctx, seg(1001, 5001, 102, b"q"));
         let mut buf = [0; 8];
-        assert_eq!(c.recv(&mut buf, ctx.pages), Ok(1));
+        assert_eq!(c.recv(&mut buf, ctx.bufs), Ok(1));
         assert_eq!(c.send(b"r"), Ok(1));
         let reply = c.poll_transmit(&mut ctx, 1460).expect("the response");
         assert_eq!(reply.payload_len, 1);

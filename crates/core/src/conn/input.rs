@@ -544,7 +544,7 @@ impl Connection {
                     .sack_report
                     .on_duplicate(seg.seq, end, Some(seg.seq));
             }
-            match self.recv_buf.insert(off, seg.payload, ctx.pages) {
+            match self.recv_buf.insert(off, seg.payload, ctx.bufs) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);
                     self.hot_stats.bytes_received += n as u64;
@@ -641,7 +641,7 @@ impl Connection {
         } else {
             0
         };
-        self.send_buf.consume(data_acked);
+        self.send_buf.consume_into(data_acked, ctx.bufs);
         self.hot_stats.bytes_acked += data_acked as u64;
         self.snd_una = ack;
         if self.snd_nxt.before(ack) {

@@ -5,6 +5,7 @@
 //! holds the TCB and the user calls (§3.10.1–§3.10.6). The connection never touches the wire
 //! format beyond header fields, and never does IO.
 
+mod buf_pool;
 mod chrono;
 mod cold;
 pub(crate) mod deadline;
@@ -42,12 +43,12 @@ use crate::tuple::{EntryTuple, FourTuple};
 use deadline::Deadline;
 use flags::Flags;
 
+pub(crate) use buf_pool::BufPool;
 pub(crate) use input::{
     ack_if, answer_unacceptable, challenge_allowed, near_span, SegIn, TimeWaitSyn,
 };
 pub use input::{Disposition, RstReply};
 pub(crate) use output::TxSegment;
-pub(crate) use paged_ring::PagePool;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
@@ -61,8 +62,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) id: ConnId,
     /// The stack's limits on ACKs sent in answer to dropped segments.
     pub(crate) limits: &'a mut AckLimits,
-    /// Receive-buffer pages for reuse.
-    pub(crate) pages: &'a mut PagePool,
+    /// Buffer storage for reuse.
+    pub(crate) bufs: &'a mut BufPool,
 }
 
 /// Per-connection counters, in the spirit of Linux's tcp_info.
@@ -559,12 +560,23 @@ impl Connection {
     /// End the connection abnormally.
     fn fail(&mut self, ctx: &mut Ctx<'_>, err: ConnError, cause: Cause) {
         self.error = Some(err);
-        self.send_buf.consume(usize::MAX);
+        self.send_buf.consume_into(usize::MAX, ctx.bufs);
         self.set_state(ctx, State::Closed, cause);
     }
 
-    /// SEND (RFC 9293 §3.10.2): queue bytes; returns how many were taken.
+    /// SEND with send-buffer storage from no pool.
+    #[cfg(test)]
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        self.send_from(data, &mut BufPool::default())
+    }
+
+    /// SEND (RFC 9293 §3.10.2): queue bytes; returns how many were taken. An empty send
+    /// buffer takes its storage from `bufs`.
+    pub(crate) fn send_from(
+        &mut self,
+        data: &[u8],
+        bufs: &mut BufPool,
+    ) -> Result<usize, SendError> {
         if let Some(e) = self.error {
             return Err(e.into());
         }
@@ -574,22 +586,18 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.send_buf.push(data) {
+        match self.send_buf.push_from(data, bufs) {
             0 => Err(SendError::WouldBlock),
             n => Ok(n),
         }
     }
 
     /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
-    /// Pages the read empties go back to `pages`.
-    pub(crate) fn recv(
-        &mut self,
-        out: &mut [u8],
-        pages: &mut PagePool,
-    ) -> Result<usize, RecvError> {
+    /// Pages the read empties go back to `bufs`.
+    pub(crate) fn recv(&mut self, out: &mut [u8], bufs: &mut BufPool) -> Result<usize, RecvError> {
         if self.recv_buf.readable() > 0 {
             let before = self.recv_buf.window();
-            let n = self.recv_buf.read(out, pages);
+            let n = self.recv_buf.read(out, bufs);
             self.on_window_opened(before);
             return Ok(n);
         }

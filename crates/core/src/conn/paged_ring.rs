@@ -3,61 +3,30 @@
 //! holds, and an emptied buffer is rebuilt page by page instead of zeroing its whole capacity
 //! again on the next segment.
 //!
-//! Pages come from, and go back to, the stack's `PagePool`. A connection whose application
-//! keeps up empties its buffer after every segment; without the pool each segment allocated
-//! and zeroed a fresh 4 KiB page (40% of the instructions of receiving a segment, measured by
-//! `oxtcp-bench insns`). A recycled page keeps what it held: the receive buffer reads only
-//! bytes it wrote.
+//! Pages come from, and go back to, the stack's `BufPool` (`buf_pool`). A connection whose
+//! application keeps up empties its buffer after every segment; without the pool each segment
+//! allocated and zeroed a fresh 4 KiB page (40% of the instructions of receiving a segment,
+//! measured by `oxtcp-bench insns`). A recycled page keeps what it held: the receive buffer
+//! reads only bytes it wrote.
 
-/// Bytes per page.
-const PAGE: usize = 4096;
-
-/// Most pages the pool keeps for reuse (256 KiB); more are freed.
-const POOL_PAGES: usize = 64;
-
-/// Receive-buffer pages released by emptied buffers, for the next buffer that needs one.
-#[derive(Debug, Default)]
-pub(crate) struct PagePool {
-    free: Vec<Box<[u8]>>,
-}
-
-impl PagePool {
-    /// A page: a recycled one if there is one, else a new zeroed one.
-    fn take(&mut self) -> Box<[u8]> {
-        self.free
-            .pop()
-            .unwrap_or_else(|| vec![0; PAGE].into_boxed_slice())
-    }
-
-    /// Keep `page` for reuse, up to the pool's bound.
-    fn give(&mut self, page: Box<[u8]>) {
-        if self.free.len() < POOL_PAGES {
-            self.free.push(page);
-        }
-    }
-
-    /// Bytes of pages held for reuse.
-    pub(crate) fn bytes(&self) -> usize {
-        self.free.len() * PAGE
-    }
-}
+use super::buf_pool::{BufPool, PageTable, PAGE};
 
 /// The ring's capacity is its owner's, passed to each call (the receive buffer keeps it).
 #[derive(Debug, Default)]
 pub(crate) struct PagedRing {
-    pages: Box<[Option<Box<[u8]>>]>,
+    pages: PageTable,
 }
 
 impl PagedRing {
-    /// Give every page back to `pool`.
-    pub(crate) fn clear(&mut self, pool: &mut PagePool) {
-        for p in std::mem::take(&mut self.pages)
-            .into_vec()
-            .into_iter()
-            .flatten()
-        {
-            pool.give(p);
+    /// Give every page, then the page table, back to `pool`: the ring holds no heap after.
+    pub(crate) fn clear(&mut self, pool: &mut BufPool) {
+        let mut table = std::mem::take(&mut self.pages);
+        for p in table.iter_mut().filter_map(Option::take) {
+            pool.give_page(p);
         }
+        // The table too: a buffer emptied after every segment otherwise freed it each time
+        // and allocated it again at the next write.
+        pool.give_table(table);
     }
 
     /// Bytes of pages allocated.
@@ -78,16 +47,16 @@ impl PagedRing {
         capacity: usize,
         mut pos: usize,
         mut data: &[u8],
-        pool: &mut PagePool,
+        pool: &mut BufPool,
     ) {
         if self.pages.is_empty() {
-            self.pages = (0..capacity.div_ceil(PAGE)).map(|_| None).collect();
+            self.pages = pool.take_table(capacity.div_ceil(PAGE));
         }
         while !data.is_empty() {
             pos %= capacity;
             let (page, at) = (pos / PAGE, pos % PAGE);
             let n = data.len().min(PAGE - at).min(capacity - pos);
-            let p = self.pages[page].get_or_insert_with(|| pool.take());
+            let p = self.pages[page].get_or_insert_with(|| pool.take_page());
             p[at..at + n].copy_from_slice(&data[..n]);
             data = &data[n..];
             pos += n;
@@ -114,12 +83,16 @@ impl PagedRing {
 
 #[cfg(test)]
 mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
+    use super::super::buf_pool::POOL_PAGES;
     use super::*;
 
     #[test]
     fn writes_and_reads_wrap_across_pages_and_the_end() {
         let cap = 3 * PAGE + 100;
-        let mut pool = PagePool::default();
+        let mut pool = BufPool::default();
         let mut r = PagedRing::default();
         let data: Vec<u8> = (0..PAGE + 300).map(|i| i as u8).collect();
         r.write(cap, cap - 200, &data, &mut pool);
@@ -134,24 +107,40 @@ mod tests {
         assert_eq!(r.allocated(), PAGE);
         r.clear(&mut pool);
         assert_eq!(r.allocated(), 0);
-        assert_eq!(pool.bytes(), PAGE, "the page went back to the pool");
+        assert_eq!(pool.page_bytes(), PAGE, "the page went back to the pool");
+    }
+
+    #[test]
+    fn an_emptied_ring_holds_no_heap_and_its_table_is_reused() {
+        let cap = 16 * PAGE;
+        let mut pool = BufPool::default();
+        let mut r = PagedRing::default();
+        r.write(cap, 0, b"x", &mut pool);
+        let table = r.pages.as_ptr();
+        r.clear(&mut pool);
+        assert_eq!(r.allocated() + r.table_bytes(), 0, "no heap while empty");
+        assert_eq!(pool.spare_bytes(), 16 * SLOT);
+        let mut s = PagedRing::default();
+        s.write(cap, 0, b"y", &mut pool);
+        assert_eq!(s.pages.as_ptr(), table, "the table was reused");
+        assert_eq!((pool.page_bytes(), pool.spare_bytes()), (0, 0));
     }
 
     #[test]
     fn the_pool_recycles_pages_and_stays_bounded() {
-        let mut pool = PagePool::default();
+        let mut pool = BufPool::default();
         let mut a = PagedRing::default();
         a.write(PAGE, 0, b"old bytes", &mut pool);
         a.clear(&mut pool);
         let mut b = PagedRing::default();
         b.write(PAGE, 4, b"new", &mut pool);
-        assert_eq!(pool.bytes(), 0, "b took the recycled page");
+        assert_eq!(pool.page_bytes(), 0, "b took the recycled page");
         let mut out = [0u8; 3];
         b.read(PAGE, 4, &mut out);
         assert_eq!(&out, b"new");
         for _ in 0..POOL_PAGES + 10 {
-            pool.give(vec![0; PAGE].into_boxed_slice());
+            pool.give_page(vec![0; PAGE].into_boxed_slice());
         }
-        assert_eq!(pool.bytes(), POOL_PAGES * PAGE);
+        assert_eq!(pool.page_bytes(), POOL_PAGES * PAGE);
     }
 }

@@ -5,7 +5,8 @@
 //! Reassembly is bounded by the window: bytes are only placed within the free space, so the
 //! buffer never grows past its capacity on peer input.
 
-use super::paged_ring::{PagePool, PagedRing};
+use super::buf_pool::BufPool;
+use super::paged_ring::PagedRing;
 
 /// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
 const MAX_RANGES: usize = 32;
@@ -67,7 +68,7 @@ impl RecvBuffer {
         self.ring = PagedRing::default();
         self.capacity = capacity;
         self.ring
-            .write(self.capacity(), 0, &held, &mut PagePool::default());
+            .write(self.capacity(), 0, &held, &mut BufPool::default());
         self.head = 0;
     }
 
@@ -99,7 +100,7 @@ impl RecvBuffer {
     }
 
     /// Place `data` at `off` bytes past RCV.NXT. The caller has trimmed it to the window.
-    pub(crate) fn insert(&mut self, off: usize, data: &[u8], pool: &mut PagePool) -> Insert {
+    pub(crate) fn insert(&mut self, off: usize, data: &[u8], pool: &mut BufPool) -> Insert {
         let room = self.window();
         if off >= room || data.is_empty() {
             return Insert::Advanced(0);
@@ -157,7 +158,7 @@ impl RecvBuffer {
     }
 
     /// Copy readable bytes into `out`; returns how many.
-    pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut PagePool) -> usize {
+    pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
         let n = out.len().min(self.readable());
         self.ring
             .read(self.capacity(), self.head as usize, &mut out[..n]);
@@ -174,16 +175,19 @@ impl RecvBuffer {
 
 #[cfg(test)]
 mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
     use super::*;
 
     fn read_all(b: &mut RecvBuffer) -> Vec<u8> {
         let mut out = vec![0; b.readable()];
-        b.read(&mut out, &mut PagePool::default());
+        b.read(&mut out, &mut BufPool::default());
         out
     }
 
     fn ins(b: &mut RecvBuffer, off: usize, data: &[u8]) -> Insert {
-        b.insert(off, data, &mut PagePool::default())
+        b.insert(off, data, &mut BufPool::default())
     }
 
     #[test]
@@ -217,6 +221,20 @@ mod tests {
             let data = [round, round + 1, round + 2];
             assert_eq!(ins(&mut b, 0, &data), Insert::Advanced(3));
             assert_eq!(read_all(&mut b), data);
+        }
+    }
+
+    #[test]
+    fn an_emptied_buffer_holds_no_heap_and_the_pool_keeps_its_storage() {
+        let mut pool = BufPool::default();
+        let mut b = RecvBuffer::new(65_535);
+        for round in 0..3 {
+            assert_eq!(b.insert(0, b"abc", &mut pool), Insert::Advanced(3));
+            assert!(b.allocated() > 0);
+            let mut out = [0; 3];
+            assert_eq!(b.read(&mut out, &mut pool), 3);
+            assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
+            assert_eq!((pool.page_bytes(), pool.spare_bytes()), (4096, 16 * SLOT));
         }
     }
 

@@ -3,8 +3,10 @@
 
 use std::collections::VecDeque;
 
-/// Unacknowledged and unsent application bytes, bounded by a capacity. The storage grows only
-/// while it holds data.
+use super::buf_pool::BufPool;
+
+/// Unacknowledged and unsent application bytes, bounded by a capacity. The storage is held
+/// only while it holds data: it comes from the stack's `BufPool` and goes back when emptied.
 #[derive(Debug)]
 pub(crate) struct SendBuffer {
     bytes: VecDeque<u8>,
@@ -37,20 +39,39 @@ impl SendBuffer {
         self.bytes.capacity()
     }
 
-    /// Append as much of `data` as fits; returns how much was taken.
+    /// Append as much of `data` as fits, with storage from no pool; returns how much was taken.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
+        self.push_from(data, &mut BufPool::default())
+    }
+
+    /// Append as much of `data` as fits; returns how much was taken. An empty buffer takes
+    /// its storage from `pool`.
+    pub(crate) fn push_from(&mut self, data: &[u8], pool: &mut BufPool) -> usize {
         let n = data.len().min(self.free());
+        if n > 0 && self.bytes.capacity() == 0 {
+            // An application that writes a request, gets its ACK and writes again empties
+            // the buffer in between: reuse a store rather than allocate and grow a new one.
+            self.bytes = pool.take_send();
+        }
         self.bytes.extend(&data[..n]);
         n
     }
 
-    /// Drop `n` acknowledged bytes from the front.
+    /// Drop `n` acknowledged bytes from the front, freeing the storage if that empties it.
+    #[cfg(test)]
     pub(crate) fn consume(&mut self, n: usize) {
+        self.consume_into(n, &mut BufPool::default());
+    }
+
+    /// Drop `n` acknowledged bytes from the front; the storage goes back to `pool` if that
+    /// empties the buffer.
+    pub(crate) fn consume_into(&mut self, n: usize, pool: &mut BufPool) {
         let n = n.min(self.bytes.len());
         self.bytes.drain(..n);
-        if self.bytes.is_empty() {
+        if self.bytes.is_empty() && self.bytes.capacity() > 0 {
             // Buffers are held only while they hold data.
-            self.bytes = VecDeque::new();
+            pool.give_send(std::mem::take(&mut self.bytes));
         }
     }
 
@@ -84,5 +105,26 @@ mod tests {
         let (x, y) = b.slices(6, 10);
         assert_eq!([x, y].concat(), b"kl");
         assert_eq!(b.free(), 0);
+    }
+
+    #[test]
+    fn an_emptied_buffer_holds_no_heap_and_its_store_is_reused() {
+        let mut pool = BufPool::default();
+        let mut b = SendBuffer::new(1000);
+        assert_eq!(b.push_from(b"request", &mut pool), 7);
+        let cap = b.allocated();
+        b.consume_into(3, &mut pool);
+        assert_eq!(pool.spare_bytes(), 0, "still holding data");
+        b.consume_into(4, &mut pool);
+        assert_eq!(b.allocated(), 0, "emptied, no heap");
+        assert_eq!(pool.spare_bytes(), cap, "the store went to the pool");
+        assert_eq!(b.push_from(b"again", &mut pool), 5);
+        assert_eq!(
+            (b.allocated(), pool.spare_bytes()),
+            (cap, 0),
+            "and came back"
+        );
+        let (x, y) = b.slices(0, 5);
+        assert_eq!([x, y].concat(), b"again");
     }
 }

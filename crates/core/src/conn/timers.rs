@@ -154,7 +154,12 @@ impl Connection {
                 last_invalid_ack: self.cold_ref().last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
-            self.cold().time_wait = Some(Box::new(TimeWait::new(handover, ctx.now, ctx.cfg)));
+            // A released connection's box goes straight back to the pool once the stack has
+            // packed its state (`compact_time_wait`): reuse one rather than allocate.
+            let tw = ctx
+                .bufs
+                .boxed_time_wait(TimeWait::new(handover, ctx.now, ctx.cfg));
+            self.cold().time_wait = Some(tw);
             // From here TIME-WAIT acknowledges for itself; nothing else is pending.
             self.delack.on_ack_sent();
             if let Some(c) = self.cold.as_deref_mut() {

@@ -17,7 +17,7 @@ macro_rules! ctx {
             trace: &mut $stack.trace,
             id: $id,
             limits: &mut $stack.ack_limits,
-            pages: &mut $stack.pages,
+            bufs: &mut $stack.bufs,
         }
     };
 }
@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 use oxtcp_wire::TcpOptions;
 
 use crate::config::{KeepAlive, SocketOptions, StackConfig};
-use crate::conn::{ConnInfo, Connection, Ctx, PagePool, RstReply, TxSegment};
+use crate::conn::{BufPool, ConnInfo, Connection, Ctx, RstReply, TxSegment};
 use crate::cookie::CookieJar;
 use crate::error::{
     AcceptError, CloseError, ConnectError, InvalidHandle, ListenError, RecvError, SendError,
@@ -97,7 +97,7 @@ impl StackStats {
 }
 
 /// What the stack holds; all zero after every connection has ended and been released, except
-/// `page_pool_bytes`.
+/// `page_pool_bytes` and `buf_pool_bytes`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
     /// Full connections (any state, including CLOSED ones the application still holds).
@@ -121,6 +121,9 @@ pub struct Resources {
     /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
     /// not charged to any connection).
     pub page_pool_bytes: usize,
+    /// Other storage kept for reuse (receive-buffer page tables, send-buffer stores,
+    /// TIME-WAIT boxes; bounded, not charged to any connection).
+    pub buf_pool_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -200,8 +203,8 @@ pub struct Stack {
     trace: Trace,
     stats: StackStats,
     ack_limits: AckLimits,
-    /// Receive-buffer pages released by emptied buffers, for reuse.
-    pages: PagePool,
+    /// Buffer storage released by emptied buffers, for reuse.
+    bufs: BufPool,
     usage: limits::Usage,
     now: Instant,
 }
@@ -238,7 +241,7 @@ impl Stack {
             replies: VecDeque::new(),
             stats: StackStats::default(),
             ack_limits: AckLimits::new(),
-            pages: PagePool::default(),
+            bufs: BufPool::default(),
             usage: limits::Usage::default(),
             now: Instant::ZERO,
         }
@@ -313,7 +316,8 @@ impl Stack {
             replies: self.replies.len(),
             listeners: self.listeners.iter().filter(|l| l.1.is_some()).count(),
             buffer_bytes: self.usage.buffer_bytes,
-            page_pool_bytes: self.pages.bytes(),
+            page_pool_bytes: self.bufs.page_bytes(),
+            buf_pool_bytes: self.bufs.spare_bytes(),
             ..Resources::default()
         };
         for s in &self.slots {
@@ -632,16 +636,18 @@ impl Stack {
 
     /// SEND: queue bytes; returns how many the send buffer took.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        let n = self.conn_mut(id).ok_or(InvalidHandle)?.send(data)?;
+        // The slots and the buffer pool are borrowed apart.
+        let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
+        let n = conn.send_from(data, &mut self.bufs)?;
         self.after_activity(id.index);
         Ok(n)
     }
 
     /// RECEIVE: copy readable bytes; `Ok(0)` is end of stream.
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
-        // The slots and the page pool are borrowed apart.
+        // The slots and the buffer pool are borrowed apart.
         let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
-        let r = conn.recv(buf, &mut self.pages);
+        let r = conn.recv(buf, &mut self.bufs);
         self.after_activity(id.index);
         r
     }

@@ -73,6 +73,7 @@ impl Stack {
             },
         };
         self.send_time_wait_ack(at, &mut tw);
+        self.bufs.give_time_wait(tw);
     }
 
     /// The compact entry for `tuple` (hashed to `hash`), if there is one.

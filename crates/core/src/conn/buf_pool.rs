@@ -1,0 +1,266 @@
+//! Buffer storage that emptied connection buffers give back to the stack, for the next buffer
+//! that needs some. An idle connection holds no heap (issue 8), so a connection whose
+//! application keeps up empties its buffers after every exchange; the pool turns what would
+//! be an allocation and a free per segment into a reuse. It is bounded, so a burst of many
+//! connections does not leave the stack holding their memory for ever.
+
+use std::collections::VecDeque;
+
+use super::time_wait::TimeWait;
+
+/// Bytes per receive-buffer page.
+pub(crate) const PAGE: usize = 4096;
+
+/// Most pages the pool keeps for reuse (256 KiB); more are freed.
+pub(crate) const POOL_PAGES: usize = 64;
+
+/// Most page tables the pool keeps for reuse.
+pub(crate) const POOL_TABLES: usize = 64;
+
+/// Most bytes of page tables the pool keeps (a 64 KiB buffer's table is 256 bytes, a
+/// 1 MiB buffer's 4 KiB); a table that would pass it is freed.
+pub(crate) const POOL_TABLE_BYTES: usize = 32 * 1024;
+
+/// Most send-buffer stores the pool keeps for reuse.
+pub(crate) const POOL_SENDS: usize = 64;
+
+/// Most bytes of send-buffer stores the pool keeps (their capacity); a store that would pass
+/// it is freed.
+pub(crate) const POOL_SEND_BYTES: usize = 256 * 1024;
+
+/// Most TIME-WAIT boxes the pool keeps for reuse.
+pub(crate) const POOL_TIME_WAITS: usize = 16;
+
+/// A receive buffer's page table: a slot per page, `None` until the page is taken.
+pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
+
+/// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`),
+/// and send-buffer stores (`send_buf`); and the boxes TIME-WAIT's state lives in while a
+/// released connection hands it to the stack's compact table.
+///
+#[derive(Debug, Default)]
+pub(crate) struct BufPool {
+    pages: Vec<Box<[u8]>>,
+    /// Emptied page tables (every slot `None`).
+    tables: Vec<PageTable>,
+    /// Bytes of `tables`.
+    table_bytes: usize,
+    /// Emptied send-buffer stores (each empty, with capacity).
+    sends: Vec<VecDeque<u8>>,
+    /// Capacity of `sends`, in bytes.
+    send_bytes: usize,
+    /// TIME-WAIT boxes whose state went to the compact table (the boxes themselves are what
+    /// is reused, so they stay boxed).
+    #[allow(clippy::vec_box)]
+    time_waits: Vec<Box<TimeWait>>,
+}
+
+impl BufPool {
+    /// A page: a recycled one if there is one, else a new zeroed one. A recycled page keeps
+    /// what it held: the receive buffer reads only bytes it wrote.
+    pub(crate) fn take_page(&mut self) -> Box<[u8]> {
+        self.pages
+            .pop()
+            .unwrap_or_else(|| vec![0; PAGE].into_boxed_slice())
+    }
+
+    /// Keep `page` for reuse, up to the pool's bound.
+    pub(crate) fn give_page(&mut self, page: Box<[u8]>) {
+        if self.pages.len() < POOL_PAGES {
+            self.pages.push(page);
+        }
+    }
+
+    /// Bytes of pages held for reuse.
+    pub(crate) fn page_bytes(&self) -> usize {
+        self.pages.len() * PAGE
+    }
+
+    /// An empty page table of `len` slots: a recycled one if one that long is held, else a
+    /// new one.
+    pub(crate) fn take_table(&mut self, len: usize) -> PageTable {
+        // A stack's connections mostly share one buffer size: the last table usually fits.
+        match self.tables.iter().rposition(|t| t.len() == len) {
+            Some(i) => {
+                let t = self.tables.swap_remove(i);
+                self.table_bytes -= std::mem::size_of_val(&*t);
+                t
+            }
+            None => (0..len).map(|_| None).collect(),
+        }
+    }
+
+    /// Keep the emptied `table` for reuse, up to the pool's bounds.
+    pub(crate) fn give_table(&mut self, table: PageTable) {
+        debug_assert!(table.iter().all(Option::is_none), "pages go back first");
+        let bytes = std::mem::size_of_val(&*table);
+        if bytes > 0
+            && self.tables.len() < POOL_TABLES
+            && self.table_bytes + bytes <= POOL_TABLE_BYTES
+        {
+            self.table_bytes += bytes;
+            self.tables.push(table);
+        }
+    }
+
+    /// An empty send-buffer store: a recycled one if there is one, else a new one (which
+    /// allocates nothing until written).
+    pub(crate) fn take_send(&mut self) -> VecDeque<u8> {
+        let s = self.sends.pop().unwrap_or_default();
+        self.send_bytes -= s.capacity();
+        s
+    }
+
+    /// Keep the emptied send-buffer store `s` for reuse, up to the pool's bounds.
+    pub(crate) fn give_send(&mut self, s: VecDeque<u8>) {
+        debug_assert!(s.is_empty(), "only an emptied store comes back");
+        let bytes = s.capacity();
+        if bytes > 0 && self.sends.len() < POOL_SENDS && self.send_bytes + bytes <= POOL_SEND_BYTES
+        {
+            self.send_bytes += bytes;
+            self.sends.push(s);
+        }
+    }
+
+    /// `tw` in a box: a recycled one if there is one, else a new one.
+    pub(crate) fn boxed_time_wait(&mut self, tw: TimeWait) -> Box<TimeWait> {
+        match self.time_waits.pop() {
+            Some(mut b) => {
+                *b = tw;
+                b
+            }
+            None => Box::new(tw),
+        }
+    }
+
+    /// Keep a box whose TIME-WAIT state was packed elsewhere, up to the pool's bound.
+    pub(crate) fn give_time_wait(&mut self, b: Box<TimeWait>) {
+        if self.time_waits.len() < POOL_TIME_WAITS {
+            self.time_waits.push(b);
+        }
+    }
+
+    /// Bytes held for reuse other than pages (page tables, send-buffer stores, TIME-WAIT
+    /// boxes).
+    pub(crate) fn spare_bytes(&self) -> usize {
+        self.table_bytes + self.send_bytes + self.time_waits.len() * std::mem::size_of::<TimeWait>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Bytes of one page-table slot.
+    const SLOT: usize = std::mem::size_of::<Option<Box<[u8]>>>();
+
+    use super::*;
+
+    #[test]
+    fn a_table_is_reused_only_at_its_length() {
+        let mut pool = BufPool::default();
+        let t = pool.take_table(16);
+        let addr = t.as_ptr();
+        pool.give_table(t);
+        assert_eq!(pool.spare_bytes(), 16 * SLOT);
+        let other = pool.take_table(4);
+        assert_eq!(
+            pool.spare_bytes(),
+            16 * SLOT,
+            "a 4-slot table is not the 16-slot one"
+        );
+        let t = pool.take_table(16);
+        assert_eq!(t.as_ptr(), addr, "the same table came back");
+        assert_eq!(pool.spare_bytes(), 0);
+        pool.give_table(other);
+        pool.give_table(t);
+        assert_eq!(pool.spare_bytes(), 20 * SLOT);
+    }
+
+    #[test]
+    fn a_send_store_is_reused_and_the_bounds_hold() {
+        let mut pool = BufPool::default();
+        assert_eq!(
+            pool.take_send().capacity(),
+            0,
+            "an empty pool allocates nothing"
+        );
+        let mut s = VecDeque::with_capacity(100);
+        s.extend(b"gone");
+        s.clear();
+        let cap = s.capacity();
+        pool.give_send(s);
+        assert_eq!(pool.spare_bytes(), cap);
+        assert_eq!(pool.take_send().capacity(), cap, "the same store came back");
+        assert_eq!(pool.spare_bytes(), 0);
+        for _ in 0..POOL_SENDS + 10 {
+            pool.give_send(VecDeque::with_capacity(8));
+        }
+        assert_eq!(pool.sends.len(), POOL_SENDS, "bounded in count");
+        let mut pool = BufPool::default();
+        pool.give_send(VecDeque::with_capacity(POOL_SEND_BYTES / 2 + 1));
+        pool.give_send(VecDeque::with_capacity(POOL_SEND_BYTES / 2 + 1));
+        assert_eq!(pool.sends.len(), 1, "bounded in bytes");
+        assert!(pool.spare_bytes() <= POOL_SEND_BYTES);
+    }
+
+    #[test]
+    fn a_time_wait_box_is_reused_and_the_bound_holds() {
+        use super::super::time_wait::Handover;
+        use crate::config::StackConfig;
+        use crate::seq::SeqNum;
+        use crate::time::Instant;
+        use crate::tuple::FourTuple;
+        use std::net::SocketAddr;
+
+        let tw = |port| {
+            let h = Handover {
+                tuple: FourTuple {
+                    local: SocketAddr::from(([10, 0, 0, 1], 80)),
+                    remote: SocketAddr::from(([10, 0, 0, 2], port)),
+                },
+                iss: SeqNum::new(1),
+                irs: SeqNum::new(2),
+                snd_nxt: SeqNum::new(3),
+                rcv_nxt: SeqNum::new(4),
+                window: 100,
+                shift: 0,
+                ts: None,
+                last_invalid_ack: None,
+                ack_due: false,
+            };
+            TimeWait::new(h, Instant::from_secs(1), &StackConfig::default())
+        };
+        let mut pool = BufPool::default();
+        let b = pool.boxed_time_wait(tw(1000));
+        let addr: *const TimeWait = &*b;
+        pool.give_time_wait(b);
+        assert_eq!(pool.spare_bytes(), std::mem::size_of::<TimeWait>());
+        let b = pool.boxed_time_wait(tw(2000));
+        assert_eq!(&*b as *const TimeWait, addr, "the same box came back");
+        assert_eq!(b.tuple.remote.port(), 2000, "holding the new state");
+        assert_eq!(pool.spare_bytes(), 0);
+        for _ in 0..POOL_TIME_WAITS + 5 {
+            pool.give_time_wait(Box::new(tw(3000)));
+        }
+        assert_eq!(pool.time_waits.len(), POOL_TIME_WAITS);
+    }
+
+    #[test]
+    fn tables_beyond_the_bounds_are_freed() {
+        let mut pool = BufPool::default();
+        for _ in 0..POOL_TABLES + 10 {
+            pool.give_table(vec![None; 1].into_boxed_slice());
+        }
+        assert_eq!(pool.spare_bytes(), POOL_TABLES * SLOT, "bounded in count");
+        let mut pool = BufPool::default();
+        let big = POOL_TABLE_BYTES / SLOT / 2 + 1;
+        pool.give_table(vec![None; big].into_boxed_slice());
+        pool.give_table(vec![None; big].into_boxed_slice());
+        assert_eq!(pool.spare_bytes(), big * SLOT, "bounded in bytes");
+        pool.give_table(Box::default());
+        assert_eq!(
+            pool.tables.len(),
+            1,
+            "an empty table holds no heap and is not kept"
+        );
+    }
+}
