@@ -15,7 +15,9 @@ use oxtcp_core::{
     CcAlgorithm, ConnId, Instant, KeepAlive, ListenerId, RstPolicy, Stack, StackConfig, State,
     SynPolicy,
 };
-use oxtcp_wire::{emit_packet, parse_packet, SackBlock, TcpFlags, TcpOptions, TcpRepr, Timestamps};
+use oxtcp_wire::{
+    emit_packet, parse_packet_with, Checksum, SackBlock, TcpFlags, TcpOptions, TcpRepr, Timestamps,
+};
 
 const OX_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 const PEER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -68,6 +70,8 @@ struct Knobs {
     /// Small buffers make full windows, zero windows and probes reachable.
     small_buffers: bool,
     buf_shift: u8,
+    /// Segmentation offload: datagrams of several segments, their checksums left undone.
+    segmentation_offload: bool,
 }
 
 /// What the peer's SYN (or SYN-ACK) offers in the scripted handshake.
@@ -115,6 +119,9 @@ struct SegSpec {
 enum Op {
     Deliver(SegSpec),
     Raw(Vec<u8>),
+    /// Raw bytes whose checksum the device vouches for (receive checksum offload): the parse
+    /// goes on past a wrong checksum.
+    RawVouched(Vec<u8>),
     Send(u16),
     Recv(u16),
     Shutdown,
@@ -168,10 +175,21 @@ impl Driver {
     fn poll(&mut self) -> Vec<(TcpRepr, usize)> {
         let mut out = Vec::new();
         for _ in 0..10_000 {
-            let Some(n) = self.stack.poll_transmit(self.now, &mut self.buf) else {
+            let Some(tx) = self.stack.poll_transmit_segmented(self.now, &mut self.buf) else {
                 return out;
             };
-            let seg = parse_packet(&self.buf[..n]).expect("oxtcp emitted an unparsable datagram");
+            // A datagram to be cut leaves its checksum to the device, and is whole segments.
+            let checksum = match tx.segment_size {
+                Some(_) => Checksum::Offloaded,
+                None => Checksum::Computed,
+            };
+            let seg = parse_packet_with(&self.buf[..tx.len], checksum)
+                .expect("oxtcp emitted an unparsable datagram");
+            if let Some(size) = tx.segment_size {
+                let size = usize::from(size);
+                assert!(size > 0 && seg.payload.len() >= 2 * size);
+                assert_eq!(seg.payload.len() % size, 0, "only whole segments are cut");
+            }
             assert_eq!(seg.ip.src(), OX_IP);
             assert_eq!(seg.ip.dst(), PEER_IP);
             let t = seg.tcp;
@@ -292,6 +310,9 @@ fn config(k: &Knobs) -> StackConfig {
     } else {
         CcAlgorithm::NewReno
     };
+    if k.segmentation_offload {
+        cfg.segmentation_offload = Some(64_000);
+    }
     if k.small_buffers {
         let size = 256usize << (k.buf_shift % 6);
         cfg.send_buffer = size;
@@ -464,6 +485,9 @@ fn run(input: Input) {
                 }
             }
             Op::Raw(bytes) => d.stack.handle_packet(d.now, bytes),
+            Op::RawVouched(bytes) => d
+                .stack
+                .handle_packet_with(d.now, bytes, Checksum::Offloaded),
             Op::Send(n) => {
                 if let Some(c) = d.conn {
                     let data = vec![0x5a; usize::from(*n % 20_000)];
