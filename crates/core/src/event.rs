@@ -341,6 +341,11 @@ impl Trace {
         }
     }
 
+    /// Whether events are recorded at all (so a caller can skip building one).
+    pub(crate) fn is_on(&self) -> bool {
+        self.enabled
+    }
+
     /// Record an event; returns its position for a later `mark_dropped`.
     pub(crate) fn push(&mut self, time: Instant, kind: EventKind) -> Option<usize> {
         if !self.enabled {

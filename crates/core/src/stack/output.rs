@@ -3,10 +3,10 @@
 
 use oxtcp_wire::{emit_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr};
 
-use super::{Entry, Reply, Stack};
+use super::{Entry, Reply, Stack, StackStats};
 use crate::config::SocketOptions;
 use crate::conn::{Ctx, TxSegment};
-use crate::event::{Dir, DropReason, EventKind, SegmentEvent};
+use crate::event::{Dir, DropReason, EventKind, SegmentEvent, Trace};
 use crate::handle::ConnId;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
@@ -76,111 +76,100 @@ impl Stack {
             }
         }
         let max_payload = buf.len().saturating_sub(HEADER_ROOM);
+        let ttl = self.cfg.ttl;
         while let Some(&index) = self.tx_queue.front() {
             let id = self.conn_id(index);
-            let slot = &mut self.slots[index as usize];
-            let produced = match &mut slot.entry {
+            // Each kind of entry writes its segment in place, so nothing the size of a header
+            // is handed around: what comes out is whether a segment was due, and if one was,
+            // the datagram's length (None if it could not be written) and its segment size.
+            let written: Option<(Option<usize>, Option<u16>)> = match &mut self.slots
+                [index as usize]
+                .entry
+            {
                 Entry::Vacant => None,
                 Entry::HalfOpen(h) => h.poll_transmit().map(|(seq, ack, flags, retransmit)| {
                     let opts = match self.listeners.get(h.listener as usize) {
                         Some((_, Some(l))) => l.opts,
                         _ => SocketOptions::default(),
                     };
-                    let options = h.options(&self.cfg, &opts, now, flags.syn());
-                    let window = u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX);
                     let header = Header {
                         seq: seq.get(),
                         ack: ack.get(),
                         flags,
-                        window,
-                        options,
+                        window: u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX),
+                        options: h.options(&self.cfg, &opts, now, flags.syn()),
                     };
-                    (h.tuple(), header, 0, 0, None, retransmit)
+                    let tuple = h.tuple();
+                    let n = write_segment(buf, ttl, tuple, header, [&[], &[]], Checksum::Computed)
+                        .map(|(n, repr, _)| {
+                            let note = (Some(id), 0, retransmit, None);
+                            record_tx(&mut self.stats, &mut self.trace, now, tuple, &repr, note);
+                            n
+                        });
+                    (n, None)
                 }),
                 Entry::Conn(c) => {
                     let mut ctx = ctx!(self, now, id);
                     c.poll_transmit(&mut ctx, max_payload).map(|seg| {
-                        (
-                            c.tuple(),
-                            Header::of(&seg),
-                            seg.payload_off,
-                            seg.payload_len,
-                            seg.segment_size,
-                            seg.retransmit,
-                        )
+                        let tuple = c.tuple();
+                        // The payload is read from the send buffer in place.
+                        let (a, b): (&[u8], &[u8]) = if seg.payload_len > 0 {
+                            c.payload_slices(seg.payload_off, seg.payload_len)
+                        } else {
+                            (&[], &[])
+                        };
+                        // A device that cuts segments computes each one's checksum, so the
+                        // whole one's is left to it, as to a NIC's TSO.
+                        let checksum = match seg.segment_size {
+                            Some(_) => Checksum::Offloaded,
+                            None => Checksum::Computed,
+                        };
+                        let header = Header::of(&seg);
+                        let n = write_segment(buf, ttl, tuple, header, [a, b], checksum).map(
+                            |(n, repr, len)| {
+                                let note = (Some(id), len, seg.retransmit, None);
+                                record_tx(
+                                    &mut self.stats,
+                                    &mut self.trace,
+                                    now,
+                                    tuple,
+                                    &repr,
+                                    note,
+                                );
+                                n
+                            },
+                        );
+                        (n, seg.segment_size)
                     })
                 }
             };
-            match produced {
-                Some((tuple, header, off, len, segment_size, retransmit)) => {
+            self.tx_queue.pop_front();
+            self.set_tx_queued(index, false);
+            match written {
+                Some((n, segment_size)) => {
                     // Round robin: a slot with more to send goes to the back of the queue
                     // (`after_activity` puts it there, unless it is quiet now).
-                    self.tx_queue.pop_front();
-                    self.set_tx_queued(index, false);
-                    let n = self.emit_from_slot(
-                        buf,
-                        index,
-                        id,
-                        tuple,
-                        header,
-                        (off, len),
-                        segment_size,
-                        retransmit,
-                    );
                     self.after_activity(index);
                     if let Some(len) = n {
                         return Some(Transmit { len, segment_size });
                     }
                 }
-                None => {
-                    self.tx_queue.pop_front();
-                    self.set_tx_queued(index, false);
-                    match &self.slots[index as usize].entry {
-                        Entry::Vacant => self.free.push(index),
-                        // A released connection that has reached CLOSED and sent its last
-                        // segment is gone.
-                        Entry::Conn(c) if c.is_reapable() => self.free_slot(index),
-                        // Finding nothing to send can still arm a timer: the persist timer of
-                        // a zero window (RFC 9293 §3.8.6.1), which takes over from the RTO.
-                        Entry::Conn(c) => {
-                            let deadline = c.next_deadline(&self.cfg);
-                            self.sync_timer(index, deadline);
-                        }
-                        _ => {}
+                None => match &self.slots[index as usize].entry {
+                    Entry::Vacant => self.free.push(index),
+                    // A released connection that has reached CLOSED and sent its last
+                    // segment is gone.
+                    Entry::Conn(c) if c.is_reapable() => self.free_slot(index),
+                    // Finding nothing to send can still arm a timer: the persist timer of
+                    // a zero window (RFC 9293 §3.8.6.1), which takes over from the RTO.
+                    Entry::Conn(c) => {
+                        let deadline = c.next_deadline(&self.cfg);
+                        self.sync_timer(index, deadline);
                     }
-                }
+                    _ => {}
+                },
             }
         }
         None
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn emit_from_slot(
-        &mut self,
-        buf: &mut [u8],
-        index: u32,
-        id: ConnId,
-        tuple: FourTuple,
-        header: Header,
-        (off, len): (usize, usize),
-        segment_size: Option<u16>,
-        retransmit: bool,
-    ) -> Option<usize> {
-        // The payload is read from the connection's send buffer in place.
-        let (a, b): (&[u8], &[u8]) = match &self.slots[index as usize].entry {
-            Entry::Conn(c) if len > 0 => c.payload_slices(off, len),
-            _ => (&[], &[]),
-        };
-        // A device that cuts segments computes each one's checksum, so the whole one's is
-        // left to it, as to a NIC's TSO.
-        let checksum = match segment_size {
-            Some(_) => Checksum::Offloaded,
-            None => Checksum::Computed,
-        };
-        let (n, repr, payload_len) =
-            write_segment(buf, self.cfg.ttl, tuple, header, [a, b], checksum)?;
-        self.record_tx(tuple, Some(id), &repr, payload_len, retransmit, None);
-        Some(n)
     }
 
     /// Write a reply sent from no slot: an RST or SYN-ACK that belongs to no connection, or
@@ -201,38 +190,48 @@ impl Stack {
             [&[], &[]],
             Checksum::Computed,
         )?;
-        self.record_tx(tuple, conn, &repr, 0, false, reason);
+        record_tx(
+            &mut self.stats,
+            &mut self.trace,
+            self.now,
+            tuple,
+            &repr,
+            (conn, 0, false, reason),
+        );
         Some(n)
     }
+}
 
-    fn record_tx(
-        &mut self,
-        tuple: FourTuple,
-        conn: Option<ConnId>,
-        repr: &TcpRepr,
-        len: u32,
-        retransmit: bool,
-        reason: Option<DropReason>,
-    ) {
-        self.stats.packets_out += 1;
-        let now = self.now;
-        self.trace.push(
-            now,
-            EventKind::Segment(SegmentEvent {
-                dir: Dir::Tx,
-                tuple,
-                conn,
-                seq: repr.seq,
-                ack: repr.ack,
-                flags: repr.flags,
-                len,
-                win: repr.window,
-                options: repr.options,
-                retransmit,
-                reason,
-            }),
-        );
+/// Count a datagram sent, and record it in the trace: `(conn, payload length, retransmit,
+/// drop reason)` beside its 4-tuple and header.
+fn record_tx(
+    stats: &mut StackStats,
+    trace: &mut Trace,
+    now: Instant,
+    tuple: FourTuple,
+    repr: &TcpRepr,
+    (conn, len, retransmit, reason): (Option<ConnId>, u32, bool, Option<DropReason>),
+) {
+    stats.packets_out += 1;
+    if !trace.is_on() {
+        return;
     }
+    trace.push(
+        now,
+        EventKind::Segment(SegmentEvent {
+            dir: Dir::Tx,
+            tuple,
+            conn,
+            seq: repr.seq,
+            ack: repr.ack,
+            flags: repr.flags,
+            len,
+            win: repr.window,
+            options: repr.options,
+            retransmit,
+            reason,
+        }),
+    );
 }
 
 /// Write one datagram; returns its length, the TCP header written, and the payload length.
