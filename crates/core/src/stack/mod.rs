@@ -118,7 +118,7 @@ pub struct Resources {
     pub listeners: usize,
     /// Buffer bytes charged against `StackConfig::memory_budget`.
     pub buffer_bytes: usize,
-    /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 256 KiB;
+    /// Receive-buffer pages kept for reuse by the next buffer that needs one (at most 1 MiB;
     /// not charged to any connection).
     pub page_pool_bytes: usize,
     /// Other storage kept for reuse (receive-buffer page tables, send-buffer stores,
