@@ -33,9 +33,13 @@ pub struct NetArgs {
     /// MTU of the interface.
     #[arg(long, default_value_t = 1500)]
     pub mtu: u16,
-    /// Use the virtio-net offloads (TSO/GSO from the kernel, GRO towards it).
+    /// Use the virtio-net offloads: the kernel's TSO super-segments taken whole, the stack's
+    /// own super-segments (TSO) towards it, checksums left to it.
     #[arg(long)]
     pub offload: bool,
+    /// Socket buffers, each way, per connection (bytes, or with K or M) [default: 64K].
+    #[arg(long, value_name = "BYTES", value_parser = crate::valueparse::buffer_size)]
+    pub buffer: Option<usize>,
     /// Probability of dropping a datagram, each direction.
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub loss: f64,
@@ -154,10 +158,15 @@ impl NetArgs {
             counters = Some(fd.counters());
             dev = Box::new(fd);
         }
-        let mut b = Net::builder().config(StackConfig {
+        let mut cfg = StackConfig {
             seed: self.seed,
             ..StackConfig::default()
-        });
+        };
+        if let Some(n) = self.buffer {
+            cfg.send_buffer = n;
+            cfg.recv_buffer = n;
+        }
+        let mut b = Net::builder().config(cfg);
         for (_, _, ours) in &plan {
             b = b.address(*ours);
         }
