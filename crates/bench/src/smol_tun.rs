@@ -1,4 +1,4 @@
-//! `oxtcp-bench __smoltun send|recv BYTES`: smoltcp on a TUN, the tun group's peer of
+//! `oxtcp-bench __smoltun send|recv BYTES BUFFER`: smoltcp on a TUN, the tun group's peer of
 //! `oxtcp serve`. Started by the group under `ip netns exec` in a namespace of its own, it
 //! opens TUN [`TUN`] (`TunTapInterface`, `Medium::Ip`), gives the kernel's side
 //! 198.18.0.1/24, takes 198.18.0.2 itself, listens on [`PORT`] and prints `ready`. Then, one
@@ -6,8 +6,8 @@
 //! everything until the client's FIN, then closes (discard). It serves until killed, its
 //! parent dies, or 30 minutes pass.
 //!
-//! The TCP socket matches oxtcp's defaults: a 65,535-byte receive buffer and a 64 KiB send
-//! buffer, Nagle and delayed ACK at smoltcp's defaults, timestamps on (as in `smol_mem`).
+//! The TCP socket matches `oxtcp serve` in the group: BUFFER bytes each way, Nagle and delayed
+//! ACK at smoltcp's defaults, timestamps on (as in `smol_mem`).
 
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
@@ -51,12 +51,16 @@ pub fn child_main(args: &[String]) -> Result<()> {
     let send = match args.first().map(String::as_str) {
         Some("send") => true,
         Some("recv") => false,
-        _ => bail!("usage: {CMD} send|recv BYTES"),
+        _ => bail!("usage: {CMD} send|recv BYTES BUFFER"),
     };
     let bytes: u64 = args
         .get(1)
         .and_then(|v| v.parse().ok())
         .context("BYTES missing")?;
+    let buffer: usize = args
+        .get(2)
+        .and_then(|v| v.parse().ok())
+        .context("BUFFER missing")?;
     let mut dev = TunTapInterface::new(TUN, Medium::Ip).context("cannot open the TUN")?;
     netns::ip(&["addr", "add", "198.18.0.1/24", "dev", TUN])?;
     netns::ip(&["link", "set", TUN, "up"])?;
@@ -73,8 +77,8 @@ pub fn child_main(args: &[String]) -> Result<()> {
     });
     let mut sockets = SocketSet::new(Vec::new());
     let mut sock = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 65535]),
-        tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
     );
     sock.set_tsval_generator(Some(tsval));
     sock.listen(PORT)?;
