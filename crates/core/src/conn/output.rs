@@ -151,14 +151,7 @@ impl Connection {
         if self.state == State::SynSent {
             return None;
         }
-        let sending = matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        );
+        let sending = self.in_sending_state();
         if self.nothing_to_send() {
             // What the general path below would conclude, without working out the windows:
             // in the sending states the sender is limited by nothing (tcp_info's clocks stop).
@@ -408,16 +401,22 @@ impl Connection {
     /// nothing: in the sending states, the sender is limited by nothing (tcp_info's clocks
     /// stop).
     pub(crate) fn note_quiet(&mut self, now: Instant) {
-        if matches!(
+        if self.in_sending_state() {
+            self.note_limit(now, None);
+        }
+    }
+
+    /// The states in which data may still be sent (ours not yet closed, or our FIN not yet
+    /// acknowledged).
+    fn in_sending_state(&self) -> bool {
+        matches!(
             self.state,
             State::Established
                 | State::CloseWait
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
-            self.note_limit(now, None);
-        }
+        )
     }
 
     fn nothing_to_send(&self) -> bool {

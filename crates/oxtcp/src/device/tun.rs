@@ -369,6 +369,11 @@ mod tests {
     fn segment() -> (Vec<u8>, IpAddr, IpAddr) {
         let (src, dst): (IpAddr, IpAddr) =
             ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        (segment_between(src, dst), src, dst)
+    }
+
+    /// A 20,000-byte TCP segment from `src` to `dst` with a correct checksum.
+    fn segment_between(src: IpAddr, dst: IpAddr) -> Vec<u8> {
         let tcp = TcpRepr {
             src_port: 40_000,
             dst_port: 5001,
@@ -383,7 +388,7 @@ mod tests {
         let mut buf = vec![0u8; 65535];
         let n = emit_packet(&mut buf, src, dst, 64, &tcp, &[&payload]).unwrap();
         buf.truncate(n);
-        (buf, src, dst)
+        buf
     }
 
     /// The read a TUN with offloads gives for `packet` when the kernel leaves the checksum to
@@ -417,6 +422,16 @@ mod tests {
         assert_eq!(parse_packet(done).unwrap().payload.len(), 20_000);
     }
 
+    /// The bytes `send_segmented` writes for `packet`: the header, then the datagram with the
+    /// pseudo-header's sum in its checksum field.
+    fn kernel_gets(packet: &[u8], cut: &Segmentation) -> Vec<u8> {
+        let mut raw = cut.hdr.to_vec();
+        raw.extend_from_slice(&packet[..cut.csum_at]);
+        raw.extend_from_slice(&cut.csum.to_be_bytes());
+        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
+        raw
+    }
+
     #[test]
     fn a_super_segment_goes_out_with_the_header_a_tso_needs() {
         let (packet, _, _) = segment();
@@ -429,39 +444,24 @@ mod tests {
         assert_eq!(cut.csum_at, 36);
         // What the kernel gets is what a receiver completes back into the datagram oxtcp built:
         // the same NEEDS_CSUM convention both ways.
-        let mut raw = cut.hdr.to_vec();
-        raw.extend_from_slice(&packet[..cut.csum_at]);
-        raw.extend_from_slice(&cut.csum.to_be_bytes());
-        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
-        assert_eq!(complete_datagram(&mut raw), Some(&packet[..]));
+        assert_eq!(
+            complete_datagram(&mut kernel_gets(&packet, &cut)),
+            Some(&packet[..])
+        );
     }
 
     #[test]
     fn an_ipv6_super_segment_is_cut_as_tcpv6() {
         let (src, dst): (IpAddr, IpAddr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
-        let tcp = TcpRepr {
-            src_port: 40_000,
-            dst_port: 5001,
-            seq: 7,
-            ack: 9,
-            flags: TcpFlags::ACK,
-            window: 512,
-            urgent: 0,
-            options: TcpOptions::default(),
-        };
-        let payload = vec![0x5au8; 10_000];
-        let mut packet = vec![0u8; 65535];
-        let n = emit_packet(&mut packet, src, dst, 64, &tcp, &[&payload]).unwrap();
-        packet.truncate(n);
+        let packet = segment_between(src, dst);
         let cut = segmentation(&packet, 1428).expect("a TCP segment");
         let field = |i: usize| u16::from_ne_bytes([cut.hdr[i], cut.hdr[i + 1]]);
         assert_eq!((cut.hdr[0], cut.hdr[1]), (NEEDS_CSUM, GSO_TCPV6));
         assert_eq!((field(2), field(4), field(6)), (60, 1428, 40));
-        let mut raw = cut.hdr.to_vec();
-        raw.extend_from_slice(&packet[..cut.csum_at]);
-        raw.extend_from_slice(&cut.csum.to_be_bytes());
-        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
-        assert_eq!(complete_datagram(&mut raw), Some(&packet[..]));
+        assert_eq!(
+            complete_datagram(&mut kernel_gets(&packet, &cut)),
+            Some(&packet[..])
+        );
     }
 
     #[test]
