@@ -50,8 +50,10 @@ pub trait Device: Send {
     fn send(&mut self, now: Instant, packet: &[u8]) -> io::Result<()>;
 
     /// Hand over one datagram of several TCP segments for the device to cut into segments
-    /// of `segment_size` payload bytes (segmentation offload, TSO). Only called when
-    /// [`Device::segmentation_offload`] says the device can.
+    /// of `segment_size` payload bytes (segmentation offload, TSO), computing each one's
+    /// checksum: the datagram's checksum field holds only the pseudo-header's sum, as the stack
+    /// leaves it (`Checksum::Offloaded`). Only called when [`Device::segmentation_offload`]
+    /// says the device can.
     fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
         let _ = (now, packet, segment_size);
         Err(io::Error::new(

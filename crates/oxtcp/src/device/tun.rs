@@ -96,34 +96,14 @@ fn complete_datagram(raw: &mut [u8]) -> Option<&[u8]> {
     complete_checksum(hdr, packet).then_some(&*packet)
 }
 
-/// How to write a super-segment: the virtio-net header that has the kernel cut it, and what
-/// its TCP checksum field must hold instead.
-#[derive(Debug, PartialEq, Eq)]
-struct Segmentation {
-    hdr: [u8; VIRTIO_NET_HDR_LEN],
-    /// Where the TCP checksum field is in the datagram.
-    csum_at: usize,
-    /// The pseudo-header's sum, from which the kernel computes each piece's checksum (the
-    /// `NEEDS_CSUM` convention a NIC's TSO works by).
-    csum: u16,
-}
-
-/// The [`Segmentation`] that has the kernel cut the TCP segment `packet` (a datagram oxtcp
-/// built) into segments of `segment_size` payload bytes. `None` if `packet` is not an IPv4 or
-/// IPv6 datagram carrying a whole TCP header.
-fn segmentation(packet: &[u8], segment_size: u16) -> Option<Segmentation> {
-    let (ip_len, gso_type, src, dst): (usize, u8, IpAddr, IpAddr) = match packet.first()? >> 4 {
-        4 => {
-            let ihl = usize::from(packet[0] & 0x0f) * 4;
-            let a: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
-            let b: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
-            (ihl, GSO_TCPV4, a.into(), b.into())
-        }
-        6 => {
-            let a: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
-            let b: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
-            (40, GSO_TCPV6, a.into(), b.into())
-        }
+/// The virtio-net header that has the kernel cut the TCP segment `packet` (a datagram oxtcp
+/// built) into segments of `segment_size` payload bytes, computing each one's checksum from the
+/// pseudo-header's sum the stack left in the field (the `NEEDS_CSUM` convention a NIC's TSO
+/// works by). `None` if `packet` is not an IPv4 or IPv6 datagram carrying a whole TCP header.
+fn segmentation_header(packet: &[u8], segment_size: u16) -> Option<[u8; VIRTIO_NET_HDR_LEN]> {
+    let (ip_len, gso_type) = match packet.first()? >> 4 {
+        4 => (usize::from(packet[0] & 0x0f) * 4, GSO_TCPV4),
+        6 => (40, GSO_TCPV6),
         _ => return None,
     };
     let tcp_header_len = usize::from(packet.get(ip_len + 12)? >> 4) * 4;
@@ -131,8 +111,6 @@ fn segmentation(packet: &[u8], segment_size: u16) -> Option<Segmentation> {
     if tcp_header_len < 20 || header_len > packet.len() {
         return None;
     }
-    let tcp_len = u32::try_from(packet.len() - ip_len).ok()?;
-    let csum = !checksum::fold(checksum::pseudo_header(src, dst, 6, tcp_len));
     let mut hdr = [0u8; VIRTIO_NET_HDR_LEN];
     hdr[0] = NEEDS_CSUM;
     hdr[1] = gso_type;
@@ -140,11 +118,7 @@ fn segmentation(packet: &[u8], segment_size: u16) -> Option<Segmentation> {
     hdr[4..6].copy_from_slice(&segment_size.to_ne_bytes());
     hdr[6..8].copy_from_slice(&u16::try_from(ip_len).ok()?.to_ne_bytes());
     hdr[8..10].copy_from_slice(&(TCP_CSUM_OFFSET as u16).to_ne_bytes());
-    Some(Segmentation {
-        hdr,
-        csum_at: ip_len + TCP_CSUM_OFFSET,
-        csum,
-    })
+    Some(hdr)
 }
 
 /// `flags` bit of the virtio-net header: the transport checksum has been verified (virtio 1.2
@@ -314,7 +288,7 @@ impl Device for TunDevice {
                 "segmentation offload needs the TUN's virtio-net header",
             ));
         }
-        let Some(cut) = segmentation(packet, segment_size) else {
+        let Some(hdr) = segmentation_header(packet, segment_size) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "not a TCP segment to cut",
@@ -322,14 +296,8 @@ impl Device for TunDevice {
         };
         // What is batched went to the stack's exit first, so it goes first.
         self.flush(now)?;
-        // One write of header, datagram and checksum field, without copying the datagram.
-        let field = cut.csum.to_be_bytes();
-        let parts = [
-            IoSlice::new(&cut.hdr),
-            IoSlice::new(&packet[..cut.csum_at]),
-            IoSlice::new(&field),
-            IoSlice::new(&packet[cut.csum_at + 2..]),
-        ];
+        // One write of header and datagram, without copying the datagram.
+        let parts = [IoSlice::new(&hdr), IoSlice::new(packet)];
         self.dev.send_vectored(&parts).map(|_| ())
     }
 
@@ -363,7 +331,9 @@ impl Device for TunDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxtcp_wire::{emit_packet, parse_packet, TcpFlags, TcpOptions, TcpRepr};
+    use oxtcp_wire::{
+        emit_packet, emit_packet_with, parse_packet, Checksum, TcpFlags, TcpOptions, TcpRepr,
+    };
 
     /// A 20,000-byte IPv4 TCP segment with a correct checksum, as oxtcp would build it.
     fn segment() -> (Vec<u8>, IpAddr, IpAddr) {
@@ -422,63 +392,77 @@ mod tests {
         assert_eq!(parse_packet(done).unwrap().payload.len(), 20_000);
     }
 
-    /// The bytes `send_segmented` writes for `packet`: the header, then the datagram with the
-    /// pseudo-header's sum in its checksum field.
-    fn kernel_gets(packet: &[u8], cut: &Segmentation) -> Vec<u8> {
-        let mut raw = cut.hdr.to_vec();
-        raw.extend_from_slice(&packet[..cut.csum_at]);
-        raw.extend_from_slice(&cut.csum.to_be_bytes());
-        raw.extend_from_slice(&packet[cut.csum_at + 2..]);
-        raw
+    /// `packet` as the stack hands a super-segment over: its checksum field holding only the
+    /// pseudo-header's sum (`Checksum::Offloaded`).
+    fn offloaded(packet: &[u8]) -> Vec<u8> {
+        let seg = parse_packet(packet).expect("a whole datagram");
+        let mut out = vec![0u8; packet.len()];
+        let (src, dst) = (seg.ip.src(), seg.ip.dst());
+        let n = emit_packet_with(
+            &mut out,
+            src,
+            dst,
+            64,
+            &seg.tcp,
+            &[seg.payload],
+            Checksum::Offloaded,
+        );
+        assert_eq!(n, Ok(packet.len()));
+        out
+    }
+
+    /// Cut at `size`: the header must say so, and what the kernel gets (header and datagram)
+    /// must be what a receiver completes back into the datagram with its checksum computed:
+    /// the same NEEDS_CSUM convention both ways.
+    #[track_caller]
+    fn check_cut(packet: &[u8], size: u16, gso_type: u8, ip_len: u16) {
+        let sent = offloaded(packet);
+        let hdr = segmentation_header(&sent, size).expect("a TCP segment");
+        let field = |i: usize| u16::from_ne_bytes([hdr[i], hdr[i + 1]]);
+        assert_eq!((hdr[0], hdr[1]), (NEEDS_CSUM, gso_type));
+        assert_eq!(field(2), ip_len + 20, "headers: IP and TCP without options");
+        assert_eq!(field(4), size, "segment size");
+        assert_eq!(
+            (field(6), field(8)),
+            (ip_len, 16),
+            "checksum start and offset"
+        );
+        let mut raw = hdr.to_vec();
+        raw.extend_from_slice(&sent);
+        assert_eq!(complete_datagram(&mut raw), Some(packet));
     }
 
     #[test]
     fn a_super_segment_goes_out_with_the_header_a_tso_needs() {
         let (packet, _, _) = segment();
-        let cut = segmentation(&packet, 1448).expect("a TCP segment");
-        let field = |i: usize| u16::from_ne_bytes([cut.hdr[i], cut.hdr[i + 1]]);
-        assert_eq!((cut.hdr[0], cut.hdr[1]), (NEEDS_CSUM, GSO_TCPV4));
-        assert_eq!(field(2), 40, "headers: IPv4 and TCP without options");
-        assert_eq!(field(4), 1448, "segment size");
-        assert_eq!((field(6), field(8)), (20, 16), "checksum start and offset");
-        assert_eq!(cut.csum_at, 36);
-        // What the kernel gets is what a receiver completes back into the datagram oxtcp built:
-        // the same NEEDS_CSUM convention both ways.
-        assert_eq!(
-            complete_datagram(&mut kernel_gets(&packet, &cut)),
-            Some(&packet[..])
-        );
+        check_cut(&packet, 1448, GSO_TCPV4, 20);
     }
 
     #[test]
     fn an_ipv6_super_segment_is_cut_as_tcpv6() {
         let (src, dst): (IpAddr, IpAddr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
-        let packet = segment_between(src, dst);
-        let cut = segmentation(&packet, 1428).expect("a TCP segment");
-        let field = |i: usize| u16::from_ne_bytes([cut.hdr[i], cut.hdr[i + 1]]);
-        assert_eq!((cut.hdr[0], cut.hdr[1]), (NEEDS_CSUM, GSO_TCPV6));
-        assert_eq!((field(2), field(4), field(6)), (60, 1428, 40));
-        assert_eq!(
-            complete_datagram(&mut kernel_gets(&packet, &cut)),
-            Some(&packet[..])
-        );
+        check_cut(&segment_between(src, dst), 1428, GSO_TCPV6, 40);
     }
 
     #[test]
     fn only_a_whole_tcp_header_can_be_cut() {
         let (packet, _, _) = segment();
         assert_eq!(
-            segmentation(&packet[..30], 1448),
+            segmentation_header(&packet[..30], 1448),
             None,
             "TCP header cut short"
         );
-        assert_eq!(segmentation(&[], 1448), None);
+        assert_eq!(segmentation_header(&[], 1448), None);
         let mut bad = packet.clone();
         bad[0] = 0x55;
-        assert_eq!(segmentation(&bad, 1448), None, "IP version 5");
+        assert_eq!(segmentation_header(&bad, 1448), None, "IP version 5");
         let mut bad = packet;
         bad[20 + 12] = 0x40;
-        assert_eq!(segmentation(&bad, 1448), None, "data offset below 5 words");
+        assert_eq!(
+            segmentation_header(&bad, 1448),
+            None,
+            "data offset below 5 words"
+        );
     }
 
     #[test]
