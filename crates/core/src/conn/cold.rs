@@ -216,7 +216,7 @@ mod tests {
         c.handle_segment(&mut ctx, seg(1001, 5001, 102, b"q"));
         let mut buf = [0; 8];
         assert_eq!(c.recv(&mut buf, ctx.bufs), Ok(1));
-        assert_eq!(c.send(b"r"), Ok(1));
+        assert_eq!(c.send(b"r", ctx.bufs), Ok(1));
         let reply = c.poll_transmit(&mut ctx, 1460).expect("the response");
         assert_eq!(reply.payload_len, 1);
         c.handle_segment(&mut ctx, seg(1002, 5002, 103, &[]));

@@ -641,7 +641,7 @@ impl Connection {
         } else {
             0
         };
-        self.send_buf.consume_into(data_acked, ctx.bufs);
+        self.send_buf.consume(data_acked, ctx.bufs);
         self.hot_stats.bytes_acked += data_acked as u64;
         self.snd_una = ack;
         if self.snd_nxt.before(ack) {

@@ -560,23 +560,13 @@ impl Connection {
     /// End the connection abnormally.
     fn fail(&mut self, ctx: &mut Ctx<'_>, err: ConnError, cause: Cause) {
         self.error = Some(err);
-        self.send_buf.consume_into(usize::MAX, ctx.bufs);
+        self.send_buf.consume(usize::MAX, ctx.bufs);
         self.set_state(ctx, State::Closed, cause);
-    }
-
-    /// SEND with send-buffer storage from no pool.
-    #[cfg(test)]
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
-        self.send_from(data, &mut BufPool::default())
     }
 
     /// SEND (RFC 9293 §3.10.2): queue bytes; returns how many were taken. An empty send
     /// buffer takes its storage from `bufs`.
-    pub(crate) fn send_from(
-        &mut self,
-        data: &[u8],
-        bufs: &mut BufPool,
-    ) -> Result<usize, SendError> {
+    pub(crate) fn send(&mut self, data: &[u8], bufs: &mut BufPool) -> Result<usize, SendError> {
         if let Some(e) = self.error {
             return Err(e.into());
         }
@@ -586,7 +576,7 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.send_buf.push_from(data, bufs) {
+        match self.send_buf.push(data, bufs) {
             0 => Err(SendError::WouldBlock),
             n => Ok(n),
         }

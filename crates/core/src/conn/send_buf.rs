@@ -39,15 +39,9 @@ impl SendBuffer {
         self.bytes.capacity()
     }
 
-    /// Append as much of `data` as fits, with storage from no pool; returns how much was taken.
-    #[cfg(test)]
-    pub(crate) fn push(&mut self, data: &[u8]) -> usize {
-        self.push_from(data, &mut BufPool::default())
-    }
-
     /// Append as much of `data` as fits; returns how much was taken. An empty buffer takes
     /// its storage from `pool`.
-    pub(crate) fn push_from(&mut self, data: &[u8], pool: &mut BufPool) -> usize {
+    pub(crate) fn push(&mut self, data: &[u8], pool: &mut BufPool) -> usize {
         let n = data.len().min(self.free());
         if n > 0 && self.bytes.capacity() == 0 {
             // An application that writes a request, gets its ACK and writes again empties
@@ -58,15 +52,9 @@ impl SendBuffer {
         n
     }
 
-    /// Drop `n` acknowledged bytes from the front, freeing the storage if that empties it.
-    #[cfg(test)]
-    pub(crate) fn consume(&mut self, n: usize) {
-        self.consume_into(n, &mut BufPool::default());
-    }
-
     /// Drop `n` acknowledged bytes from the front; the storage goes back to `pool` if that
     /// empties the buffer.
-    pub(crate) fn consume_into(&mut self, n: usize, pool: &mut BufPool) {
+    pub(crate) fn consume(&mut self, n: usize, pool: &mut BufPool) {
         let n = n.min(self.bytes.len());
         self.bytes.drain(..n);
         if self.bytes.is_empty() && self.bytes.capacity() > 0 {
@@ -97,9 +85,10 @@ mod tests {
     #[test]
     fn slices_cover_wrapped_storage() {
         let mut b = SendBuffer::new(8);
-        assert_eq!(b.push(b"abcdef"), 6);
-        b.consume(4);
-        assert_eq!(b.push(b"ghijklmn"), 6);
+        let pool = &mut BufPool::default();
+        assert_eq!(b.push(b"abcdef", pool), 6);
+        b.consume(4, pool);
+        assert_eq!(b.push(b"ghijklmn", pool), 6);
         let (x, y) = b.slices(1, 5);
         assert_eq!([x, y].concat(), b"fghij");
         let (x, y) = b.slices(6, 10);
@@ -111,14 +100,14 @@ mod tests {
     fn an_emptied_buffer_holds_no_heap_and_its_store_is_reused() {
         let mut pool = BufPool::default();
         let mut b = SendBuffer::new(1000);
-        assert_eq!(b.push_from(b"request", &mut pool), 7);
+        assert_eq!(b.push(b"request", &mut pool), 7);
         let cap = b.allocated();
-        b.consume_into(3, &mut pool);
+        b.consume(3, &mut pool);
         assert_eq!(pool.spare_bytes(), 0, "still holding data");
-        b.consume_into(4, &mut pool);
+        b.consume(4, &mut pool);
         assert_eq!(b.allocated(), 0, "emptied, no heap");
         assert_eq!(pool.spare_bytes(), cap, "the store went to the pool");
-        assert_eq!(b.push_from(b"again", &mut pool), 5);
+        assert_eq!(b.push(b"again", &mut pool), 5);
         assert_eq!(
             (b.allocated(), pool.spare_bytes()),
             (cap, 0),

@@ -638,7 +638,7 @@ impl Stack {
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
         // The slots and the buffer pool are borrowed apart.
         let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
-        let n = conn.send_from(data, &mut self.bufs)?;
+        let n = conn.send(data, &mut self.bufs)?;
         self.after_activity(id.index);
         Ok(n)
     }
