@@ -39,7 +39,6 @@ pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
 /// Storage released by emptied buffers: receive-buffer pages and page tables (`paged_ring`),
 /// and send-buffer stores (`send_buf`); and the boxes TIME-WAIT's state lives in while a
 /// released connection hands it to the stack's compact table.
-///
 #[derive(Debug, Default)]
 pub(crate) struct BufPool {
     pages: Vec<Box<[u8]>>,
