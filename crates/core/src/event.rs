@@ -387,6 +387,10 @@ impl Trace {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Event> {
         let e = self.events.pop_front()?;
         self.removed += 1;

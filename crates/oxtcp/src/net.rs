@@ -56,6 +56,27 @@ pub(crate) struct Inner {
     /// Why the runtime stopped, once it has.
     failed: Option<String>,
     stats: NetStats,
+    /// The stack deadline the runtime sleeps until after its last turn (None: no timer).
+    sleeps_until: Option<Instant>,
+    /// Whether the runtime hands the stack's events to a sink each turn.
+    drains_events: bool,
+}
+
+impl Inner {
+    /// Whether the runtime must take a turn now for what a call just did to the stack:
+    /// there is something to send, a timer earlier than the one the runtime sleeps until,
+    /// or events for its sink. Otherwise its next turn finds nothing new, and waking it
+    /// costs a syscall here and a turn there: with a bulk reader, as many wakes as reads
+    /// (measured: 16% of receive throughput on a TUN with offloads).
+    fn needs_turn(&self) -> bool {
+        self.stack.has_output()
+            || (self.drains_events && self.stack.has_events())
+            || match (self.stack.poll_timeout(), self.sleeps_until) {
+                (Some(t), Some(until)) => t < until,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+    }
 }
 
 pub(crate) struct Shared {
@@ -153,6 +174,8 @@ impl NetBuilder {
                 wakers: Vec::new(),
                 failed: None,
                 stats: NetStats::default(),
+                sleeps_until: None,
+                drains_events: self.sink.is_some(),
             }),
             cond: Condvar::new(),
             wake: EventFd::new()?,
@@ -197,8 +220,9 @@ impl Net {
         r
     }
 
-    /// Retry `f` until it returns `Some`, sleeping between turns of the runtime. `timeout`
-    /// ends the wait with `on_timeout`; `nonblocking` ends it at once with WouldBlock.
+    /// Retry `f` until it returns `Some`, sleeping between turns of the runtime, then wake
+    /// the runtime if `f` left it work (`Inner::needs_turn`). `timeout` ends the wait with
+    /// `on_timeout`; `nonblocking` ends it at once with WouldBlock.
     pub(crate) fn block<R>(
         &self,
         timeout: Option<Duration>,
@@ -210,8 +234,11 @@ impl Net {
         let mut g = self.lock();
         loop {
             if let Some(r) = f(&mut g.stack, self.now()) {
+                let wake = g.needs_turn();
                 drop(g);
-                self.shared.wake.signal();
+                if wake {
+                    self.shared.wake.signal();
+                }
                 return r;
             }
             if let Some(why) = &g.failed {
@@ -246,8 +273,11 @@ impl Net {
     ) -> Poll<io::Result<R>> {
         let mut g = self.lock();
         if let Some(r) = f(&mut g.stack, self.now()) {
+            let wake = g.needs_turn();
             drop(g);
-            self.shared.wake.signal();
+            if wake {
+                self.shared.wake.signal();
+            }
             return Poll::Ready(r);
         }
         if let Some(why) = &g.failed {
@@ -430,8 +460,9 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
             }
         }
         wakers.append(&mut g.wakers);
+        g.sleeps_until = g.stack.poll_timeout();
         let next = [
-            g.stack.poll_timeout().map(|t| to_std(shared.epoch, t)),
+            g.sleeps_until.map(|t| to_std(shared.epoch, t)),
             dev.poll_at(),
         ]
         .into_iter()

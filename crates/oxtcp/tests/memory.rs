@@ -307,6 +307,31 @@ fn idle_runtime_does_not_spin() {
 }
 
 #[test]
+fn reads_that_owe_the_peer_nothing_do_not_wake_the_runtime() {
+    let (client, server) = pair(None);
+    let l = TcpListener::bind(&server, (B, 80)).unwrap();
+    let mut c = TcpStream::connect(&client, (B, 80)).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    c.write_all(&pattern(500)).unwrap();
+    // Long enough for the data to arrive and its delayed ACK to go out.
+    thread::sleep(Duration::from_millis(300));
+    let before = server.stats().turns;
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        let mut b = [0u8; 10];
+        s.read_exact(&mut b).unwrap();
+        got.extend_from_slice(&b);
+        // Time for a woken runtime to take a turn per read.
+        thread::sleep(Duration::from_millis(1));
+    }
+    let turns = server.stats().turns - before;
+    assert_eq!(got, pattern(500));
+    // 500 bytes read back open the window by too little to announce (RFC 9293 §3.8.6.2.2),
+    // so no read leaves the runtime anything to do; each used to wake it.
+    assert!(turns < 5, "the server's runtime turned {turns} times");
+}
+
+#[test]
 fn shutdown_stops_the_runtime_and_sockets_fail_cleanly() {
     let (client, server) = pair(None);
     let l = TcpListener::bind(&server, (B, 80)).unwrap();

@@ -294,6 +294,18 @@ impl Stack {
         }
     }
 
+    /// Whether `poll_transmit` may have a segment to hand out: a stateless reply, or a
+    /// connection offered the transmit queue (which may still find nothing to send). False
+    /// means it surely has none, so a runtime need not be woken to drain it.
+    pub fn has_output(&self) -> bool {
+        !self.replies.is_empty() || !self.tx_queue.is_empty()
+    }
+
+    /// Whether `poll_event` has an event to give.
+    pub fn has_events(&self) -> bool {
+        !self.trace.is_empty()
+    }
+
     /// Next trace event, oldest first.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
