@@ -4,6 +4,7 @@
 
 mod alloc_count;
 mod bulk;
+mod cpus;
 mod forge;
 mod insns;
 mod lifecycle;

@@ -17,6 +17,11 @@
 //! the namespace (src/peer.rs), which times it: connect to the last byte (send) or to the
 //! server's FIN after all data (receive). Gbit/s = payload bits / that time.
 //!
+//! Placement (src/cpus.rs): with two CPUs or more, every thread of the stack under test runs
+//! on one CPU and the kernel end's thread on another (for linux veth, the end in the stack's
+//! role and the other end), so that no two sides compete for a core and the scheduler's
+//! placement does not swing a figure.
+//!
 //! Figures per direction: Gbit/s, the stack's CPU in % of one core over the transfer, and that
 //! CPU per KiB moved (ns/KiB; most runs keep the stack near one full core, so this one tells
 //! the costs apart better than the percentage).
@@ -38,6 +43,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use crate::cpus;
 use crate::netns::{self, Kid, Netns};
 use crate::peer::{self, Transfer};
 use crate::report::{Better, Row};
@@ -205,7 +211,7 @@ fn figure(
 fn one(s: &mut Setup, way: Way, bytes: u64) -> Result<Sample> {
     let addr: SocketAddr = format!("{STACK}:{PORT}").parse()?;
     if let Some(l) = &s.listener {
-        return veth_once(s, l.clone(), bytes);
+        return veth_once(s, l.clone(), way, bytes);
     }
     let kid = s.kid.as_mut().context("no stack process")?;
     kid.alive()?;
@@ -221,9 +227,14 @@ fn one(s: &mut Setup, way: Way, bytes: u64) -> Result<Sample> {
         b""
     };
     let cpu0 = netns::process_cpu_s(pid)?;
-    let t: Transfer = s.ns[0].enter(move || match way {
-        Way::Send => peer::pull(addr, request, head, bytes, LIMIT),
-        Way::Recv => peer::push(addr, bytes, LIMIT),
+    let t: Transfer = s.ns[0].enter(move || {
+        if let Some(p) = cpus::placement() {
+            cpus::pin_thread(p.peer)?;
+        }
+        match way {
+            Way::Send => peer::pull(addr, request, head, bytes, LIMIT),
+            Way::Recv => peer::push(addr, bytes, LIMIT),
+        }
     })?;
     let cpu = netns::process_cpu_s(pid)? - cpu0;
     Ok(sample(&t, cpu))
@@ -255,6 +266,9 @@ fn oxtcp_setup(
         .args(["--buffer", &BUFFER.to_string()]);
     if offload {
         c.arg("--offload");
+    }
+    if let Some(p) = cpus::placement() {
+        cpus::pin_child(&mut c, p.stack);
     }
     let kid = Kid {
         child: c
@@ -295,6 +309,9 @@ fn smol_setup(way: Way, bytes: u64) -> Result<Setup> {
     ])
     .arg(bytes.to_string())
     .arg(BUFFER.to_string());
+    if let Some(p) = cpus::placement() {
+        cpus::pin_child(&mut c, p.stack);
+    }
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -350,10 +367,26 @@ fn veth_setup(name: &'static str, offload: bool) -> Result<Setup> {
 }
 
 /// One kernel-to-kernel transfer: the receiver drains in namespace b, the sender pushes from a.
-fn veth_once(s: &Setup, l: Arc<TcpListener>, bytes: u64) -> Result<Sample> {
-    let rx = std::thread::spawn(move || peer::accept_drain(&l, bytes, LIMIT));
+/// The end in the stack's role (the sender for `Way::Send`) gets the stack's CPU.
+fn veth_once(s: &Setup, l: Arc<TcpListener>, way: Way, bytes: u64) -> Result<Sample> {
+    let (tx_cpu, rx_cpu) = match (cpus::placement(), way) {
+        (Some(p), Way::Send) => (Some(p.stack), Some(p.peer)),
+        (Some(p), Way::Recv) => (Some(p.peer), Some(p.stack)),
+        (None, _) => (None, None),
+    };
+    let rx = std::thread::spawn(move || {
+        if let Some(cpu) = rx_cpu {
+            cpus::pin_thread(cpu)?;
+        }
+        peer::accept_drain(&l, bytes, LIMIT)
+    });
     let addr: SocketAddr = format!("198.18.1.2:{PORT}").parse()?;
-    let tx = s.ns[0].enter(move || peer::push(addr, bytes, LIMIT));
+    let tx = s.ns[0].enter(move || {
+        if let Some(cpu) = tx_cpu {
+            cpus::pin_thread(cpu)?;
+        }
+        peer::push(addr, bytes, LIMIT)
+    });
     let rx = rx
         .join()
         .map_err(|_| anyhow::anyhow!("receiver panicked"))?;
