@@ -3,6 +3,7 @@
 
 use oxtcp_wire::{parse_packet_with, Checksum};
 
+use super::tuple_table::Found;
 use super::{Entry, Reply, Stack};
 use crate::conn::{Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn};
 use crate::cookie::SynCookies;
@@ -111,19 +112,21 @@ impl Stack {
         seg: SegIn<'_>,
         pos: Option<usize>,
     ) -> Disposition {
-        let hash = self.by_tuple.hash(&tuple);
-        if let Some(index) = self.by_tuple.get(hash, &tuple, &self.slots) {
-            self.trace.set_conn(pos, self.conn_id(index));
-            return match &self.slots[index as usize].entry {
-                Entry::Conn(c) => match c.time_wait_syn(&self.cfg, &seg) {
-                    TimeWaitSyn::Process => self.on_conn_segment(now, index, seg),
-                    TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
-                    TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
-                },
-                Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
-                Entry::Vacant => Disposition::Dropped(DropReason::Closed),
-            };
-        }
+        let hash = match self.by_tuple.find(&tuple, &self.slots) {
+            Found::Absent(hash) => hash,
+            Found::Slot(index) => {
+                self.trace.set_conn(pos, self.conn_id(index));
+                return match &self.slots[index as usize].entry {
+                    Entry::Conn(c) => match c.time_wait_syn(&self.cfg, &seg) {
+                        TimeWaitSyn::Process => self.on_conn_segment(now, index, seg),
+                        TimeWaitSyn::Drop => Disposition::Dropped(DropReason::TimeWaitSyn),
+                        TimeWaitSyn::Reuse => self.reuse_time_wait(now, index, tuple, seg, pos),
+                    },
+                    Entry::HalfOpen(_) => self.on_half_open_segment(now, index, seg),
+                    Entry::Vacant => Disposition::Dropped(DropReason::Closed),
+                };
+            }
+        };
         if let Some(at) = self.time_wait_find(hash, &tuple) {
             self.trace.set_conn(pos, at.id());
             return self.on_time_wait_segment(now, at, tuple, seg, pos);

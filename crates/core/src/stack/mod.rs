@@ -811,6 +811,13 @@ impl Stack {
                 return Err(format!("table entry for slot {i} is stale"));
             }
         }
+        // A lookup that hits the slot found last must agree with the table.
+        if let Some(i) = self.by_tuple.last() {
+            let cached = self.slots.get(i as usize).and_then(tuple_table::slot_tuple);
+            if cached.is_some_and(|t| self.owner(&t) != Some(i)) {
+                return Err(format!("slot {i}, found last, no longer owns its 4-tuple"));
+            }
+        }
         self.check_time_wait_tables()
     }
 

@@ -2,6 +2,12 @@
 //! bytes and a control byte per bucket): the key is the tuple the slot's entry already holds,
 //! so no tuple is kept twice. A segment's tuple is hashed once (`TupleTable::hash`) and that
 //! hash serves every table the demultiplexer looks in.
+//!
+//! In front of the hash sits the slot found last (4.4BSD's one-behind cache of the last
+//! PCB): consecutive segments mostly belong to one connection, and comparing one tuple costs
+//! a tenth of hashing it under SipHash. The cached slot counts only while it still holds an
+//! entry for that very tuple and the table still maps the tuple to it, so a hit always
+//! agrees with the hash table.
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -16,6 +22,20 @@ use crate::tuple::FourTuple;
 pub(crate) struct TupleTable {
     table: HashTable<u32>,
     key: KeyedState,
+    /// The slot the last lookup found ([`NO_SLOT`] if none, or if it left the table since).
+    last: u32,
+}
+
+/// No slot.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Where a tuple's lookup ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The slot that owns the tuple.
+    Slot(u32),
+    /// No slot owns it; the tuple's hash, for the next table to look in.
+    Absent(u64),
 }
 
 /// The 4-tuple of the entry in a slot, if it is one that owns a tuple.
@@ -41,6 +61,25 @@ impl TupleTable {
         TupleTable {
             table: HashTable::new(),
             key,
+            last: NO_SLOT,
+        }
+    }
+
+    /// The slot owning `tuple`: the one found last if it is still the owner, else by hash.
+    pub(crate) fn find(&mut self, tuple: &FourTuple, slots: &[Slot]) -> Found {
+        if slots
+            .get(self.last as usize)
+            .is_some_and(|s| slot_is(s, tuple))
+        {
+            return Found::Slot(self.last);
+        }
+        let hash = self.hash(tuple);
+        match self.get(hash, tuple, slots) {
+            Some(index) => {
+                self.last = index;
+                Found::Slot(index)
+            }
+            None => Found::Absent(hash),
         }
     }
 
@@ -72,6 +111,11 @@ impl TupleTable {
 
     /// Forget slot `index` as the owner of `tuple`; false if it was not.
     pub(crate) fn remove(&mut self, tuple: &FourTuple, index: u32) -> bool {
+        // Its entry may stay in the slot a while (a CLOSED connection not yet reaped), so a
+        // later lookup must not find it there.
+        if self.last == index {
+            self.last = NO_SLOT;
+        }
         match self.table.find_entry(self.hash(tuple), |&i| i == index) {
             Ok(entry) => {
                 entry.remove();
@@ -79,6 +123,11 @@ impl TupleTable {
             }
             Err(_) => false,
         }
+    }
+
+    /// The slot the next lookup tries first, if any.
+    pub(crate) fn last(&self) -> Option<u32> {
+        (self.last != NO_SLOT).then_some(self.last)
     }
 
     pub(crate) fn len(&self) -> usize {
