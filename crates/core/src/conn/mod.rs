@@ -600,13 +600,10 @@ impl Connection {
         Err(RecvError::WouldBlock)
     }
 
-    /// Send a window update when reading opened the window enough to matter: by enough to
-    /// pass receiver SWS avoidance (RFC 9293 §3.8.6.2.2; less would repeat the old edge),
-    /// and either from zero (as last advertised, or as the buffer was) or to at least twice
-    /// the window the peer still has from us, as Linux does (tcp_cleanup_rbuf). A smaller
-    /// gain reaches the peer on the next ACK of its data, which is coming: it has at least
-    /// half of what we could offer. A pure update for every read was as many extra segments
-    /// as reads (one per 64 KiB read, receiving over a TUN with offloads).
+    /// Send a window update when reading opened the window enough to matter: from zero (as
+    /// last advertised, or as the buffer was) by
+    /// enough to pass receiver SWS avoidance (RFC 9293 §3.8.6.2.2; less would repeat the old
+    /// edge), or by at least min(half the buffer, two segments) past what was last advertised.
     fn on_window_opened(&mut self, window_before: usize) {
         if !matches!(
             self.state,
@@ -614,17 +611,13 @@ impl Connection {
         ) {
             return;
         }
-        let window = self.recv_buf.window();
-        let new_right = self.rcv_nxt.add(window as u32);
+        let new_right = self.rcv_nxt.add(self.recv_buf.window() as u32);
         let gain = new_right.since(self.rcv_adv) as usize;
-        let offered = if self.rcv_adv.after(self.rcv_nxt) {
-            self.rcv_adv.since(self.rcv_nxt) as usize
-        } else {
-            0
-        };
+        let threshold = (self.recv_buf.window() + self.recv_buf.readable()) / 2;
+        let threshold = threshold.min(2 * usize::from(self.mss));
         if new_right.after(self.rcv_adv)
             && gain >= self.sws_threshold() as usize
-            && (window_before == 0 || offered == 0 || window >= 2 * offered)
+            && (window_before == 0 || !self.rcv_adv.after(self.rcv_nxt) || gain >= threshold)
         {
             self.ack_now = true;
         }
