@@ -172,6 +172,7 @@ impl<'a> Check<'a> {
 
 /// `total` bytes from A to B through a fresh oxtcp pair; only the transfer is timed, not the
 /// handshake.
+#[inline(never)]
 pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfer> {
     let cfg = StackConfig {
         mtu,
@@ -216,6 +217,7 @@ pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfe
 }
 
 /// `total` bytes from A to B through a fresh smoltcp pair; only the transfer is timed.
+#[inline(never)]
 pub fn smoltcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfer> {
     let mut p = SmolPair::new(mtu);
     let c = p.a.add_tcp(buffer, buffer);

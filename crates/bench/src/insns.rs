@@ -13,7 +13,10 @@
 //! - process an ACK: `Stack::handle_packet` on the sender for an ACK that advances SND.UNA;
 //! - one lifecycle (`lifecycle`'s connect, request, response, close), for oxtcp and for
 //!   smoltcp, in each closing order (`oxtcp-bench __life SYSTEM ORDER N`): the whole cost of
-//!   one connection, harness included, comparable between the two stacks.
+//!   one connection, harness included, comparable between the two stacks;
+//! - bulk, per KiB (`bulk`'s transfer at MTU 1500 with 64 KiB buffers), for oxtcp and for
+//!   smoltcp (`oxtcp-bench __bulk SYSTEM MTU BUFFER BYTES`): everything from the handshake to
+//!   the last byte checked, over the KiB moved; the harness's check of every byte is in both.
 //!
 //! The hot-path stacks run with the default configuration except delayed ACKs, which are off so that
 //! every data segment is answered by exactly one ACK and each path runs once per segment.
@@ -23,6 +26,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use oxtcp_core::{Stack, StackConfig};
 
+use crate::bulk;
 use crate::lifecycle::{self, Order};
 use crate::oxtcp_mem::Pair;
 use crate::report::{Better, Row, OXTCP};
@@ -141,6 +145,24 @@ pub fn life_main(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The `__bulk SYSTEM MTU BUFFER BYTES` subcommand: one bulk transfer of `oxtcp` or
+/// `smoltcp` in memory; its "calls" are the KiB moved.
+pub fn bulk_main(args: &[String]) -> Result<()> {
+    let [system, mtu, buffer, bytes] = args else {
+        bail!("usage: __bulk oxtcp|smoltcp MTU BUFFER BYTES");
+    };
+    let mtu: usize = mtu.parse().context("MTU")?;
+    let buffer: usize = buffer.parse().context("buffer")?;
+    let bytes: usize = bytes.parse().context("bytes")?;
+    match system.as_str() {
+        "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes)?,
+        "smoltcp" => bulk::smoltcp_transfer(mtu, buffer, bytes)?,
+        _ => bail!("system {system:?}: oxtcp or smoltcp"),
+    };
+    println!("calls {}", bytes / 1024);
+    Ok(())
+}
+
 /// Run this binary under callgrind with `args`, collecting inside functions whose names
 /// contain `func`; the collected instructions and the `calls` figures the child printed.
 fn callgrind(func: &str, args: &[String]) -> Result<(u64, Vec<u64>)> {
@@ -225,6 +247,22 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
                 vec![per_call(&func, total, n)?],
             ));
         }
+    }
+    let bytes: u64 = budget.pick(16 << 20, 4 << 20);
+    let figure = "instructions: bulk MTU 1500 buf 64 KiB, per KiB";
+    for system in [OXTCP, "smoltcp"] {
+        let func = format!("bulk::{system}_transfer");
+        let args = ["__bulk", system, "1500", "65536"].map(String::from);
+        let args = [&args[..], &[bytes.to_string()]].concat();
+        let (total, calls) = callgrind(&func, &args)?;
+        let n = *calls.first().context("KiB count missing")?;
+        rows.push(Row::new(
+            figure,
+            system,
+            "instr",
+            Better::Lower,
+            vec![per_call(&func, total, n)?],
+        ));
     }
     Ok(rows)
 }

@@ -78,7 +78,7 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "insns",
-            about: "instruction counts (callgrind): the per-segment hot paths, and one lifecycle (oxtcp, smoltcp)",
+            about: "instruction counts (callgrind): the per-segment hot paths, one lifecycle and bulk per KiB (oxtcp, smoltcp)",
             run: insns::run,
         },
         Group {
@@ -92,7 +92,7 @@ fn groups() -> Vec<Group> {
 
 fn main() -> Result<()> {
     // The child processes, kept off the command line's help: the memory group's
-    // `__hold N`, the instruction counts' `__hot N`, and the tun group's smoltcp server.
+    // `__hold N`, the instruction counts' `__hot N`, `__life` and `__bulk`, and the tun group's smoltcp server.
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some(memory::HOLD) {
         return memory::hold_child(&argv[2..]);
@@ -103,6 +103,9 @@ fn main() -> Result<()> {
     }
     if argv.get(1).map(String::as_str) == Some("__life") {
         return insns::life_main(&argv[2..]);
+    }
+    if argv.get(1).map(String::as_str) == Some("__bulk") {
+        return insns::bulk_main(&argv[2..]);
     }
     if argv.get(1).map(String::as_str) == Some(smol_tun::CMD) {
         return smol_tun::child_main(&argv[2..]);
