@@ -17,6 +17,7 @@ mod runner;
 mod scaling;
 mod smol_mem;
 mod smol_tun;
+mod steal;
 mod tun;
 
 #[global_allocator]
@@ -132,8 +133,18 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for g in chosen {
         eprintln!("== {}: {}", g.name, g.about);
+        let before = steal::cpu_ticks();
         let got = (g.run)(&budget)?;
         print!("{}", report::table(&got));
+        if let Some(p) = before
+            .zip(steal::cpu_ticks())
+            .and_then(|(b, a)| steal::percent(b, a))
+        {
+            eprintln!(
+                "{}: the host took {p:.1}% of this machine's CPU time while it ran (steal)",
+                g.name
+            );
+        }
         rows.extend(got);
     }
     if let Some(path) = &args.json {
