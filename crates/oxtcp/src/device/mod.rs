@@ -6,13 +6,14 @@
 //! device that holds packets back (the fault injector's delay) gets its turn.
 //!
 //! - [`TunDevice`]: a Linux TUN interface, plain or with virtio-net offloads (TSO/GSO out,
-//!   GRO in).
+//!   GRO in); plain, it coalesces received segments itself (`gro`).
 //! - [`MemoryDevice`]: one end of an in-process link, for two runtimes in one program.
 //! - [`SimLink`]: a link into the simulator, whose hosts and seeded links answer the runtime.
 //! - [`FaultyDevice`]: seeded loss, duplication, reordering and delay around any device.
 //! - [`PcapTap`]: records what crosses any device to a pcap file.
 
 mod faults;
+mod gro;
 mod memory;
 mod pcap;
 mod sim;

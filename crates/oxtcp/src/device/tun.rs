@@ -1,6 +1,7 @@
 //! A Linux TUN interface (via tun-rs), in one of two modes:
 //!
-//! - **plain**: one read or write per datagram;
+//! - **plain**: one read or write per datagram; runs of received segments are coalesced in
+//!   software ([`super::gro`], unless `TunConfig::gro` is off) before the stack takes them;
 //! - **offload**: the virtio-net header is on, so the kernel may hand us one TCP
 //!   super-segment of up to 64 KiB (its TSO/GSO). The stack takes it whole, as one segment
 //!   (receive offload, as a NIC's LRO or Linux's GRO would hand it up), once its checksum is
@@ -20,6 +21,7 @@ use std::time::Instant;
 use oxtcp_wire::checksum;
 use tun_rs::{DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
+use super::gro::Gro;
 use super::Device;
 
 /// How to create the interface.
@@ -33,6 +35,9 @@ pub struct TunConfig {
     pub mtu: u16,
     /// Use the virtio-net header with TSO/GSO and GRO.
     pub offload: bool,
+    /// Without the virtio-net header, coalesce received segments in software
+    /// ([`super::gro`], as Linux's GRO): on by default.
+    pub gro: bool,
 }
 
 impl TunConfig {
@@ -43,6 +48,7 @@ impl TunConfig {
             addrs: Vec::new(),
             mtu: 1500,
             offload: false,
+            gro: true,
         }
     }
 }
@@ -131,6 +137,8 @@ pub struct TunDevice {
     name: String,
     mtu: usize,
     offload: Option<Box<Offload>>,
+    /// Receive coalescing in software, for a plain interface.
+    gro: Option<Box<Gro>>,
 }
 
 impl TunDevice {
@@ -173,11 +181,13 @@ impl TunDevice {
                 tx_len: 0,
             })
         });
+        let gro = (cfg.gro && offload.is_none()).then(|| Box::new(Gro::new()));
         Ok(TunDevice {
             name: cfg.name.clone(),
             mtu: cfg.mtu as usize,
             dev,
             offload,
+            gro,
         })
     }
 
@@ -227,6 +237,15 @@ fn describe_create_error(name: &str, e: io::Error) -> io::Error {
     )
 }
 
+/// One datagram from a plain interface; `None` if nothing is waiting.
+fn read_plain(dev: &SyncDevice, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    match dev.recv(buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if would_block(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
@@ -234,11 +253,7 @@ fn would_block(e: &io::Error) -> bool {
 impl Device for TunDevice {
     fn recv(&mut self, _now: Instant, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.offload.is_none() {
-            return match self.dev.recv(buf) {
-                Ok(n) => Ok(Some(n)),
-                Err(e) if would_block(&e) => Ok(None),
-                Err(e) => Err(e),
-            };
+            return read_plain(&self.dev, buf);
         }
         let Some((hdr, n)) = self.recv_with_header(buf)? else {
             return Ok(None);
@@ -252,7 +267,11 @@ impl Device for TunDevice {
         buf: &mut [u8],
     ) -> io::Result<Option<(usize, bool)>> {
         if self.offload.is_none() {
-            return Ok(self.recv(now, buf)?.map(|n| (n, false)));
+            // Plain: the segments a read at a time, coalesced here if GRO is on.
+            return match self.gro.as_deref_mut() {
+                Some(gro) => gro.recv(buf, |b| read_plain(&self.dev, b)),
+                None => Ok(self.recv(now, buf)?.map(|n| (n, false))),
+            };
         }
         let Some((hdr, n)) = self.recv_with_header(buf)? else {
             return Ok(None);
