@@ -1,7 +1,7 @@
 //! A Linux TUN interface (via tun-rs), in one of two modes:
 //!
 //! - **plain**: one read or write per datagram; runs of received segments are coalesced in
-//!   software ([`super::gro`], unless `TunConfig::gro` is off) before the stack takes them;
+//!   software (`gro.rs`, unless `TunConfig::gro` is off) before the stack takes them;
 //! - **offload**: the virtio-net header is on, so the kernel may hand us one TCP
 //!   super-segment of up to 64 KiB (its TSO/GSO). The stack takes it whole, as one segment
 //!   (receive offload, as a NIC's LRO or Linux's GRO would hand it up), once its checksum is
@@ -35,8 +35,8 @@ pub struct TunConfig {
     pub mtu: u16,
     /// Use the virtio-net header with TSO/GSO and GRO.
     pub offload: bool,
-    /// Without the virtio-net header, coalesce received segments in software
-    /// ([`super::gro`], as Linux's GRO): on by default.
+    /// Without the virtio-net header, coalesce runs of received segments of one flow into
+    /// one datagram for the stack, in software, as Linux's GRO does: on by default.
     pub gro: bool,
 }
 
