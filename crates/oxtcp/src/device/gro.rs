@@ -367,6 +367,11 @@ mod tests {
             out,
             vec![(bad, false), (data(1100, 100), true), (pure_ack, false)]
         );
+        // A bad IPv4 header checksum, which a run's rewritten header would have made good.
+        let mut bad_ip = data(1100, 100);
+        bad_ip[10] ^= 1;
+        let out = run(vec![data(1000, 100), bad_ip.clone()]);
+        assert_eq!(out, vec![(data(1000, 100), true), (bad_ip, false)]);
     }
 
     #[test]
