@@ -16,7 +16,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use oxtcp_wire::checksum;
+use oxtcp_wire::{checksum, TcpFlags};
 
 /// The most a coalesced datagram holds (the IPv4 total-length and IPv6 payload-length limit).
 const MAX_DATAGRAM: usize = 65_535;
@@ -25,12 +25,12 @@ const MAX_DATAGRAM: usize = 65_535;
 const TCP: u8 = 6;
 
 /// TCP flag bits in the 14th header byte.
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const PSH: u8 = 0x08;
-const ACK: u8 = 0x10;
-const URG: u8 = 0x20;
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const RST: u8 = TcpFlags::RST.bits();
+const PSH: u8 = TcpFlags::PSH.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
+const URG: u8 = TcpFlags::URG.bits();
 
 /// Where a datagram's TCP segment lies, for those that may be coalesced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,9 +228,7 @@ fn fix_ip_length(d: &mut [u8], ip_len: usize) {
 mod tests {
     use std::collections::VecDeque;
 
-    use oxtcp_wire::{
-        emit_packet, parse_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr, Timestamps,
-    };
+    use oxtcp_wire::{emit_packet, parse_packet_with, Checksum, TcpOptions, TcpRepr, Timestamps};
 
     use super::*;
 
