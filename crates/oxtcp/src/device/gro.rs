@@ -16,13 +16,10 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use oxtcp_wire::{checksum, TcpFlags};
+use oxtcp_wire::{checksum, TcpFlags, IP_PROTO_TCP as TCP};
 
 /// The most a coalesced datagram holds (the IPv4 total-length and IPv6 payload-length limit).
 const MAX_DATAGRAM: usize = 65_535;
-
-/// IP protocol number of TCP.
-const TCP: u8 = 6;
 
 /// TCP flag bits in the 14th header byte.
 const FIN: u8 = TcpFlags::FIN.bits();
