@@ -22,12 +22,9 @@ use crate::tuple::FourTuple;
 pub(crate) struct TupleTable {
     table: HashTable<u32>,
     key: KeyedState,
-    /// The slot the last lookup found ([`NO_SLOT`] if none, or if it left the table since).
-    last: u32,
+    /// The slot the last lookup found, unless it has left the table since.
+    last: Option<u32>,
 }
-
-/// No slot.
-const NO_SLOT: u32 = u32::MAX;
 
 /// Where a tuple's lookup ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,22 +58,22 @@ impl TupleTable {
         TupleTable {
             table: HashTable::new(),
             key,
-            last: NO_SLOT,
+            last: None,
         }
     }
 
     /// The slot owning `tuple`: the one found last if it is still the owner, else by hash.
     pub(crate) fn find(&mut self, tuple: &FourTuple, slots: &[Slot]) -> Found {
-        if slots
-            .get(self.last as usize)
-            .is_some_and(|s| slot_is(s, tuple))
+        if let Some(last) = self
+            .last
+            .filter(|&i| slots.get(i as usize).is_some_and(|s| slot_is(s, tuple)))
         {
-            return Found::Slot(self.last);
+            return Found::Slot(last);
         }
         let hash = self.hash(tuple);
         match self.get(hash, tuple, slots) {
             Some(index) => {
-                self.last = index;
+                self.last = Some(index);
                 Found::Slot(index)
             }
             None => Found::Absent(hash),
@@ -113,8 +110,8 @@ impl TupleTable {
     pub(crate) fn remove(&mut self, tuple: &FourTuple, index: u32) -> bool {
         // Its entry may stay in the slot a while (a CLOSED connection not yet reaped), so a
         // later lookup must not find it there.
-        if self.last == index {
-            self.last = NO_SLOT;
+        if self.last == Some(index) {
+            self.last = None;
         }
         match self.table.find_entry(self.hash(tuple), |&i| i == index) {
             Ok(entry) => {
@@ -127,7 +124,7 @@ impl TupleTable {
 
     /// The slot the next lookup tries first, if any.
     pub(crate) fn last(&self) -> Option<u32> {
-        (self.last != NO_SLOT).then_some(self.last)
+        self.last
     }
 
     pub(crate) fn len(&self) -> usize {
