@@ -90,9 +90,11 @@ impl Connection {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
             _ => self.on_segment_synchronizing(ctx, seg),
         };
-        if d != Disposition::Accepted {
-            self.cold().stats.drops += 1;
+        if d == Disposition::Accepted {
+            // Returned as a constant, not copied out of the value just built.
+            return Disposition::Accepted;
         }
+        self.cold().stats.drops += 1;
         d
     }
 

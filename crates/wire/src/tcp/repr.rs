@@ -30,6 +30,9 @@ pub struct TcpRepr {
 
 impl TcpRepr {
     /// Parses a whole segment's structure and returns the header and payload; the checksum is not checked.
+    // Inlined into the packet parser, its one caller per packet, so that the header is built
+    // where the caller keeps it rather than returned through memory and copied.
+    #[inline]
     pub fn parse(segment: &[u8]) -> Result<(TcpRepr, &[u8])> {
         // The checks of TcpPacket::new_checked, done once; the view over the fixed-size
         // header then reads each field without a bounds check.
