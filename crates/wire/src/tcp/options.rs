@@ -278,6 +278,9 @@ impl TcpOptions {
     /// iterator: none at all, or exactly NOP, NOP, Timestamps, the layout RFC 7323
     /// Appendix A recommends (and Linux sends). `None` for anything else. Where it answers,
     /// the answer is what [`parse_list`](Self::parse_list) gives for the same bytes.
+    // Inlined, so that the options are built where the caller keeps them instead of being
+    // returned through memory and copied (a wide load of narrow stores stalls).
+    #[inline]
     fn parse_common(bytes: &[u8]) -> Option<TcpOptions> {
         match *bytes {
             [] => Some(TcpOptions::default()),
