@@ -88,25 +88,16 @@ pub(crate) struct V4Tuple([u8; 12]);
 pub(crate) struct V6Tuple([u8; 36]);
 
 impl PackedTuple for V4Tuple {
+    #[inline]
     fn pack(t: &FourTuple) -> Option<V4Tuple> {
         let (IpAddr::V4(l), IpAddr::V4(r)) = (t.local.ip(), t.remote.ip()) else {
             return None;
         };
-        let mut b = [0u8; 12];
-        b[..4].copy_from_slice(&l.octets());
-        b[4..8].copy_from_slice(&r.octets());
-        b[8..10].copy_from_slice(&t.local.port().to_be_bytes());
-        b[10..].copy_from_slice(&t.remote.port().to_be_bytes());
-        Some(V4Tuple(b))
+        Some(V4Tuple(pack_bytes(l.octets(), r.octets(), t)))
     }
 
     fn unpack(&self) -> FourTuple {
-        let b = &self.0;
-        let ip = |i: usize| IpAddr::from([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        FourTuple {
-            local: SocketAddr::new(ip(0), u16::from_be_bytes([b[8], b[9]])),
-            remote: SocketAddr::new(ip(4), u16::from_be_bytes([b[10], b[11]])),
-        }
+        unpack_bytes::<4, 12>(&self.0)
     }
 }
 
@@ -115,25 +106,44 @@ impl PackedTuple for V6Tuple {
         let (IpAddr::V6(l), IpAddr::V6(r)) = (t.local.ip(), t.remote.ip()) else {
             return None;
         };
-        let mut b = [0u8; 36];
-        b[..16].copy_from_slice(&l.octets());
-        b[16..32].copy_from_slice(&r.octets());
-        b[32..34].copy_from_slice(&t.local.port().to_be_bytes());
-        b[34..].copy_from_slice(&t.remote.port().to_be_bytes());
-        Some(V6Tuple(b))
+        Some(V6Tuple(pack_bytes(l.octets(), r.octets(), t)))
     }
 
     fn unpack(&self) -> FourTuple {
-        let b = &self.0;
-        let ip = |i: usize| {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&b[i..i + 16]);
-            IpAddr::from(a)
-        };
-        FourTuple {
-            local: SocketAddr::new(ip(0), u16::from_be_bytes([b[32], b[33]])),
-            remote: SocketAddr::new(ip(16), u16::from_be_bytes([b[34], b[35]])),
-        }
+        unpack_bytes::<16, 36>(&self.0)
+    }
+}
+
+/// The packed layout of both families: local address, remote address (`A` bytes each), then
+/// local and remote port, big-endian; `N` is `2 * A + 4`.
+#[inline]
+fn pack_bytes<const A: usize, const N: usize>(
+    local: [u8; A],
+    remote: [u8; A],
+    t: &FourTuple,
+) -> [u8; N] {
+    let mut b = [0u8; N];
+    b[..A].copy_from_slice(&local);
+    b[A..2 * A].copy_from_slice(&remote);
+    b[2 * A..2 * A + 2].copy_from_slice(&t.local.port().to_be_bytes());
+    b[2 * A + 2..].copy_from_slice(&t.remote.port().to_be_bytes());
+    b
+}
+
+/// The 4-tuple [`pack_bytes`] laid out in `b`, with `A`-byte addresses.
+fn unpack_bytes<const A: usize, const N: usize>(b: &[u8; N]) -> FourTuple
+where
+    IpAddr: From<[u8; A]>,
+{
+    let ip = |i: usize| {
+        let mut a = [0u8; A];
+        a.copy_from_slice(&b[i..i + A]);
+        IpAddr::from(a)
+    };
+    let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    FourTuple {
+        local: SocketAddr::new(ip(0), port(2 * A)),
+        remote: SocketAddr::new(ip(A), port(2 * A + 2)),
     }
 }
 
