@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 
+use super::rx_chunks::Offer;
 use super::time_wait::TimeWait;
 
 /// Bytes per receive-buffer page.
@@ -33,6 +34,10 @@ pub(crate) const POOL_SEND_BYTES: usize = 256 * 1024;
 /// Most TIME-WAIT boxes the pool keeps for reuse.
 pub(crate) const POOL_TIME_WAITS: usize = 16;
 
+/// Most datagram buffers the pool keeps for the driver's next reads (`rx_chunks`): 1 MiB of
+/// 64 KiB buffers.
+pub(crate) const POOL_DATAGRAMS: usize = 16;
+
 /// A receive buffer's page table: a slot per page, `None` until the page is taken.
 pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
 
@@ -54,6 +59,10 @@ pub(crate) struct BufPool {
     /// is reused, so they stay boxed).
     #[allow(clippy::vec_box)]
     time_waits: Vec<Box<TimeWait>>,
+    /// Datagram buffers that receive buffers kept and have emptied (`rx_chunks`).
+    datagrams: Vec<Vec<u8>>,
+    /// The datagram buffer on offer while the stack handles a segment from it.
+    pub(crate) offer: Option<Offer>,
 }
 
 impl BufPool {
@@ -141,10 +150,26 @@ impl BufPool {
         }
     }
 
+    /// Keep an emptied datagram buffer for the driver, up to the pool's bound.
+    pub(crate) fn give_datagram(&mut self, buf: Vec<u8>) {
+        if self.datagrams.len() < POOL_DATAGRAMS {
+            self.datagrams.push(buf);
+        }
+    }
+
+    /// A kept datagram buffer exactly `len` bytes long, if the pool has one.
+    pub(crate) fn take_datagram(&mut self, len: usize) -> Option<Vec<u8>> {
+        let i = self.datagrams.iter().rposition(|b| b.len() == len)?;
+        Some(self.datagrams.swap_remove(i))
+    }
+
     /// Bytes held for reuse other than pages (page tables, send-buffer stores, TIME-WAIT
     /// boxes).
     pub(crate) fn spare_bytes(&self) -> usize {
-        self.table_bytes + self.send_bytes + self.time_waits.len() * std::mem::size_of::<TimeWait>()
+        self.table_bytes
+            + self.send_bytes
+            + self.time_waits.len() * std::mem::size_of::<TimeWait>()
+            + self.datagrams.iter().map(Vec::capacity).sum::<usize>()
     }
 }
 
@@ -243,6 +268,22 @@ mod tests {
             pool.give_time_wait(Box::new(tw(3000)));
         }
         assert_eq!(pool.time_waits.len(), POOL_TIME_WAITS);
+    }
+
+    #[test]
+    fn datagram_buffers_come_back_at_their_length_and_the_bound_holds() {
+        let mut pool = BufPool::default();
+        pool.give_datagram(vec![1; 100]);
+        pool.give_datagram(vec![2; 200]);
+        assert_eq!(pool.spare_bytes(), 300);
+        assert_eq!(pool.take_datagram(150), None, "no buffer of that length");
+        assert_eq!(pool.take_datagram(200), Some(vec![2; 200]));
+        assert_eq!(pool.take_datagram(100), Some(vec![1; 100]));
+        assert_eq!(pool.take_datagram(100), None);
+        for _ in 0..POOL_DATAGRAMS + 5 {
+            pool.give_datagram(vec![0; 10]);
+        }
+        assert_eq!(pool.datagrams.len(), POOL_DATAGRAMS, "bounded in count");
     }
 
     #[test]

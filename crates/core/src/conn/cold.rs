@@ -138,8 +138,9 @@ mod tests {
 
     /// Issue 8: what an idle established connection holds, the TCB and whatever it keeps
     /// on the heap (nothing, as `an_idle_connection_holds_no_heap` checks), stays within
-    /// this. The TCB's 4-tuple is packed to 16 bytes (`EntryTuple`).
-    const TCB_BUDGET: usize = 368;
+    /// this. The TCB's 4-tuple is packed to 16 bytes (`EntryTuple`); 8 bytes go to the list
+    /// of datagram buffers the receive buffer keeps (`rx_chunks`).
+    const TCB_BUDGET: usize = 376;
 
     #[test]
     fn an_idle_connection_fits_its_budget() {

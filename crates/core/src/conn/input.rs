@@ -546,6 +546,9 @@ impl Connection {
                     .sack_report
                     .on_duplicate(seg.seq, end, Some(seg.seq));
             }
+            if let Some(o) = ctx.bufs.offer.as_mut() {
+                o.direct_to(ctx.id);
+            }
             match self.recv_buf.insert(off, seg.payload, ctx.bufs) {
                 super::recv_buf::Insert::Advanced(n) => {
                     self.rcv_nxt = self.rcv_nxt.add(n as u32);

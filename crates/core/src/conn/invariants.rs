@@ -39,6 +39,10 @@ impl Connection {
         ensure!(sq <= sb, "{st}: send queue {sq} > send buffer {sb}");
         let (rq, rb) = (self.recv_buf.readable(), self.recv_buf.capacity());
         ensure!(rq <= rb, "{st}: recv queue {rq} > recv buffer {rb}");
+        ensure!(
+            self.recv_buf.chunks_attached(),
+            "{st}: readable bytes counted in a datagram buffer never kept"
+        );
         // Out-of-order ranges: sorted, disjoint, not touching, none at RCV.NXT, and all inside
         // the free space (the window).
         let window = self.recv_buf.window();

@@ -20,6 +20,7 @@ mod paged_ring;
 mod recovery;
 mod recv_buf;
 mod rtt;
+mod rx_chunks;
 mod sack_report;
 mod scoreboard;
 mod send_buf;
@@ -51,6 +52,7 @@ pub use input::{Disposition, RstReply};
 pub(crate) use output::TxSegment;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
+pub(crate) use rx_chunks::Offer;
 use send_buf::SendBuffer;
 pub(crate) use time_wait::{Ended, PackedTimeWait, TimeWait};
 
@@ -580,6 +582,12 @@ impl Connection {
             0 => Err(SendError::WouldBlock),
             n => Ok(n),
         }
+    }
+
+    /// Keep `buf` as the storage of the readable bytes the segment just handled counted in it
+    /// (`rx_chunks`); `Err` gives it back if they were not counted.
+    pub(crate) fn keep_datagram(&mut self, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        self.recv_buf.attach(buf)
     }
 
     /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.

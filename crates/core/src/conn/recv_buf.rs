@@ -7,6 +7,7 @@
 
 use super::buf_pool::BufPool;
 use super::paged_ring::PagedRing;
+use super::rx_chunks::Chunks;
 
 /// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
 const MAX_RANGES: usize = 32;
@@ -25,6 +26,9 @@ pub(crate) struct RecvBuffer {
     /// are none (in-order data never allocates it). Boxed: 8 bytes in the TCB, not a Vec's 24.
     #[allow(clippy::box_collection)]
     ooo: Option<Box<Vec<(usize, usize)>>>,
+    /// Readable bytes kept in the datagram buffers they arrived in (`rx_chunks`); they come
+    /// before the ring's readable bytes. `None` when there are none.
+    chunks: Option<Box<Chunks>>,
 }
 
 /// What `insert` did.
@@ -44,6 +48,7 @@ impl RecvBuffer {
             head: 0,
             readable: 0,
             ooo: None,
+            chunks: None,
         }
     }
 
@@ -61,7 +66,7 @@ impl RecvBuffer {
         }
         // Unwrap the ring into a larger one: the readable bytes and any held out of order
         // keep their offsets from the head, which moves to 0.
-        let span = self.readable() + self.ooo_ranges().last().map_or(0, |&(_, e)| e);
+        let span = self.ring_readable() + self.ooo_ranges().last().map_or(0, |&(_, e)| e);
         let mut held = vec![0; span];
         self.ring
             .read(self.capacity(), self.head as usize, &mut held);
@@ -75,6 +80,25 @@ impl RecvBuffer {
     /// Bytes ready for the application.
     pub(crate) fn readable(&self) -> usize {
         self.readable as usize
+    }
+
+    /// Readable bytes in the ring (after those in chunks).
+    fn ring_readable(&self) -> usize {
+        (self.readable - self.chunks.as_ref().map_or(0, |c| c.bytes())) as usize
+    }
+
+    /// Give the chunk just counted readable its datagram buffer (`rx_chunks`); `Err` gives
+    /// the buffer back if no chunk waits for it.
+    pub(crate) fn attach(&mut self, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self.chunks.as_deref_mut() {
+            Some(c) => c.attach(buf),
+            None => Err(buf),
+        }
+    }
+
+    /// Whether every chunk counted readable holds its bytes.
+    pub(crate) fn chunks_attached(&self) -> bool {
+        self.chunks.as_deref().is_none_or(Chunks::all_attached)
     }
 
     /// Free space: the receive window.
@@ -106,9 +130,19 @@ impl RecvBuffer {
             return Insert::Advanced(0);
         }
         let data = &data[..data.len().min(room - off)];
-        let at = self.head as usize + self.readable() + off;
+        let at = self.head as usize + self.ring_readable() + off;
         if off == 0 && self.ooo.is_none() {
             // In order with nothing held beyond: the common case, no range list needed.
+            // With nothing in the ring either, the bytes may stay in the datagram on offer.
+            if at == self.head as usize {
+                if let Some(start) = pool.offer.as_mut().and_then(|o| o.take(data)) {
+                    self.chunks
+                        .get_or_insert_with(Box::default)
+                        .push_pending(start, data.len());
+                    self.readable += data.len() as u32;
+                    return Insert::Advanced(data.len());
+                }
+            }
             self.ring.write(self.capacity(), at, data, pool);
             self.readable += data.len() as u32;
             return Insert::Advanced(data.len());
@@ -155,16 +189,27 @@ impl RecvBuffer {
             + self.ooo.as_ref().map_or(0, |v| {
                 std::mem::size_of::<Vec<(usize, usize)>>() + v.capacity() * 16
             })
+            + self
+                .chunks
+                .as_ref()
+                .map_or(0, |c| std::mem::size_of::<Chunks>() + c.allocated())
     }
 
     /// Copy readable bytes into `out`; returns how many.
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
         let n = out.len().min(self.readable());
+        let mut done = 0;
+        if let Some(c) = self.chunks.as_deref_mut() {
+            done = c.read(&mut out[..n], pool);
+            if c.is_empty() {
+                self.chunks = None;
+            }
+        }
         self.ring
-            .read(self.capacity(), self.head as usize, &mut out[..n]);
-        self.head = ((self.head as usize + n) % self.capacity().max(1)) as u32;
+            .read(self.capacity(), self.head as usize, &mut out[done..n]);
+        self.head = ((self.head as usize + n - done) % self.capacity().max(1)) as u32;
         self.readable -= n as u32;
-        if self.readable == 0 && self.ooo.is_none() {
+        if self.ring_readable() == 0 && self.ooo.is_none() {
             // Buffers are held only while they hold data.
             self.ring.clear(pool);
             self.head = 0;

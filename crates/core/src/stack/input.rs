@@ -24,6 +24,44 @@ impl Stack {
         self.handle_packet_with(now, packet, Checksum::Computed);
     }
 
+    /// [`handle_packet_with`](Self::handle_packet_with) for the datagram `buf[..len]` in a
+    /// buffer the driver owns and reads into again.
+    ///
+    /// When the datagram carries a connection's next in-order bytes and they fill at least
+    /// half of `buf`, the stack keeps the buffer and the application later reads those bytes
+    /// from it, one copy fewer than with `handle_packet_with`. `buf` is then replaced by a
+    /// buffer of the same length: one that an earlier datagram was kept in and that the
+    /// application has emptied, or a new one. Otherwise `buf` is left as it was.
+    pub fn handle_packet_buffer(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        len: usize,
+        checksum: Checksum,
+    ) {
+        let len = len.min(buf.len());
+        self.bufs.offer = Some(crate::conn::Offer::new(&buf[..len], buf.capacity()));
+        self.handle_packet_with(now, &buf[..len], checksum);
+        let Some(taker) = self.bufs.offer.take().and_then(|o| o.taker()) else {
+            return;
+        };
+        // Same length: the driver reads a whole datagram into whatever it gets back.
+        let spare = self
+            .bufs
+            .take_datagram(buf.len())
+            .unwrap_or_else(|| vec![0; buf.len()]);
+        let datagram = std::mem::replace(buf, spare);
+        let kept = match self.conn_mut(taker) {
+            Some(c) => c.keep_datagram(datagram),
+            None => Err(datagram),
+        };
+        match kept {
+            Ok(()) => self.stats.datagrams_kept += 1,
+            // The connection is gone since (its bytes with it); the buffer is only spare.
+            Err(datagram) => self.bufs.give_datagram(datagram),
+        }
+    }
+
     /// [`handle_packet`](Self::handle_packet) for a datagram whose TCP checksum the device may
     /// vouch for ([`Checksum::Offloaded`], receive checksum offload): then it is not computed
     /// again, and every other check applies as before.

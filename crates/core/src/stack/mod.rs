@@ -83,6 +83,9 @@ pub struct StackStats {
     pub invalid_acks_suppressed: u64,
     /// Connections closed on entering TIME-WAIT because `max_time_wait` entries were held.
     pub time_wait_overflow: u64,
+    /// Datagrams handed over with `handle_packet_buffer` whose buffer a receive buffer kept
+    /// for their bytes, instead of copying them.
+    pub datagrams_kept: u64,
 }
 
 impl StackStats {

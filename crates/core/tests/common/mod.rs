@@ -21,8 +21,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use oxtcp_core::{
-    Cause, ConnId, ConnInfo, Dir, Event, EventKind, Instant, ListenerId, Stack, StackConfig, State,
-    StateEvent,
+    Cause, Checksum, ConnId, ConnInfo, Dir, Event, EventKind, Instant, ListenerId, Stack,
+    StackConfig, State, StateEvent,
 };
 use oxtcp_wire::{
     checksum, emit_packet, parse_packet, SackBlock, TcpFlags, TcpOptions, TcpRepr, Timestamps,
@@ -348,6 +348,7 @@ pub struct Harness {
     /// Every trace event so far.
     pub events: Vec<Event>,
     buf: Vec<u8>,
+    returned_buffers: Vec<usize>,
 }
 
 impl Harness {
@@ -372,6 +373,7 @@ impl Harness {
             outbox: VecDeque::new(),
             events: Vec::new(),
             buf: vec![0; 70_000],
+            returned_buffers: Vec::new(),
         }
     }
 
@@ -686,6 +688,39 @@ impl Harness {
     /// Deliver a segment from the peer without checking what oxtcp had pending.
     #[track_caller]
     pub fn inject(&mut self, s: Seg) {
+        let pkt = self.datagram(s);
+        self.stack.handle_packet(self.now, &pkt);
+        self.sync();
+    }
+
+    /// Deliver a segment from the peer in a driver's buffer `buf_len` bytes long, which the
+    /// stack may keep (`Stack::handle_packet_buffer`); returns the kept buffer's address if
+    /// it did. A kept buffer is replaced by one of the same length, as the driver's next read
+    /// needs.
+    #[track_caller]
+    pub fn inject_in_buffer(&mut self, s: Seg, buf_len: usize) -> Option<usize> {
+        let pkt = self.datagram(s);
+        let mut buf = vec![0u8; buf_len];
+        buf[..pkt.len()].copy_from_slice(&pkt);
+        let before = buf.as_ptr();
+        self.stack
+            .handle_packet_buffer(self.now, &mut buf, pkt.len(), Checksum::Computed);
+        self.sync();
+        assert_eq!(buf.len(), buf_len, "the driver's buffer keeps its length");
+        if buf.as_ptr() == before {
+            return None;
+        }
+        self.returned_buffers.push(buf.as_ptr() as usize);
+        Some(before as usize)
+    }
+
+    /// Addresses of the buffers the stack handed back for kept ones, oldest first.
+    pub fn returned_buffers(&self) -> &[usize] {
+        &self.returned_buffers
+    }
+
+    /// The datagram for segment `s`, advancing the peer's next sequence number past it.
+    fn datagram(&mut self, s: Seg) -> Vec<u8> {
         let port = s.port.unwrap_or(PEER_PORT);
         let payload = s.payload_for_send();
         let p = self.peer(port).clone();
@@ -729,8 +764,8 @@ impl Harness {
                 peer.nxt = end;
             }
         }
-        self.stack.handle_packet(self.now, &buf[..n]);
-        self.sync();
+        buf.truncate(n);
+        buf
     }
 
     /// Deliver raw bytes as a datagram.

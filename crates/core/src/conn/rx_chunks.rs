@@ -1,0 +1,213 @@
+//! Received bytes kept in the datagram buffer they arrived in, instead of being copied into
+//! the receive buffer's ring.
+//!
+//! A driver that owns its receive buffer hands it to the stack whole
+//! (`Stack::handle_packet_buffer`). For the duration of that call the buffer is on offer
+//! (`Offer`, held in the `BufPool`). A connection whose next in-order bytes are a large part of
+//! that buffer takes it: the receive buffer records the bytes as a chunk (`Chunks::push_pending`),
+//! counts them readable at once, and the stack moves the buffer into the chunk when the
+//! segment has been handled (`Chunks::attach`). The application then reads the bytes straight
+//! from the datagram, so each byte is copied once less; an emptied chunk's buffer goes back to
+//! the pool for the driver's next read.
+//!
+//! A buffer is taken only when the bytes fill at least half of it, so what a receive buffer
+//! holds in chunks is at most twice the window it stands for.
+
+use std::collections::VecDeque;
+
+use crate::handle::ConnId;
+
+use super::buf_pool::BufPool;
+
+/// A driver's datagram buffer, offered to the connection a segment goes to.
+#[derive(Debug)]
+pub(crate) struct Offer {
+    /// Address of the datagram's first byte, and its length (only compared, never read).
+    addr: usize,
+    len: usize,
+    /// Bytes the buffer holds allocated.
+    capacity: usize,
+    /// The connection the segment is being handled by, once demultiplexed.
+    to: Option<ConnId>,
+    /// Where the taken bytes start in the buffer, once taken.
+    taken: Option<usize>,
+}
+
+impl Offer {
+    pub(crate) fn new(datagram: &[u8], capacity: usize) -> Self {
+        Offer {
+            addr: datagram.as_ptr() as usize,
+            len: datagram.len(),
+            capacity,
+            to: None,
+            taken: None,
+        }
+    }
+
+    /// Direct the offer to connection `id`, which handles the segment now.
+    pub(crate) fn direct_to(&mut self, id: ConnId) {
+        self.to = Some(id);
+    }
+
+    /// Take the buffer for `data`, if `data` lies inside the datagram and fills at least half
+    /// of the buffer; returns where `data` starts in it.
+    pub(crate) fn take(&mut self, data: &[u8]) -> Option<usize> {
+        let start = (data.as_ptr() as usize).checked_sub(self.addr)?;
+        let fits = start
+            .checked_add(data.len())
+            .is_some_and(|end| end <= self.len);
+        let worth = data.len().saturating_mul(2) >= self.capacity;
+        if self.to.is_none() || self.taken.is_some() || !fits || !worth || data.is_empty() {
+            return None;
+        }
+        self.taken = Some(start);
+        Some(start)
+    }
+
+    /// The connection that took the buffer, if one did.
+    pub(crate) fn taker(&self) -> Option<ConnId> {
+        self.taken.and(self.to)
+    }
+}
+
+/// One run of readable bytes, `buf[start..end]`.
+#[derive(Debug)]
+struct Chunk {
+    /// Empty until attached: between `push_pending` and `attach`, inside one call into the
+    /// stack, nothing reads.
+    buf: Vec<u8>,
+    start: u32,
+    end: u32,
+}
+
+/// The readable bytes held in datagram buffers, in stream order. They come before any
+/// readable bytes of the ring.
+#[derive(Debug, Default)]
+pub(crate) struct Chunks {
+    list: VecDeque<Chunk>,
+    /// Readable bytes in `list`.
+    bytes: u32,
+}
+
+impl Chunks {
+    pub(crate) fn bytes(&self) -> u32 {
+        self.bytes
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Count `len` bytes at `start` of the buffer on offer as the next readable ones.
+    pub(crate) fn push_pending(&mut self, start: usize, len: usize) {
+        let (start, len) = (start as u32, len as u32);
+        self.list.push_back(Chunk {
+            buf: Vec::new(),
+            start,
+            end: start + len,
+        });
+        self.bytes += len;
+    }
+
+    /// Give the pending chunk its buffer. `Err` gives the buffer back if no chunk waits for
+    /// it or it is too short for the chunk.
+    pub(crate) fn attach(&mut self, buf: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self.list.back_mut() {
+            Some(c) if c.buf.is_empty() && c.end as usize <= buf.len() => {
+                c.buf = buf;
+                Ok(())
+            }
+            _ => Err(buf),
+        }
+    }
+
+    /// Whether every chunk has its buffer.
+    pub(crate) fn all_attached(&self) -> bool {
+        self.list.iter().all(|c| c.end as usize <= c.buf.len())
+    }
+
+    /// Copy up to `out.len()` bytes out, oldest first; emptied buffers go back to `pool`.
+    pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
+        let mut done = 0;
+        while done < out.len() {
+            let Some(c) = self.list.front_mut() else {
+                break;
+            };
+            let n = (out.len() - done).min((c.end - c.start) as usize);
+            let from = c.start as usize;
+            out[done..done + n].copy_from_slice(&c.buf[from..from + n]);
+            done += n;
+            c.start += n as u32;
+            if c.start == c.end {
+                if let Some(c) = self.list.pop_front() {
+                    pool.give_datagram(c.buf);
+                }
+            }
+        }
+        self.bytes -= done as u32;
+        done
+    }
+
+    /// Heap bytes held: the buffers and the list.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.list.iter().map(|c| c.buf.capacity()).sum::<usize>()
+            + self.list.capacity() * std::mem::size_of::<Chunk>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ConnId {
+        ConnId { index: 3, gen: 1 }
+    }
+
+    #[test]
+    fn an_offer_is_taken_once_only_for_a_large_part_of_the_datagram() {
+        let datagram = vec![7u8; 1000];
+        let mut offer = Offer::new(&datagram, datagram.capacity());
+        assert_eq!(offer.take(&datagram[40..]), None, "not yet directed");
+        offer.direct_to(id());
+        assert_eq!(
+            offer.take(&datagram[600..]),
+            None,
+            "400 bytes of 1000: not worth it"
+        );
+        let other = vec![7u8; 1000];
+        assert_eq!(offer.take(&other[..]), None, "not inside the datagram");
+        assert_eq!(offer.take(&datagram[40..]), Some(40));
+        assert_eq!(offer.taker(), Some(id()));
+        assert_eq!(offer.take(&datagram[40..]), None, "taken already");
+    }
+
+    #[test]
+    fn chunks_read_in_order_across_buffers_and_return_them() {
+        let mut pool = BufPool::default();
+        let mut chunks = Chunks::default();
+        chunks.push_pending(2, 3);
+        assert!(!chunks.all_attached());
+        assert!(chunks.attach(b"xxabcyy".to_vec()).is_ok());
+        chunks.push_pending(0, 4);
+        assert_eq!(
+            chunks.attach(b"de".to_vec()),
+            Err(b"de".to_vec()),
+            "too short"
+        );
+        assert!(chunks.attach(b"defg".to_vec()).is_ok());
+        assert!(chunks.attach(b"hij".to_vec()).is_err(), "nothing pending");
+        assert_eq!(chunks.bytes(), 7);
+        let mut out = [0u8; 2];
+        assert_eq!(chunks.read(&mut out, &mut pool), 2);
+        assert_eq!(&out, b"ab");
+        let mut out = [0u8; 10];
+        assert_eq!(chunks.read(&mut out, &mut pool), 5);
+        assert_eq!(&out[..5], b"cdefg");
+        assert!(chunks.is_empty());
+        assert_eq!(chunks.bytes(), 0);
+        assert_eq!(pool.take_datagram(7).as_deref(), Some(&b"xxabcyy"[..]));
+        assert_eq!(pool.take_datagram(4).as_deref(), Some(&b"defg"[..]));
+        assert_eq!(pool.take_datagram(4), None);
+    }
+}
