@@ -429,7 +429,8 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
                     } else {
                         Checksum::Computed
                     };
-                    g.stack.handle_packet_with(now, &rx[..n], checksum);
+                    // The stack may keep `rx` for the bytes it carries and hand back another.
+                    g.stack.handle_packet_buffer(now, &mut rx, n, checksum);
                     read += 1;
                     // Answer each datagram before reading the next: the core owes an ACK per
                     // data segment (a duplicate ACK per out-of-order one, RFC 5681 §4.2), and

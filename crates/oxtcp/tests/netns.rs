@@ -202,11 +202,18 @@ impl Rig {
         let segments = (bytes / 1460) as u64;
         let sent = self.net.stats().packets_out;
         let got = self.net.stats().packets_in;
+        let kept = self.net.stats().stack.datagrams_kept;
         eprintln!(
             "{what}: kernel rx {rx} tx {tx} packets, the stack sent {sent} datagrams and took \
-             {got} (after coalescing), for {segments} segments each way"
+             {got} (after coalescing; {kept} kept whole for the application to read from), for \
+             {segments} segments each way"
         );
         if offload {
+            // The kernel's super-segments are large enough to be read from where they landed.
+            assert!(
+                kept > 0,
+                "{what}: no datagram buffer was kept: every byte was copied"
+            );
             assert!(
                 rx < segments / 2 && tx < segments / 2,
                 "{what}: offload is on but the kernel counted rx {rx} tx {tx} packets for \
