@@ -113,6 +113,9 @@ struct SegSpec {
     /// Another port than the scripted connection's (new connections to a listener).
     other_port: bool,
     urgent: u16,
+    /// Delivered in a driver's buffer that the stack may keep (`handle_packet_buffer`), this
+    /// many bytes longer than the datagram.
+    in_buffer: Option<u16>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -215,9 +218,24 @@ impl Driver {
     }
 
     fn deliver(&mut self, repr: &TcpRepr, payload: &[u8]) {
+        self.deliver_in(repr, payload, None);
+    }
+
+    /// Deliver a segment; with `slack`, in a buffer that many bytes longer than the datagram,
+    /// which the stack may keep and replace.
+    fn deliver_in(&mut self, repr: &TcpRepr, payload: &[u8], slack: Option<u16>) {
         let mut buf = vec![0u8; 100 + payload.len()];
         let n = emit_packet(&mut buf, PEER_IP, OX_IP, 64, repr, &[payload]).expect("emit");
-        self.stack.handle_packet(self.now, &buf[..n]);
+        match slack {
+            None => self.stack.handle_packet(self.now, &buf[..n]),
+            Some(extra) => {
+                let len = n + usize::from(extra);
+                buf.resize(len, 0);
+                self.stack
+                    .handle_packet_buffer(self.now, &mut buf, n, Checksum::Computed);
+                assert_eq!(buf.len(), len, "a replaced buffer keeps the length");
+            }
+        }
     }
 
     /// A well-formed segment of the scripted peer.
@@ -469,7 +487,7 @@ fn run(input: Input) {
         match op {
             Op::Deliver(s) => {
                 let (repr, payload) = build(&mut d, s);
-                d.deliver(&repr, &payload);
+                d.deliver_in(&repr, &payload, s.in_buffer);
                 // The peer moves on past what it sent in order, as a real one would.
                 if !repr.flags.rst() && repr.src_port == PEER_PORT {
                     let len = payload.len() as u32
