@@ -1,7 +1,7 @@
 //! Received bytes kept in the driver's buffer (`Stack::handle_packet_buffer`).
 //!
-//! A datagram whose payload is a connection's next in-order bytes and fills at least half of
-//! the driver's buffer stays where it is: the application reads those bytes from it, and the
+//! A datagram whose payload is a connection's next in-order bytes, at least 8 KiB and at least
+//! half of the driver's buffer, stays where it is: the application reads those bytes from it, and the
 //! driver gets another buffer back. Anything else is copied into the receive buffer, as with
 //! `handle_packet`. Either way the peer sees the same segments and the application reads the
 //! same bytes.
@@ -13,83 +13,99 @@ use oxtcp_core::State;
 use proptest::prelude::*;
 
 /// The driver's buffer in these tests.
-const BUF: usize = 4096;
+const BUF: usize = 24_000;
+
+/// A segment's bytes that are kept: at least 8 KiB, and at least half of `BUF`.
+const BIG: usize = 16_000;
 
 /// The default receive buffer, the window of an empty connection.
-const WINDOW: u32 = 65535;
+const WINDOW: usize = 65535;
+
+/// Segment `len` bytes from stream offset `off`, as the peer sends them in order.
+fn data(off: usize, len: usize) -> Seg {
+    seg()
+        .ack()
+        .seq(1 + off as u32)
+        .ack_no(1)
+        .data(&pattern(off, len))
+}
+
+/// oxtcp's ACK of everything up to stream offset `end`, with `held` bytes unread.
+fn ack(end: usize, held: usize) -> Seg {
+    seg()
+        .ack()
+        .seq(1)
+        .ack_no(1 + end as u32)
+        .win((WINDOW - held) as u16)
+}
 
 #[test]
 fn a_large_in_order_segment_stays_in_the_drivers_buffer() {
     let mut t = Harness::established_server();
-    let kept = t.inject_in_buffer(seg().ack().seq(1).ack_no(1).data(&pattern(0, 3000)), BUF);
+    let kept = t.inject_in_buffer(data(0, BIG), BUF);
     assert!(
         kept.is_some(),
-        "3,000 bytes of a 4,096-byte buffer are kept"
+        "16,000 bytes of a 24,000-byte buffer are kept"
     );
     assert_eq!(t.stack.stats().datagrams_kept, 1);
     // Counted received at once: the ACK and the window are as if copied.
-    t.expect(seg().ack().seq(1).ack_no(3001).win((WINDOW - 3000) as u16));
-    assert_eq!(t.info().recv_queue, 3000);
+    t.expect(ack(BIG, BIG));
+    assert_eq!(t.info().recv_queue, BIG);
     assert_eq!(t.app_recv(1000), pattern(0, 1000), "read in parts");
-    assert_eq!(t.app_recv(10_000), pattern(1000, 2000));
+    assert_eq!(t.app_recv(100_000), pattern(1000, BIG - 1000));
     t.stack.check_invariants().unwrap();
     t.drain();
 }
 
 #[test]
-fn a_small_segment_is_copied_and_the_buffer_left_with_the_driver() {
+fn a_segment_under_half_the_buffer_or_under_8_kib_is_copied() {
     let mut t = Harness::established_server();
-    let kept = t.inject_in_buffer(seg().ack().seq(1).ack_no(1).data(&pattern(0, 2000)), BUF);
-    assert_eq!(kept, None, "2,000 bytes of 4,096: less than half");
+    let kept = t.inject_in_buffer(data(0, 11_000), BUF);
+    assert_eq!(kept, None, "11,000 bytes of 24,000: less than half");
+    t.expect(ack(11_000, 11_000));
+    let kept = t.inject_in_buffer(data(11_000, 6000), 6100);
+    assert_eq!(kept, None, "nearly all of the buffer, but under 8 KiB");
+    t.expect(ack(17_000, 17_000));
     assert_eq!(t.stack.stats().datagrams_kept, 0);
-    t.expect(seg().ack().seq(1).ack_no(2001).win((WINDOW - 2000) as u16));
-    assert_eq!(t.app_recv(10_000), pattern(0, 2000));
+    assert_eq!(t.app_recv(100_000), pattern(0, 17_000));
+    t.drain();
 }
 
 #[test]
 fn kept_and_copied_bytes_are_read_in_stream_order() {
     let mut t = Harness::established_server();
     let send = |t: &mut Harness, off: usize, len: usize| {
-        let kept = t.inject_in_buffer(
-            seg()
-                .ack()
-                .seq(1 + off as u32)
-                .ack_no(1)
-                .data(&pattern(off, len)),
-            BUF,
-        );
+        let kept = t.inject_in_buffer(data(off, len), BUF);
         t.drain();
         kept.is_some()
     };
-    assert!(send(&mut t, 0, 3000), "kept: nothing held before it");
-    assert!(send(&mut t, 3000, 3000), "kept: after kept bytes only");
-    assert!(!send(&mut t, 6000, 100), "small: copied into the ring");
+    assert!(send(&mut t, 0, BIG), "kept: nothing held before it");
+    assert!(send(&mut t, BIG, BIG), "kept: after kept bytes only");
+    assert!(!send(&mut t, 2 * BIG, 100), "small: copied into the ring");
+    let last = 2 * BIG + 100;
     assert!(
-        !send(&mut t, 6100, 3000),
+        !send(&mut t, last, BIG),
         "not kept: copied bytes wait before it in the ring"
     );
-    assert_eq!(t.info().recv_queue, 9100);
-    assert_eq!(t.app_recv(4000), pattern(0, 4000));
-    assert_eq!(t.app_recv(100_000), pattern(4000, 5100));
+    assert_eq!(t.info().recv_queue, last + BIG);
+    assert_eq!(t.app_recv(20_000), pattern(0, 20_000));
+    assert_eq!(t.app_recv(100_000), pattern(20_000, last + BIG - 20_000));
     t.stack.check_invariants().unwrap();
-    assert!(send(&mut t, 9100, 3000), "kept again: everything was read");
-    assert_eq!(t.app_recv(100_000), pattern(9100, 3000));
+    assert!(
+        send(&mut t, last + BIG, BIG),
+        "kept again: everything was read"
+    );
+    assert_eq!(t.app_recv(100_000), pattern(last + BIG, BIG));
     t.drain();
 }
 
 #[test]
 fn an_emptied_buffer_goes_back_to_the_driver() {
     let mut t = Harness::established_server();
-    let first = t
-        .inject_in_buffer(seg().ack().seq(1).ack_no(1).data(&pattern(0, 3000)), BUF)
-        .expect("kept");
+    let first = t.inject_in_buffer(data(0, BIG), BUF).expect("kept");
     t.drain();
-    assert_eq!(t.app_recv(10_000).len(), 3000);
-    t.inject_in_buffer(
-        seg().ack().seq(3001).ack_no(1).data(&pattern(3000, 3000)),
-        BUF,
-    )
-    .expect("kept");
+    assert_eq!(t.app_recv(100_000).len(), BIG);
+    t.inject_in_buffer(data(BIG, BIG), BUF).expect("kept");
     assert_eq!(
         t.returned_buffers().last(),
         Some(&first),
@@ -101,32 +117,25 @@ fn an_emptied_buffer_goes_back_to_the_driver() {
 #[test]
 fn out_of_order_data_and_the_segment_that_fills_the_gap_are_copied() {
     let mut t = Harness::established_server();
-    let ahead = t.inject_in_buffer(
-        seg().ack().seq(3001).ack_no(1).data(&pattern(3000, 3000)),
-        BUF,
-    );
+    let ahead = t.inject_in_buffer(data(BIG, BIG), BUF);
     assert_eq!(ahead, None, "out of order: reassembled in the ring");
     t.expect(seg().ack().seq(1).ack_no(1));
-    let fill = t.inject_in_buffer(seg().ack().seq(1).ack_no(1).data(&pattern(0, 3000)), BUF);
+    let fill = t.inject_in_buffer(data(0, BIG), BUF);
     assert_eq!(fill, None, "bytes beyond it wait in the ring");
-    t.expect(seg().ack().seq(1).ack_no(6001).win((WINDOW - 6000) as u16));
-    assert_eq!(t.app_recv(100_000), pattern(0, 6000));
+    t.expect(ack(2 * BIG, 2 * BIG));
+    assert_eq!(t.app_recv(100_000), pattern(0, 2 * BIG));
     t.drain();
 }
 
 #[test]
 fn a_connection_reset_with_kept_bytes_unread_lets_them_go_when_released() {
     let mut t = Harness::established_server();
-    t.inject_in_buffer(seg().ack().seq(1).ack_no(1).data(&pattern(0, 3000)), BUF)
-        .expect("kept");
+    t.inject_in_buffer(data(0, BIG), BUF).expect("kept");
     t.drain();
-    t.send(seg().rst().seq(3001));
+    t.send(seg().rst().seq(1 + BIG as u32));
     t.assert_state(State::Closed);
-    assert_eq!(
-        t.app_recv(1000),
-        pattern(0, 1000),
-        "as copied bytes would be"
-    );
+    let first = t.app_recv(1000);
+    assert_eq!(first, pattern(0, 1000), "as copied bytes would be");
     t.app_close();
     t.drain();
     assert_eq!(t.stack.resources().connections, 0, "gone, buffer and all");
@@ -136,13 +145,15 @@ fn a_connection_reset_with_kept_bytes_unread_lets_them_go_when_released() {
 #[test]
 fn a_segment_with_a_fin_keeps_its_bytes_and_closes_the_stream_after_them() {
     let mut t = Harness::established_server();
-    t.inject_in_buffer(
-        seg().ack().fin().seq(1).ack_no(1).data(&pattern(0, 3000)),
-        BUF,
-    )
-    .expect("kept");
-    t.expect(seg().ack().seq(1).ack_no(3002).win((WINDOW - 3000) as u16));
-    assert_eq!(t.app_recv(100_000), pattern(0, 3000));
+    t.inject_in_buffer(data(0, BIG).fin(), BUF).expect("kept");
+    t.expect(
+        seg()
+            .ack()
+            .seq(1)
+            .ack_no(2 + BIG as u32)
+            .win((WINDOW - BIG) as u16),
+    );
+    assert_eq!(t.app_recv(100_000), pattern(0, BIG));
     assert_eq!(t.app_recv(100), b"", "end of stream after the bytes");
 }
 
@@ -164,7 +175,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        3 => (0usize..3, 0usize..3, 1usize..6000, 0usize..150).prop_map(|(s, b, len, pct)| {
+        3 => (0usize..3, 0usize..3, 1usize..24_000, 0usize..150).prop_map(|(s, b, len, pct)| {
             Step::Data {
                 skip: if s == 0 { 1 + len % 3000 } else { 0 },
                 back: if b == 0 { 1 + len % 2000 } else { 0 },
@@ -172,7 +183,7 @@ fn step() -> impl Strategy<Value = Step> {
                 slack: len * pct / 100,
             }
         }),
-        1 => (1usize..20_000).prop_map(Step::Read),
+        1 => (1usize..70_000).prop_map(Step::Read),
     ]
 }
 
