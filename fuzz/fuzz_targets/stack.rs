@@ -470,7 +470,9 @@ fn build(d: &mut Driver, s: &SegSpec) -> (TcpRepr, Vec<u8>) {
         urgent: s.urgent,
         options,
     };
-    let payload = vec![s.payload_byte; usize::from(s.payload_len % 3000)];
+    // A segment in a buffer the stack may keep can be large enough to be kept (8 KiB).
+    let max = if s.in_buffer.is_some() { 20_000 } else { 3000 };
+    let payload = vec![s.payload_byte; usize::from(s.payload_len) % max];
     (repr, payload)
 }
 
