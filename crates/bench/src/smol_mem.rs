@@ -24,7 +24,11 @@
 //!   one full segment is unacknowledged; oxtcp: 40 ms, an ACK at once for every second full
 //!   segment, and quick ACKs for the first 16 segments;
 //! - SACK: both offer SACK-Permitted and report out-of-order data in SACK blocks (smoltcp does
-//!   not use the blocks it receives for recovery); on a lossless link no block is ever sent.
+//!   not use the blocks it receives for recovery); on a lossless link no block is ever sent;
+//! - the link's buffer: the oxtcp pair hands it to the receiving stack whole
+//!   (`Stack::handle_packet_buffer`), as oxtcp's TUN runtime does, so a datagram of at least
+//!   8 KiB stays where it is and the application reads from it (MTU 65535); smoltcp has no such
+//!   call, and its sockets copy every received byte into their ring buffers.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
