@@ -3,8 +3,11 @@
 //! The core never reads a clock, sleeps, spawns, touches a socket or a file, or draws
 //! randomness of its own: time comes in as an argument, randomness from the seed in
 //! [`StackConfig`]. A driver feeds [`Stack::handle_packet`] and [`Stack::handle_timeout`], drains
-//! [`Stack::poll_transmit`], and sleeps until [`Stack::poll_timeout`]. Every segment and every
-//! state change is an [`Event`] in the trace stream behind [`Stack::poll_event`].
+//! [`Stack::poll_transmit`], and sleeps until [`Stack::poll_timeout`]. A driver that reads
+//! into a buffer of its own may hand it over with [`Stack::handle_packet_buffer`] instead: a
+//! large in-order payload then stays in that buffer until the application reads it, and the
+//! driver gets another buffer back. Every segment and every state change is an [`Event`] in the
+//! trace stream behind [`Stack::poll_event`].
 
 pub mod cc;
 pub mod config;
