@@ -157,6 +157,20 @@ fn a_segment_with_a_fin_keeps_its_bytes_and_closes_the_stream_after_them() {
     assert_eq!(t.app_recv(100), b"", "end of stream after the bytes");
 }
 
+#[test]
+fn a_released_connection_keeps_the_buffer_its_bytes_are_counted_in() {
+    // Found by the stack fuzzer: the stack looked the taker up among the connections the
+    // application holds, so a closed one counted the bytes but never got their buffer.
+    let mut t = Harness::established_server();
+    t.app_close();
+    t.expect(seg().ack().fin().seq(1).ack_no(1));
+    t.send(seg().ack().seq(1).ack_no(2));
+    t.assert_state(State::FinWait2);
+    t.inject_in_buffer(data(0, BIG), BUF).expect("kept");
+    t.stack.check_invariants().unwrap();
+    t.drain();
+}
+
 /// One step of a peer's script.
 #[derive(Clone, Debug)]
 enum Step {

@@ -4,7 +4,7 @@
 use oxtcp_wire::{parse_packet_with, Checksum};
 
 use super::tuple_table::Found;
-use super::{Entry, Reply, Stack};
+use super::{Entry, Reply, Slot, Stack};
 use crate::conn::{Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn};
 use crate::cookie::SynCookies;
 use crate::event::{Cause, Dir, DropReason, EventKind, SegmentEvent, StateEvent};
@@ -51,9 +51,14 @@ impl Stack {
             .take_datagram(buf.len())
             .unwrap_or_else(|| vec![0; buf.len()]);
         let datagram = std::mem::replace(buf, spare);
-        let kept = match self.conn_mut(taker) {
-            Some(c) => c.keep_datagram(datagram),
-            None => Err(datagram),
+        // Released or not: the bytes are counted in its receive buffer either way.
+        let kept = match self.slots.get_mut(taker.index as usize) {
+            Some(Slot {
+                gen,
+                entry: Entry::Conn(c),
+                ..
+            }) if *gen == taker.gen => c.keep_datagram(datagram),
+            _ => Err(datagram),
         };
         match kept {
             Ok(()) => self.stats.datagrams_kept += 1,
