@@ -52,7 +52,7 @@ pub use input::{Disposition, RstReply};
 pub(crate) use output::TxSegment;
 use recv_buf::RecvBuffer;
 use rtt::RttEstimator;
-pub(crate) use rx_chunks::Offer;
+pub(crate) use rx_chunks::{Offer, KEEP_MIN};
 use send_buf::SendBuffer;
 pub(crate) use time_wait::{Ended, PackedTimeWait, TimeWait};
 

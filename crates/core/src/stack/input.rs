@@ -5,7 +5,9 @@ use oxtcp_wire::{parse_packet_with, Checksum};
 
 use super::tuple_table::Found;
 use super::{Entry, Reply, Slot, Stack};
-use crate::conn::{Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn};
+use crate::conn::{
+    Connection, Ctx, Disposition, Ended, PeerSyn, RstReply, SegIn, TimeWaitSyn, KEEP_MIN,
+};
 use crate::cookie::SynCookies;
 use crate::event::{Cause, Dir, DropReason, EventKind, SegmentEvent, StateEvent};
 use crate::handle::ConnId;
@@ -27,11 +29,13 @@ impl Stack {
     /// [`handle_packet_with`](Self::handle_packet_with) for the datagram `buf[..len]` in a
     /// buffer the driver owns and reads into again.
     ///
-    /// When the datagram carries a connection's next in-order bytes and they fill at least
-    /// half of `buf`, the stack keeps the buffer and the application later reads those bytes
-    /// from it, one copy fewer than with `handle_packet_with`. `buf` is then replaced by a
-    /// buffer of the same length: one that an earlier datagram was kept in and that the
-    /// application has emptied, or a new one. Otherwise `buf` is left as it was.
+    /// When the datagram carries a connection's next in-order bytes, at least 8 KiB of them,
+    /// and they fill at least half of `buf`, the stack keeps the buffer and the application
+    /// later reads those bytes from it, one copy fewer than with `handle_packet_with`. `buf`
+    /// is then replaced by a buffer of the same length: one that an earlier datagram was kept
+    /// in and that the application has emptied, or a new one. Otherwise `buf` is left as it
+    /// was.
+    #[inline]
     pub fn handle_packet_buffer(
         &mut self,
         now: Instant,
@@ -40,6 +44,23 @@ impl Stack {
         checksum: Checksum,
     ) {
         let len = len.min(buf.len());
+        if len < KEEP_MIN {
+            // Its payload is too small to be kept: no offer to make.
+            self.handle_packet_with(now, &buf[..len], checksum);
+        } else {
+            self.handle_packet_offered(now, buf, len, checksum);
+        }
+    }
+
+    /// `handle_packet_buffer` for a datagram large enough that its buffer may be kept.
+    #[inline(never)]
+    fn handle_packet_offered(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        len: usize,
+        checksum: Checksum,
+    ) {
         self.bufs.offer = Some(crate::conn::Offer::new(&buf[..len], buf.capacity()));
         self.handle_packet_with(now, &buf[..len], checksum);
         let Some(taker) = self.bufs.offer.take().and_then(|o| o.taker()) else {
