@@ -60,9 +60,10 @@ impl Offer {
     /// bytes and fills at least half of the buffer; returns where `data` starts in it.
     pub(crate) fn take(&mut self, data: &[u8]) -> Option<usize> {
         let start = (data.as_ptr() as usize).checked_sub(self.addr)?;
+        // Chunk offsets are u32: a buffer past 4 GiB is never kept.
         let fits = start
             .checked_add(data.len())
-            .is_some_and(|end| end <= self.len);
+            .is_some_and(|end| end <= self.len && u32::try_from(end).is_ok());
         let worth = data.len() >= KEEP_MIN && data.len().saturating_mul(2) >= self.capacity;
         if self.to.is_none() || self.taken.is_some() || !fits || !worth {
             return None;
