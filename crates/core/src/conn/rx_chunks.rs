@@ -36,8 +36,8 @@ pub(crate) struct Offer {
     capacity: usize,
     /// The connection the segment is being handled by, once demultiplexed.
     to: Option<ConnId>,
-    /// Where the taken bytes start in the buffer, once taken.
-    taken: Option<usize>,
+    /// Whether a receive buffer took it.
+    taken: bool,
 }
 
 impl Offer {
@@ -47,7 +47,7 @@ impl Offer {
             len: datagram.len(),
             capacity,
             to: None,
-            taken: None,
+            taken: false,
         }
     }
 
@@ -65,16 +65,16 @@ impl Offer {
             .checked_add(data.len())
             .is_some_and(|end| end <= self.len && u32::try_from(end).is_ok());
         let worth = data.len() >= KEEP_MIN && data.len().saturating_mul(2) >= self.capacity;
-        if self.to.is_none() || self.taken.is_some() || !fits || !worth {
+        if self.to.is_none() || self.taken || !fits || !worth {
             return None;
         }
-        self.taken = Some(start);
+        self.taken = true;
         Some(start)
     }
 
     /// The connection that took the buffer, if one did.
     pub(crate) fn taker(&self) -> Option<ConnId> {
-        self.taken.and(self.to)
+        self.to.filter(|_| self.taken)
     }
 }
 
