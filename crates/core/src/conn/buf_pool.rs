@@ -164,7 +164,7 @@ impl BufPool {
     }
 
     /// Bytes held for reuse other than pages (page tables, send-buffer stores, TIME-WAIT
-    /// boxes).
+    /// boxes, datagram buffers).
     pub(crate) fn spare_bytes(&self) -> usize {
         self.table_bytes
             + self.send_bytes

@@ -125,7 +125,8 @@ pub struct Resources {
     /// not charged to any connection).
     pub page_pool_bytes: usize,
     /// Other storage kept for reuse (receive-buffer page tables, send-buffer stores,
-    /// TIME-WAIT boxes; bounded, not charged to any connection).
+    /// TIME-WAIT boxes, emptied datagram buffers for `handle_packet_buffer`; bounded, not
+    /// charged to any connection).
     pub buf_pool_bytes: usize,
 }
 
