@@ -21,7 +21,8 @@ pub use error::{Error, Result};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use packet::{
-    emit_packet, emit_packet_with, parse_packet, parse_packet_with, IpRepr, Segment, IP_PROTO_TCP,
+    emit_headers_offloaded, emit_packet, emit_packet_with, parse_packet, parse_packet_with, IpRepr,
+    Segment, IP_PROTO_TCP,
 };
 pub use tcp::{
     SackBlock, SackBlocks, TcpFlags, TcpOption, TcpOptionIter, TcpOptions, TcpPacket, TcpRepr,

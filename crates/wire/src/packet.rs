@@ -154,6 +154,46 @@ pub fn emit_packet_with(
     let (header, rest) = buf.split_at_mut(header_len);
     // The IP header needs the TCP length, so the segment is written first.
     let tcp_len = tcp.emit_with(rest, src, dst, payload, checksum)?;
+    emit_ip_header(header, src, dst, hop_limit, tcp_len)?;
+    Ok(header_len + tcp_len)
+}
+
+/// The IP and TCP headers alone of the datagram [`emit_packet_with`] would write with
+/// [`Checksum::Offloaded`], for a caller that sends `payload_len` bytes of payload after them
+/// from elsewhere (a gathered write); returns the headers' length.
+pub fn emit_headers_offloaded(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp: &TcpRepr,
+    payload_len: usize,
+) -> Result<usize> {
+    let header_len = match (src, dst) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => Ipv4Repr::HEADER_LEN,
+        (IpAddr::V6(_), IpAddr::V6(_)) => Ipv6Repr::HEADER_LEN,
+        _ => return Err(Error::AddressFamilyMismatch),
+    };
+    if buf.len() < header_len {
+        return Err(Error::BufferTooSmall);
+    }
+    let (header, rest) = buf.split_at_mut(header_len);
+    let tcp_header_len = tcp.emit_header_offloaded(rest, src, dst, payload_len)?;
+    let tcp_len = tcp_header_len
+        .checked_add(payload_len)
+        .ok_or(Error::BufferTooSmall)?;
+    emit_ip_header(header, src, dst, hop_limit, tcp_len)?;
+    Ok(header_len + tcp_header_len)
+}
+
+/// Write the IPv4 or IPv6 header of a datagram carrying `tcp_len` bytes of TCP segment.
+fn emit_ip_header(
+    header: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: u8,
+    tcp_len: usize,
+) -> Result<()> {
     match (src, dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => Ipv4Repr {
             src,
@@ -175,5 +215,5 @@ pub fn emit_packet_with(
         .emit(header)?,
         _ => return Err(Error::AddressFamilyMismatch),
     }
-    Ok(header_len + tcp_len)
+    Ok(())
 }

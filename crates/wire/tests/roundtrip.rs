@@ -6,8 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::*;
 use oxtcp_wire::{
-    checksum, emit_packet, emit_packet_with, parse_packet, parse_packet_with, Checksum, IpRepr,
-    Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpOptions, TcpPacket, TcpRepr,
+    checksum, emit_headers_offloaded, emit_packet, emit_packet_with, parse_packet,
+    parse_packet_with, Checksum, IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpOptions,
+    TcpPacket, TcpRepr,
 };
 use proptest::prelude::*;
 
@@ -44,6 +45,20 @@ proptest! {
         prop_assert_eq!(back, want);
         prop_assert_eq!(payload, &data[..]);
         prop_assert!(TcpPacket::new_checked(&buf[..n]).unwrap().verify_checksum(src, dst));
+    }
+
+    #[test]
+    fn headers_for_a_gathered_write_are_those_of_the_whole_offloaded_datagram(
+        repr in fitting_tcp_repr(), (data, _) in payload(), (src, dst) in addr_pair(), ttl: u8
+    ) {
+        let mut whole = vec![0u8; 100 + data.len()];
+        let n = emit_packet_with(&mut whole, src, dst, ttl, &repr, &[&data], Checksum::Offloaded)
+            .unwrap();
+        let mut headers = [0u8; 100];
+        let h = emit_headers_offloaded(&mut headers, src, dst, ttl, &repr, data.len()).unwrap();
+        prop_assert_eq!(h + data.len(), n);
+        prop_assert_eq!(&headers[..h], &whole[..h]);
+        prop_assert_eq!(&whole[h..n], &data[..]);
     }
 
     #[test]

@@ -211,6 +211,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// `NEEDS_CSUM`, a NIC's transmit checksum offload).
     pub fn fill_partial_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         let len = u32::try_from(self.buffer.as_ref().len()).unwrap_or(u32::MAX);
+        self.fill_partial_checksum_of(src, dst, len);
+    }
+
+    /// [`fill_partial_checksum`](Self::fill_partial_checksum) for a segment `len` bytes
+    /// long of which this buffer holds only the start (the header of a gathered write).
+    pub fn fill_partial_checksum_of(&mut self, src: IpAddr, dst: IpAddr, len: u32) {
         let pseudo = checksum::pseudo_header(src, dst, IP_PROTO_TCP, len);
         self.set_checksum(!checksum::fold(pseudo));
     }

@@ -95,8 +95,7 @@ impl TcpRepr {
             return Err(Error::BufferTooSmall);
         };
 
-        let options_len = self.options.emit(options);
-        debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
+        self.emit_fixed_and_options(fixed, options, header_len);
 
         let mut at = 0;
         for part in payload {
@@ -112,6 +111,51 @@ impl TcpRepr {
             at = end;
         }
 
+        let mut packet = TcpPacket::new_unchecked(segment);
+        match checksum {
+            Checksum::Computed => packet.fill_checksum(src, dst),
+            Checksum::Offloaded => packet.fill_partial_checksum(src, dst),
+        }
+        Ok(len)
+    }
+
+    /// The header alone of a segment whose `payload_len` bytes the caller sends after it
+    /// from elsewhere (a gathered write), with the checksum left to the device as with
+    /// [`Checksum::Offloaded`]; returns the header's length. The header and the payload
+    /// together are what [`emit_with`](Self::emit_with) would write.
+    pub fn emit_header_offloaded(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        payload_len: usize,
+    ) -> Result<usize> {
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::AddressFamilyMismatch);
+        }
+        let header_len = self.header_len();
+        let len = header_len
+            .checked_add(payload_len)
+            .and_then(|l| u32::try_from(l).ok())
+            .ok_or(Error::BufferTooSmall)?;
+        let header = buf.get_mut(..header_len).ok_or(Error::BufferTooSmall)?;
+        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
+            return Err(Error::BufferTooSmall);
+        };
+        self.emit_fixed_and_options(fixed, options, header_len);
+        TcpPacket::new_unchecked(fixed).fill_partial_checksum_of(src, dst, len);
+        Ok(header_len)
+    }
+
+    /// Write the options and the fixed header, its checksum field zero.
+    fn emit_fixed_and_options(
+        &self,
+        fixed: &mut [u8; MIN_HEADER_LEN],
+        options: &mut [u8],
+        header_len: usize,
+    ) {
+        let options_len = self.options.emit(options);
+        debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
         // The fixed header is written through a view over an array, so the field writes
         // need no bounds checks; the checksum field is zero while the sum is taken.
         let mut packet = TcpPacket::new_unchecked(fixed);
@@ -124,12 +168,6 @@ impl TcpRepr {
         packet.set_window(self.window);
         packet.set_checksum(0);
         packet.set_urgent_ptr(self.urgent);
-        let mut packet = TcpPacket::new_unchecked(segment);
-        match checksum {
-            Checksum::Computed => packet.fill_checksum(src, dst),
-            Checksum::Offloaded => packet.fill_partial_checksum(src, dst),
-        }
-        Ok(len)
     }
 }
 
