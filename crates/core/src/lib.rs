@@ -41,7 +41,7 @@ pub use listener::{ListenerInfo, ListenerStats};
 /// Whether a TCP checksum is computed by the stack or left to the device (checksum offload).
 pub use oxtcp_wire::Checksum;
 pub use seq::SeqNum;
-pub use stack::{EntrySizes, Resources, Stack, StackStats, Transmit};
+pub use stack::{EntrySizes, GatherSink, Resources, Stack, StackStats, Transmit};
 pub use state::State;
 pub use time::Instant;
 pub use tuple::FourTuple;

@@ -384,17 +384,21 @@ fn transmit<D: Device>(
     now_std: StdInstant,
     tx: &mut [u8],
 ) {
-    while let Some(t) = g.stack.poll_transmit_segmented(now, tx) {
-        g.stats.packets_out += 1;
-        let packet = &tx[..t.len];
-        let sent = match t.segment_size {
-            Some(size) => dev.send_segmented(now_std, packet, size),
-            None => dev.send(now_std, packet),
+    let Inner { stack, stats, .. } = g;
+    // A datagram to be cut leaves its payload in the send buffer: the device writes it from
+    // there together with the headers (`writev`), so the runtime copies no payload.
+    let mut send = |parts: &[&[u8]], segment_size: Option<u16>| {
+        stats.packets_out += 1;
+        let sent = match (segment_size, parts) {
+            (Some(size), _) => dev.send_segmented_parts(now_std, parts, size),
+            (None, [packet]) => dev.send(now_std, packet),
+            (None, _) => dev.send(now_std, &parts.concat()),
         };
         if sent.is_err() {
-            g.stats.send_errors += 1;
+            stats.send_errors += 1;
         }
-    }
+    };
+    while stack.poll_transmit_gathered(now, tx, &mut send) {}
 }
 
 /// The runtime thread.

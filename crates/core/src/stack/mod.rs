@@ -27,7 +27,7 @@ mod input;
 mod limits;
 pub use limits::EntrySizes;
 mod output;
-pub use output::Transmit;
+pub use output::{GatherSink, Transmit};
 pub(crate) mod ratelimit;
 mod time_wait;
 mod time_wait_table;

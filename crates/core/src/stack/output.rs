@@ -1,7 +1,9 @@
 //! The one exit: every segment the stack sends leaves through `poll_transmit`, is written once
 //! into the caller's buffer, and is recorded in the trace.
 
-use oxtcp_wire::{emit_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr};
+use oxtcp_wire::{
+    emit_headers_offloaded, emit_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr,
+};
 
 use super::{Entry, Reply, Stack, StackStats};
 use crate::config::SocketOptions;
@@ -31,6 +33,44 @@ impl Stack {
     /// least the MTU, and up to 64 KiB for the offload to pay.
     #[must_use]
     pub fn poll_transmit_segmented(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        match self.transmit_next(now, buf, None)? {
+            Sent::Written(t) => Some(t),
+            // Nothing is gathered without a sink.
+            Sent::Gathered => None,
+        }
+    }
+
+    /// [`poll_transmit_segmented`](Self::poll_transmit_segmented) for a device that writes a
+    /// datagram from several parts (`writev`): a datagram the device is to cut into segments
+    /// leaves its payload in the connection's send buffer, `buf` receives only its headers,
+    /// and `send` gets the headers and the payload's parts while they are borrowed, with the
+    /// segment size. Every other datagram is written into `buf` whole and handed to `send` as
+    /// one part. Returns false when there is nothing to send. Call until false.
+    pub fn poll_transmit_gathered(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        send: &mut GatherSink<'_>,
+    ) -> bool {
+        match self.transmit_next(now, buf, Some(&mut *send)) {
+            Some(Sent::Written(t)) => {
+                send(&[&buf[..t.len]], t.segment_size);
+                true
+            }
+            Some(Sent::Gathered) => true,
+            None => false,
+        }
+    }
+
+    /// The next datagram: written into `buf`, or, for a datagram to be cut into segments when
+    /// there is a `gather` sink, its headers written into `buf` and the whole handed to the
+    /// sink with its payload still in the send buffer.
+    fn transmit_next(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        mut gather: Option<&mut GatherSink<'_>>,
+    ) -> Option<Sent> {
         self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
             let (tuple, header, reason, conn) = match reply {
@@ -72,7 +112,7 @@ impl Stack {
                 if reason.is_some() {
                     self.stats.rst_sent += 1;
                 }
-                return Some(Transmit::whole(n));
+                return Some(Sent::Written(Transmit::whole(n)));
             }
         }
         let max_payload = buf.len().saturating_sub(HEADER_ROOM);
@@ -82,6 +122,7 @@ impl Stack {
             // Each kind of entry writes its segment in place, so nothing the size of a header
             // is handed around: what comes out is whether a segment was due, and if one was,
             // the datagram's length (None if it could not be written) and its segment size.
+            let mut gathered = false;
             let written: Option<(Option<usize>, Option<u16>)> = match &mut self.slots
                 [index as usize]
                 .entry
@@ -125,20 +166,24 @@ impl Stack {
                             None => Checksum::Computed,
                         };
                         let header = Header::of(&seg);
-                        let n = write_segment(buf, ttl, tuple, header, [a, b], checksum).map(
-                            |(n, repr, len)| {
-                                let note = (Some(id), len, seg.retransmit, None);
-                                record_tx(
-                                    &mut self.stats,
-                                    &mut self.trace,
-                                    now,
-                                    tuple,
-                                    &repr,
-                                    note,
-                                );
-                                n
-                            },
-                        );
+                        let written = match (gather.as_deref_mut(), seg.segment_size) {
+                            // The payload stays where it is; the device reads it from there.
+                            (Some(send), Some(size)) => {
+                                write_headers(buf, ttl, tuple, header, a.len() + b.len()).map(
+                                    |(h, repr, len)| {
+                                        send(&[&buf[..h], a, b], Some(size));
+                                        gathered = true;
+                                        (h + len as usize, repr, len)
+                                    },
+                                )
+                            }
+                            _ => write_segment(buf, ttl, tuple, header, [a, b], checksum),
+                        };
+                        let n = written.map(|(n, repr, len)| {
+                            let note = (Some(id), len, seg.retransmit, None);
+                            record_tx(&mut self.stats, &mut self.trace, now, tuple, &repr, note);
+                            n
+                        });
                         (n, seg.segment_size)
                     })
                 }
@@ -150,8 +195,11 @@ impl Stack {
                     // Round robin: a slot with more to send goes to the back of the queue
                     // (`after_activity` puts it there, unless it is quiet now).
                     self.after_activity(index);
+                    if gathered {
+                        return Some(Sent::Gathered);
+                    }
                     if let Some(len) = n {
-                        return Some(Transmit { len, segment_size });
+                        return Some(Sent::Written(Transmit { len, segment_size }));
                     }
                 }
                 None => match &self.slots[index as usize].entry {
@@ -255,6 +303,34 @@ fn write_segment(
     )
     .ok()?;
     Some((n, repr, (payload[0].len() + payload[1].len()) as u32))
+}
+
+/// Write the headers alone of a datagram to be cut into segments, whose `payload_len` bytes
+/// the device reads from elsewhere; returns their length, the TCP header written, and the
+/// payload length.
+fn write_headers(
+    buf: &mut [u8],
+    ttl: u8,
+    tuple: FourTuple,
+    header: Header,
+    payload_len: usize,
+) -> Option<(usize, TcpRepr, u32)> {
+    let repr = header.repr(tuple);
+    let (src, dst) = (tuple.local.ip(), tuple.remote.ip());
+    let n = emit_headers_offloaded(buf, src, dst, ttl, &repr, payload_len).ok()?;
+    Some((n, repr, u32::try_from(payload_len).ok()?))
+}
+
+/// Where `Stack::poll_transmit_gathered` hands each datagram: its parts, and the segment size
+/// for a datagram the device is to cut.
+pub type GatherSink<'a> = dyn FnMut(&[&[u8]], Option<u16>) + 'a;
+
+/// What `transmit_next` produced.
+enum Sent {
+    /// A datagram written whole into the buffer.
+    Written(Transmit),
+    /// A datagram handed to the gathering sink.
+    Gathered,
 }
 
 /// A datagram [`Stack::poll_transmit_segmented`] wrote.

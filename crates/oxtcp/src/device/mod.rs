@@ -63,6 +63,19 @@ pub trait Device: Send {
         ))
     }
 
+    /// [`Device::send_segmented`] for a datagram in parts: its headers, then its payload from
+    /// wherever the stack keeps it (`Stack::poll_transmit_gathered`). A device that can write
+    /// from several buffers at once (`writev`) takes them as they are; the default joins
+    /// them first.
+    fn send_segmented_parts(
+        &mut self,
+        now: Instant,
+        parts: &[&[u8]],
+        segment_size: u16,
+    ) -> io::Result<()> {
+        self.send_segmented(now, &parts.concat(), segment_size)
+    }
+
     /// The most payload one datagram handed to [`Device::send_segmented`] may carry, if the
     /// device can cut segments itself. The runtime turns the stack's segmentation offload on
     /// with it.
@@ -103,6 +116,14 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
         (**self).send_segmented(now, packet, segment_size)
+    }
+    fn send_segmented_parts(
+        &mut self,
+        now: Instant,
+        parts: &[&[u8]],
+        segment_size: u16,
+    ) -> io::Result<()> {
+        (**self).send_segmented_parts(now, parts, segment_size)
     }
     fn segmentation_offload(&self) -> Option<usize> {
         (**self).segmentation_offload()

@@ -301,13 +301,24 @@ impl Device for TunDevice {
     }
 
     fn send_segmented(&mut self, now: Instant, packet: &[u8], segment_size: u16) -> io::Result<()> {
+        self.send_segmented_parts(now, &[packet], segment_size)
+    }
+
+    fn send_segmented_parts(
+        &mut self,
+        now: Instant,
+        parts: &[&[u8]],
+        segment_size: u16,
+    ) -> io::Result<()> {
         if self.offload.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "segmentation offload needs the TUN's virtio-net header",
             ));
         }
-        let Some(hdr) = segmentation_header(packet, segment_size) else {
+        // The headers are whole in the first part.
+        let head = parts.first().copied().unwrap_or_default();
+        let Some(hdr) = segmentation_header(head, segment_size) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "not a TCP segment to cut",
@@ -315,9 +326,20 @@ impl Device for TunDevice {
         };
         // What is batched went to the stack's exit first, so it goes first.
         self.flush(now)?;
-        // One write of header and datagram, without copying the datagram.
-        let parts = [IoSlice::new(&hdr), IoSlice::new(packet)];
-        self.dev.send_vectored(&parts).map(|_| ())
+        // One write of the virtio-net header and the parts, without copying any of them.
+        let mut iov = [IoSlice::new(&[]); 4];
+        iov[0] = IoSlice::new(&hdr);
+        if parts.len() >= iov.len() {
+            let joined = parts.concat();
+            return self
+                .dev
+                .send_vectored(&[IoSlice::new(&hdr), IoSlice::new(&joined)])
+                .map(|_| ());
+        }
+        for (slot, part) in iov[1..].iter_mut().zip(parts) {
+            *slot = IoSlice::new(part);
+        }
+        self.dev.send_vectored(&iov[..=parts.len()]).map(|_| ())
     }
 
     fn segmentation_offload(&self) -> Option<usize> {
