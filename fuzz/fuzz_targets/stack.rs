@@ -72,6 +72,8 @@ struct Knobs {
     buf_shift: u8,
     /// Segmentation offload: datagrams of several segments, their checksums left undone.
     segmentation_offload: bool,
+    /// Drain with `poll_transmit_gathered` (payload left in the send buffer) instead.
+    gathered: bool,
 }
 
 /// What the peer's SYN (or SYN-ACK) offers in the scripted handshake.
@@ -165,6 +167,7 @@ struct Driver {
     ox_tsval: u32,
     peer_ts: bool,
     buf: Vec<u8>,
+    gathered: bool,
 }
 
 impl Driver {
@@ -178,8 +181,29 @@ impl Driver {
     fn poll(&mut self) -> Vec<(TcpRepr, usize)> {
         let mut out = Vec::new();
         for _ in 0..10_000 {
-            let Some(tx) = self.stack.poll_transmit_segmented(self.now, &mut self.buf) else {
-                return out;
+            let tx = if self.gathered {
+                // Join the parts: what is checked is the datagram the device would write.
+                let mut joined = None;
+                let mut sink = |parts: &[&[u8]], size: Option<u16>| {
+                    joined = Some((parts.concat(), size));
+                };
+                if !self
+                    .stack
+                    .poll_transmit_gathered(self.now, &mut self.buf, &mut sink)
+                {
+                    return out;
+                }
+                let (bytes, segment_size) = joined.expect("the sink got the datagram");
+                self.buf[..bytes.len()].copy_from_slice(&bytes);
+                oxtcp_core::Transmit {
+                    len: bytes.len(),
+                    segment_size,
+                }
+            } else {
+                let Some(tx) = self.stack.poll_transmit_segmented(self.now, &mut self.buf) else {
+                    return out;
+                };
+                tx
             };
             // A datagram to be cut leaves its checksum to the device, and is whole segments.
             let checksum = match tx.segment_size {
@@ -357,6 +381,7 @@ fn setup(input: &Input) -> Option<Driver> {
         ox_tsval: 0,
         peer_ts: input.syn.ts,
         buf: vec![0u8; 70_000],
+        gathered: input.knobs.gathered,
     };
     let syn_opts = TcpOptions {
         mss: input.syn.mss,
