@@ -1,5 +1,7 @@
-//! The one exit: every segment the stack sends leaves through `poll_transmit`, is written once
-//! into the caller's buffer, and is recorded in the trace.
+//! The one exit: every segment the stack sends leaves through `transmit_next` (behind
+//! `poll_transmit` and `poll_transmit_gathered`), is written once into the caller's buffer,
+//! or, for one the device cuts and gathers, has its headers written there and its payload
+//! handed over where it lies, and is recorded in the trace.
 
 use oxtcp_wire::{
     emit_headers_offloaded, emit_packet_with, Checksum, TcpFlags, TcpOptions, TcpRepr,
