@@ -143,15 +143,8 @@ pub fn emit_packet_with(
     payload: &[&[u8]],
     checksum: Checksum,
 ) -> Result<usize> {
-    let header_len = match (src, dst) {
-        (IpAddr::V4(_), IpAddr::V4(_)) => Ipv4Repr::HEADER_LEN,
-        (IpAddr::V6(_), IpAddr::V6(_)) => Ipv6Repr::HEADER_LEN,
-        _ => return Err(Error::AddressFamilyMismatch),
-    };
-    if buf.len() < header_len {
-        return Err(Error::BufferTooSmall);
-    }
-    let (header, rest) = buf.split_at_mut(header_len);
+    let (header, rest) = split_ip_header(buf, src, dst)?;
+    let header_len = header.len();
     // The IP header needs the TCP length, so the segment is written first.
     let tcp_len = tcp.emit_with(rest, src, dst, payload, checksum)?;
     emit_ip_header(header, src, dst, hop_limit, tcp_len)?;
@@ -169,6 +162,18 @@ pub fn emit_headers_offloaded(
     tcp: &TcpRepr,
     payload_len: usize,
 ) -> Result<usize> {
+    let (header, rest) = split_ip_header(buf, src, dst)?;
+    let header_len = header.len();
+    let tcp_header_len = tcp.emit_header_offloaded(rest, src, dst, payload_len)?;
+    let tcp_len = tcp_header_len
+        .checked_add(payload_len)
+        .ok_or(Error::BufferTooSmall)?;
+    emit_ip_header(header, src, dst, hop_limit, tcp_len)?;
+    Ok(header_len + tcp_header_len)
+}
+
+/// `buf` cut into room for the IP header of the family of `src` and `dst`, and the rest.
+fn split_ip_header(buf: &mut [u8], src: IpAddr, dst: IpAddr) -> Result<(&mut [u8], &mut [u8])> {
     let header_len = match (src, dst) {
         (IpAddr::V4(_), IpAddr::V4(_)) => Ipv4Repr::HEADER_LEN,
         (IpAddr::V6(_), IpAddr::V6(_)) => Ipv6Repr::HEADER_LEN,
@@ -177,13 +182,7 @@ pub fn emit_headers_offloaded(
     if buf.len() < header_len {
         return Err(Error::BufferTooSmall);
     }
-    let (header, rest) = buf.split_at_mut(header_len);
-    let tcp_header_len = tcp.emit_header_offloaded(rest, src, dst, payload_len)?;
-    let tcp_len = tcp_header_len
-        .checked_add(payload_len)
-        .ok_or(Error::BufferTooSmall)?;
-    emit_ip_header(header, src, dst, hop_limit, tcp_len)?;
-    Ok(header_len + tcp_header_len)
+    Ok(buf.split_at_mut(header_len))
 }
 
 /// Write the IPv4 or IPv6 header of a datagram carrying `tcp_len` bytes of TCP segment.
