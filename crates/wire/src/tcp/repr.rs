@@ -80,22 +80,14 @@ impl TcpRepr {
         payload: &[&[u8]],
         checksum: Checksum,
     ) -> Result<usize> {
-        if src.is_ipv4() != dst.is_ipv4() {
-            return Err(Error::AddressFamilyMismatch);
-        }
-        let header_len = self.header_len();
+        let header_len = self.header_len_between(src, dst)?;
         let len = payload
             .iter()
             .try_fold(header_len, |acc, part| acc.checked_add(part.len()))
             .ok_or(Error::BufferTooSmall)?;
         let segment = buf.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         let (header, data) = segment.split_at_mut(header_len);
-        // header_len is at least the fixed header, so the split always succeeds.
-        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
-            return Err(Error::BufferTooSmall);
-        };
-
-        self.emit_fixed_and_options(fixed, options, header_len);
+        self.emit_header(header)?;
 
         let mut at = 0;
         for part in payload {
@@ -130,35 +122,40 @@ impl TcpRepr {
         dst: IpAddr,
         payload_len: usize,
     ) -> Result<usize> {
-        if src.is_ipv4() != dst.is_ipv4() {
-            return Err(Error::AddressFamilyMismatch);
-        }
-        let header_len = self.header_len();
+        let header_len = self.header_len_between(src, dst)?;
         let len = header_len
             .checked_add(payload_len)
             .and_then(|l| u32::try_from(l).ok())
             .ok_or(Error::BufferTooSmall)?;
         let header = buf.get_mut(..header_len).ok_or(Error::BufferTooSmall)?;
-        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
-            return Err(Error::BufferTooSmall);
-        };
-        self.emit_fixed_and_options(fixed, options, header_len);
+        let fixed = self.emit_header(header)?;
         TcpPacket::new_unchecked(fixed).fill_partial_checksum_of(src, dst, len);
         Ok(header_len)
     }
 
-    /// Write the options and the fixed header, its checksum field zero.
-    fn emit_fixed_and_options(
-        &self,
-        fixed: &mut [u8; MIN_HEADER_LEN],
-        options: &mut [u8],
-        header_len: usize,
-    ) {
+    /// The header's length, for a segment between `src` and `dst` of one address family.
+    #[inline]
+    fn header_len_between(&self, src: IpAddr, dst: IpAddr) -> Result<usize> {
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::AddressFamilyMismatch);
+        }
+        Ok(self.header_len())
+    }
+
+    /// Write the options and the fixed header into `header` (exactly `header_len` bytes),
+    /// the checksum field zero; returns the fixed header.
+    #[inline]
+    fn emit_header<'a>(&self, header: &'a mut [u8]) -> Result<&'a mut [u8; MIN_HEADER_LEN]> {
+        let header_len = header.len();
+        // header_len is at least the fixed header, so the split always succeeds.
+        let Some((fixed, options)) = header.split_first_chunk_mut::<MIN_HEADER_LEN>() else {
+            return Err(Error::BufferTooSmall);
+        };
         let options_len = self.options.emit(options);
         debug_assert_eq!(options_len, header_len - MIN_HEADER_LEN);
         // The fixed header is written through a view over an array, so the field writes
         // need no bounds checks; the checksum field is zero while the sum is taken.
-        let mut packet = TcpPacket::new_unchecked(fixed);
+        let mut packet = TcpPacket::new_unchecked(&mut *fixed);
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq);
@@ -168,6 +165,7 @@ impl TcpRepr {
         packet.set_window(self.window);
         packet.set_checksum(0);
         packet.set_urgent_ptr(self.urgent);
+        Ok(fixed)
     }
 }
 
