@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     sleeps_until: Option<Instant>,
     /// Whether the runtime hands the stack's events to a sink each turn.
     drains_events: bool,
+    /// Threads asleep on `Shared::cond` (`Shared::wait`). A turn wakes them only if there
+    /// are some: `Condvar::notify_all` is a futex syscall even when no one waits.
+    sleepers: u32,
 }
 
 impl Inner {
@@ -87,6 +90,29 @@ pub(crate) struct Shared {
     stop: AtomicU8,
     linger: Duration,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Sleep until the runtime's next turn, or for at most `timeout`, counted in
+    /// `Inner::sleepers` so that the turn knows to wake this thread.
+    fn wait<'a>(
+        &self,
+        mut g: MutexGuard<'a, Inner>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Inner> {
+        g.sleepers += 1;
+        let mut g = match timeout {
+            None => self.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+            Some(t) => {
+                self.cond
+                    .wait_timeout(g, t)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+        g.sleepers -= 1;
+        g
+    }
 }
 
 /// Stops the runtime (after lingering) when the last user handle goes away.
@@ -176,6 +202,7 @@ impl NetBuilder {
                 stats: NetStats::default(),
                 sleeps_until: None,
                 drains_events: self.sink.is_some(),
+                sleepers: 0,
             }),
             cond: Condvar::new(),
             wake: EventFd::new()?,
@@ -247,20 +274,11 @@ impl Net {
             if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            g = match deadline {
-                None => self.shared.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(StdInstant::now());
-                    if left.is_zero() {
-                        return Err(io::Error::new(on_timeout, "timed out"));
-                    }
-                    self.shared
-                        .cond
-                        .wait_timeout(g, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            let left = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(io::Error::new(on_timeout, "timed out"));
+            }
+            g = self.shared.wait(g, left);
         }
     }
 
@@ -338,10 +356,7 @@ impl Net {
                 }
                 g = self
                     .shared
-                    .cond
-                    .wait_timeout(g, left.min(Duration::from_millis(50)))
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                    .wait(g, Some(left.min(Duration::from_millis(50))));
             }
         }
         self.shared.stop.store(STOP, Ordering::SeqCst);
@@ -473,8 +488,11 @@ fn run<D: Device>(shared: Arc<Shared>, mut dev: D, mut sink: Option<EventSink>) 
         .into_iter()
         .flatten()
         .min();
+        let sleepers = g.sleepers > 0;
         drop(g);
-        shared.cond.notify_all();
+        if sleepers {
+            shared.cond.notify_all();
+        }
         for w in wakers.drain(..) {
             w.wake();
         }
