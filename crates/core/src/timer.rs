@@ -66,6 +66,9 @@ pub struct TimerWheel {
     tail: Vec<u32>,
     /// Bit `s` of `occupied[l]` is set iff bucket `(l, s)` is non-empty.
     occupied: [u64; LEVELS],
+    /// Bit `l` is set iff `occupied[l]` is non-zero, so the earliest level is one
+    /// `trailing_zeros` away rather than a scan of the levels.
+    levels: u16,
     /// A lower bound on the deadline ticks in the pending bucket (stale after a cancel, which
     /// only makes `next_expiry` earlier, never later).
     pending_floor: u64,
@@ -89,6 +92,7 @@ impl TimerWheel {
             head: vec![NONE; BUCKETS],
             tail: vec![NONE; BUCKETS],
             occupied: [0; LEVELS],
+            levels: 0,
             pending_floor: u64::MAX,
             len: 0,
         };
@@ -242,7 +246,10 @@ impl TimerWheel {
 
     /// The earliest non-empty level bucket and the tick it starts at.
     fn next_bucket(&self) -> Option<(u16, u64)> {
-        let level = self.occupied.iter().position(|&occ| occ != 0)?;
+        if self.levels == 0 {
+            return None;
+        }
+        let level = self.levels.trailing_zeros() as usize;
         let slot = u64::from(self.occupied[level].trailing_zeros());
         let shift = level as u32 * SLOT_BITS;
         // The clock's digits above this level are shared by every entry on it.
@@ -275,6 +282,7 @@ impl TimerWheel {
         self.tail[b] = key;
         if bucket != PENDING {
             self.occupied[b / SLOTS] |= 1 << (b % SLOTS);
+            self.levels |= 1 << (b / SLOTS);
         }
     }
 
@@ -294,7 +302,16 @@ impl TimerWheel {
             self.entries[next as usize].prev = prev;
         }
         if self.head[b] == NONE && bucket != PENDING {
-            self.occupied[b / SLOTS] &= !(1 << (b % SLOTS));
+            self.clear_bit(b);
+        }
+    }
+
+    /// Mark level bucket `b` empty in the occupancy bitmaps.
+    fn clear_bit(&mut self, b: usize) {
+        let level = b / SLOTS;
+        self.occupied[level] &= !(1 << (b % SLOTS));
+        if self.occupied[level] == 0 {
+            self.levels &= !(1 << level);
         }
     }
 
@@ -305,7 +322,7 @@ impl TimerWheel {
         self.head[b] = NONE;
         self.tail[b] = NONE;
         if bucket != PENDING {
-            self.occupied[b / SLOTS] &= !(1 << (b % SLOTS));
+            self.clear_bit(b);
         }
         head
     }
@@ -369,6 +386,9 @@ mod tests {
                     let bit = self.occupied[b / SLOTS] >> (b % SLOTS) & 1;
                     assert_eq!(bit == 1, self.head[b] != NONE);
                 }
+            }
+            for (l, &occ) in self.occupied.iter().enumerate() {
+                assert_eq!(self.levels >> l & 1 == 1, occ != 0, "level {l}");
             }
             assert_eq!(seen, self.len);
             let armed = self.buckets.iter().filter(|&&b| b != UNARMED).count();
