@@ -10,6 +10,7 @@
 //! agrees with the hash table.
 
 use hashbrown::HashTable;
+use std::cell::Cell;
 use std::hash::BuildHasher;
 
 use super::{Entry, Slot};
@@ -24,6 +25,9 @@ pub(crate) struct TupleTable {
     key: KeyedState,
     /// The slot the last lookup found, unless it has left the table since.
     last: Option<u32>,
+    /// The tuple hashed last and its hash. A tuple is mostly hashed twice in a row: looked
+    /// up and then inserted (a SYN, a connect), or removed and then filed in TIME-WAIT.
+    hashed: Cell<Option<(FourTuple, u64)>>,
 }
 
 /// Where a tuple's lookup ended.
@@ -59,6 +63,7 @@ impl TupleTable {
             table: HashTable::new(),
             key,
             last: None,
+            hashed: Cell::new(None),
         }
     }
 
@@ -82,7 +87,14 @@ impl TupleTable {
 
     /// The hash of `tuple` under this table's key.
     pub(crate) fn hash(&self, tuple: &FourTuple) -> u64 {
-        self.key.hash_one(tuple)
+        if let Some((t, h)) = self.hashed.get() {
+            if t == *tuple {
+                return h;
+            }
+        }
+        let h = self.key.hash_one(tuple);
+        self.hashed.set(Some((*tuple, h)));
+        h
     }
 
     /// The slot owning `tuple` (whose hash is `hash`).
@@ -134,5 +146,23 @@ impl TupleTable {
     /// Every slot index in the table.
     pub(crate) fn indices(&self) -> impl Iterator<Item = u32> + '_ {
         self.table.iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_remembered_hash_is_only_ever_the_same_tuples() {
+        let key = KeyedState::new(&mut ChaCha8Rng::seed_from_u64(7));
+        let table = TupleTable::new(key.clone());
+        let (a, b) = (FourTuple::test_v4(40000), FourTuple::test_v4(40001));
+        for t in [a, a, b, a, b, b] {
+            assert_eq!(table.hash(&t), key.hash_one(t));
+        }
+        assert_ne!(table.hash(&a), table.hash(&b));
     }
 }
