@@ -126,15 +126,6 @@ impl CookieJar {
             .find(|&t| t & 0x1F == raw >> 27 && self.hash(tuple, peer_isn, t) == raw & 0x00FF_FFFF)
             .map(|_| MSS_TABLE[((raw >> 24) & 0x7) as usize])
     }
-
-    /// A deterministic TSval clock offset for `tuple`, so the connection a cookie's ACK
-    /// creates goes on from the TSval its SYN-ACK used (RFC 7323 §7.1: per connection).
-    pub(crate) fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        let mut h = SipHasher24::new_with_key(&self.key);
-        h.write_u8(0x75);
-        hash_tuple(&mut h, tuple);
-        h.finish() as u32
-    }
 }
 
 /// Our SYN-ACK's TSval with the SYN's options in its low bits. It never runs ahead of the

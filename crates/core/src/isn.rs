@@ -30,14 +30,35 @@ impl IsnGenerator {
 
     /// The ISN for a connection on `tuple` opened at `now`.
     pub fn isn(&self, now: Instant, tuple: &FourTuple) -> SeqNum {
-        if let Some(v) = self.fixed {
-            return SeqNum::new(v);
-        }
+        self.isn_and_ts_offset(now, tuple).0
+    }
+
+    /// The ISN for a connection on `tuple` opened at `now`, and the offset its TSval clock
+    /// runs at (RFC 7323 §7.1: a random offset per connection, so TSvals do not reveal the
+    /// host's clock). Both come from one keyed hash of the 4-tuple, its low and high halves.
+    ///
+    /// The offset depends on the 4-tuple alone, never on the time: each new incarnation of
+    /// a 4-tuple then goes on with TSvals above the last one's, which RFC 6191 needs to let
+    /// its SYN end the peer's TIME-WAIT (Linux's `tcp_timewait_state_process` asks the same).
+    /// An offset drawn at random per connection is below the last one half of the time, and
+    /// the peer would drop that SYN until its 2×MSL ran out. A fixed ISN (`fixed`) does not
+    /// fix the offset.
+    pub fn isn_and_ts_offset(&self, now: Instant, tuple: &FourTuple) -> (SeqNum, u32) {
         let mut h = SipHasher24::new_with_key(&self.key);
         hash_tuple(&mut h, tuple);
+        let f = h.finish();
+        let ts_offset = (f >> 32) as u32;
+        if let Some(v) = self.fixed {
+            return (SeqNum::new(v), ts_offset);
+        }
         // RFC 6528 §3: M is a timer that increments every 4 microseconds.
         let m = (now.as_micros() / 4) as u32;
-        SeqNum::new(m.wrapping_add(h.finish() as u32))
+        (SeqNum::new(m.wrapping_add(f as u32)), ts_offset)
+    }
+
+    /// The TSval clock offset of connections on `tuple` (`isn_and_ts_offset`).
+    pub fn ts_offset(&self, tuple: &FourTuple) -> u32 {
+        self.isn_and_ts_offset(Instant::ZERO, tuple).1
     }
 }
 

@@ -67,7 +67,7 @@ impl Stack {
         let sack = ts.is_some() && self.cfg.sack && seg.options.sack_permitted;
         let ts = ts.map(|tsecr| Timestamps {
             tsval: encode_ts(
-                ts_clock(now, self.cookies.ts_offset(&tuple)),
+                ts_clock(now, self.isn.ts_offset(&tuple)),
                 seg.options.window_scale.filter(|_| wscale),
                 sack,
             ),
@@ -127,7 +127,7 @@ impl Stack {
             tsval: seg.options.timestamps.map(|t| t.tsval),
             sack_permitted: c.sack_permitted,
         };
-        let ts_offset = self.cookies.ts_offset(&tuple);
+        let ts_offset = self.isn.ts_offset(&tuple);
         let conn = Connection::from_half_open(&self.cfg, opts, tuple, iss, syn, ts_offset, now);
         // The SYN-RECEIVED it never held is traced for the state model; the ACK moves it on.
         let (index, id) = self.place_passive(

@@ -16,7 +16,6 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
-use rand::RngCore;
 
 use std::net::SocketAddr;
 
@@ -350,11 +349,10 @@ impl Stack {
         }
         l.syn_queue += 1;
         l.stats.syns_received += 1;
-        let iss = self.isn.isn(now, &tuple);
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, &tuple);
         // The half-open entry keeps the SYN's options for the connection its final ACK builds,
-        // and the TSval offset its SYN-ACK already used (RFC 7323 §7.1: one per connection).
+        // and the TSval offset its SYN-ACK already used.
         let syn = PeerSyn::from_segment(&seg);
-        let ts_offset = self.rng.next_u32();
         let entry = Entry::HalfOpen(Box::new(HalfOpen::new(
             listener, tuple, iss, syn, ts_offset,
         )));

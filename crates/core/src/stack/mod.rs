@@ -505,10 +505,9 @@ impl Stack {
             // The caller hears of it; `drops` counts segments only.
             return Err(ConnectError::ResourceLimit);
         }
-        let iss = self.isn.isn(now, &tuple);
-        // RFC 7323 §7.1: a random offset per connection keeps the TSval clock from telling
-        // one connection's peer about another's.
-        let ts_offset = self.rng.next_u32();
+        // RFC 7323 §7.1: an offset per connection keeps the TSval clock from telling one
+        // connection's peer about another's; per 4-tuple, so that RFC 6191 works.
+        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, &tuple);
         let index = self.alloc_slot();
         let id = self.conn_id(index);
         let mut ctx = ctx!(self, now, id);
