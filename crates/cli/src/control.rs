@@ -91,6 +91,7 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
         "challenge_acks_suppressed": st.challenge_acks_suppressed,
         "invalid_acks_suppressed": st.invalid_acks_suppressed,
         "time_wait_overflow": st.time_wait_overflow,
+        "time_wait_taken_by_connect": st.time_wait_taken_by_connect,
         "datagrams_kept": st.datagrams_kept,
         "drops": st.drops,
     }));

@@ -123,6 +123,16 @@ pub struct StackConfig {
     pub congestion_control: CcAlgorithm,
     /// Ports for active opens without an explicit local port (RFC 6335 dynamic range).
     pub ephemeral_ports: RangeInclusive<u16>,
+    /// An active OPEN whose search of the ephemeral range meets a 4-tuple held only by a
+    /// released connection's TIME-WAIT entry may take that 4-tuple over once the entry's
+    /// TS.Recent is this old, if the old connection used timestamps (Linux's
+    /// `tcp_tw_reuse` rule, 1 s; on by default there for loopback only). The new connection
+    /// starts at SND.NXT + 65537 of the old one, its TSvals are above the old ones (the
+    /// TSval offset is per 4-tuple), and PAWS keeps each side from taking the other
+    /// incarnation's old duplicates. `None`: such a 4-tuple waits out its 2×MSL. Without it,
+    /// a client can open at most one connection per port of `ephemeral_ports` per 2×MSL to
+    /// one destination (16,384 per minute with the defaults).
+    pub connect_reuses_time_wait: Option<Duration>,
     /// Granularity of the timer wheel.
     pub timer_tick: Duration,
     /// Challenge ACKs (RFC 5961 §3.2, §4.2, §5.2) per second for the whole stack, as Linux's
@@ -202,6 +212,7 @@ impl Default for StackConfig {
             keepalive_probes: 9,
             congestion_control: CcAlgorithm::Cubic,
             ephemeral_ports: 49152..=65535,
+            connect_reuses_time_wait: Some(Duration::from_secs(1)),
             timer_tick: Duration::from_millis(1),
             challenge_ack_limit: Some(1000),
             invalid_ack_interval: Duration::from_millis(500),

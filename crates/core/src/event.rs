@@ -181,6 +181,9 @@ pub enum Cause {
     SynCookie,
     /// A new SYN for the same 4-tuple ended TIME-WAIT (RFC 6191).
     TimeWaitReused,
+    /// An active OPEN of this host took the 4-tuple over from TIME-WAIT
+    /// (`StackConfig::connect_reuses_time_wait`).
+    TimeWaitTakenByConnect,
     /// `StackConfig::max_time_wait` entries were already in TIME-WAIT, so this one was not
     /// kept.
     TimeWaitOverflow,
@@ -206,6 +209,7 @@ impl Cause {
             Cause::RecvSynInWindow => "rcv SYN in window",
             Cause::SynCookie => "rcv ACK with SYN cookie",
             Cause::TimeWaitReused => "rcv new SYN (RFC 6191)",
+            Cause::TimeWaitTakenByConnect => "connect reuses the 4-tuple",
             Cause::TimeWaitOverflow => "TIME-WAIT table full",
         }
     }

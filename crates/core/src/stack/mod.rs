@@ -24,6 +24,7 @@ macro_rules! ctx {
 
 mod cookies;
 mod ephemeral;
+use ephemeral::LocalEnd;
 mod input;
 mod limits;
 pub use limits::EntrySizes;
@@ -84,6 +85,9 @@ pub struct StackStats {
     pub invalid_acks_suppressed: u64,
     /// Connections closed on entering TIME-WAIT because `max_time_wait` entries were held.
     pub time_wait_overflow: u64,
+    /// TIME-WAIT entries an active OPEN took the 4-tuple over from
+    /// (`StackConfig::connect_reuses_time_wait`).
+    pub time_wait_taken_by_connect: u64,
     /// Datagrams handed over with `handle_packet_buffer` whose buffer a receive buffer kept
     /// for their bytes, instead of copying them.
     pub datagrams_kept: u64,
@@ -492,15 +496,19 @@ impl Stack {
         if !self.addrs.contains(&local.ip()) || local.is_ipv4() != remote.is_ipv4() {
             return Err(ConnectError::AddrNotAvailable);
         }
-        let tuple = if local.port() == 0 {
+        let end = if local.port() == 0 {
             self.ephemeral_tuple(local.ip(), remote)?
         } else {
             let t = FourTuple { local, remote };
             if self.tuple_taken(&t) {
                 return Err(ConnectError::AddrInUse);
             }
-            t
+            LocalEnd {
+                tuple: t,
+                takes_over: None,
+            }
         };
+        let tuple = end.tuple;
         let charge = self.buffer_charge(&opts);
         if self.admit_connection(charge).is_err() {
             // The caller hears of it; `drops` counts segments only.
@@ -508,7 +516,16 @@ impl Stack {
         }
         // RFC 7323 §7.1: an offset per connection keeps the TSval clock from telling one
         // connection's peer about another's; per 4-tuple, so that RFC 6191 works.
-        let (iss, ts_offset) = self.isn.isn_and_ts_offset(now, &tuple);
+        let (mut iss, ts_offset) = self.isn.isn_and_ts_offset(now, &tuple);
+        if let Some((at, after_old)) = end.takes_over {
+            let ended = crate::conn::Ended {
+                cause: crate::event::Cause::TimeWaitTakenByConnect,
+                error: None,
+            };
+            self.end_time_wait_entry(at, ended);
+            self.stats.time_wait_taken_by_connect += 1;
+            iss = after_old;
+        }
         let index = self.alloc_slot();
         let id = self.conn_id(index);
         let mut ctx = ctx!(self, now, id);

@@ -175,6 +175,15 @@ impl TimeWait {
         }
     }
 
+    /// May an active OPEN of this host take the 4-tuple over at `now`
+    /// (`StackConfig::connect_reuses_time_wait`)? Only if the old connection used timestamps
+    /// and TS.Recent is at least `after` old; then the ISS the new connection must use: past
+    /// anything of the old one a window of 65535 bytes could still hold, as Linux chooses.
+    pub(crate) fn reusable_by_connect(&self, now: Instant, after: Duration) -> Option<SeqNum> {
+        let ts = self.ts?;
+        (now.saturating_duration_since(ts.recent_age) >= after).then(|| self.snd_nxt.add(65_537))
+    }
+
     /// RCV.WND: the window last advertised, which TIME-WAIT keeps.
     fn rcv_wnd(&self) -> u32 {
         u32::from(self.window) << self.shift
