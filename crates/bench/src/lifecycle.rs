@@ -178,10 +178,12 @@ fn server(p: &mut Pair) -> &mut Stack {
 #[inline(never)]
 fn one_oxtcp_lifecycle(p: &mut Pair, listener: oxtcp_core::ListenerId, order: Order) -> Result<()> {
     // The first closer's connection, released, becomes a compact TIME-WAIT entry with an id
-    // of its own, so its arrival is seen in the count of entries.
+    // of its own, so its arrival is seen in the count of entries. The count is taken once the
+    // handshake is done: a 4-tuple reopened after the client's ports wrapped has by then ended
+    // the old incarnation's entry (RFC 6191 at the server, or the client's own connect).
     let time_wait = |p: &mut Pair, side: Side| side(p).resources().time_wait;
-    let before = (time_wait(p, client), time_wait(p, server));
     let (c, s) = p.connect(PORT, listener)?;
+    let before = (time_wait(p, client), time_wait(p, server));
     ensure!(p.a.send(c, b"q")? == 1, "oxtcp: request not taken");
     p.pump();
     ensure!(
