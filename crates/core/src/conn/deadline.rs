@@ -8,7 +8,7 @@
 //!
 //! `Span`: seconds as u32 and nanoseconds, exact up to 136 years (beyond, the seconds
 //! saturate); a nanosecond count past 999,999,999 stands for "unset". Arithmetic stays with
-//! `Duration`, whose rounding the estimators' results depend on.
+//! `Duration`. (The RTT estimator keeps its own nanosecond counts, `conn::rtt`.)
 
 use std::time::Duration;
 
@@ -101,9 +101,6 @@ impl Span {
         secs: 0,
         nanos: u32::MAX,
     };
-
-    /// Zero.
-    pub(crate) const ZERO: Span = Span { secs: 0, nanos: 0 };
 
     /// Set to `d`.
     #[inline]

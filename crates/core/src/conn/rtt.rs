@@ -4,77 +4,87 @@
 
 use std::time::Duration;
 
-use super::deadline::Span;
+/// Nanoseconds of `d`, saturating past 584 years.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
-/// The RTO's bounds and clock granularity (RFC 6298 §2.4, §2.5, §2.1's G), from the stack's
-/// configuration: passed in rather than copied into every connection.
+/// The RTO's bounds and clock granularity (RFC 6298 §2.4, §2.5, §2.1's G) in nanoseconds,
+/// from the stack's configuration: passed in rather than copied into every connection.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RtoBounds {
-    pub(crate) min: Duration,
-    pub(crate) max: Duration,
-    pub(crate) granularity: Duration,
+    min: u64,
+    max: u64,
+    granularity: u64,
 }
 
 impl RtoBounds {
     pub(crate) fn of(cfg: &crate::config::StackConfig) -> RtoBounds {
+        let min = nanos(cfg.min_rto);
         RtoBounds {
-            min: cfg.min_rto,
-            max: cfg.max_rto.max(cfg.min_rto),
-            granularity: cfg.timer_tick,
+            min,
+            max: nanos(cfg.max_rto).max(min),
+            granularity: nanos(cfg.timer_tick),
         }
     }
 }
 
-/// The three durations as 8-byte `Span`s (a TCB holds one estimator).
+/// The three durations in nanoseconds, 8 bytes each (a TCB holds one estimator). The
+/// arithmetic is `Duration`'s to the nanosecond: its division by 2, 4 or 8 truncates the
+/// same way, as 10^9 is a multiple of 8.
 #[derive(Clone, Debug)]
 pub(crate) struct RttEstimator {
-    srtt: Span,
-    rttvar: Span,
+    /// SRTT; `UNSET` before the first sample.
+    srtt: u64,
+    rttvar: u64,
     /// Current RTO, including backoff.
-    rto: Span,
+    rto: u64,
 }
+
+const UNSET: u64 = u64::MAX;
 
 impl RttEstimator {
     pub(crate) fn new(initial: Duration, b: RtoBounds) -> Self {
         RttEstimator {
-            srtt: Span::NONE,
-            rttvar: Span::ZERO,
-            rto: Span::of(initial.clamp(b.min, b.max)),
+            srtt: UNSET,
+            rttvar: 0,
+            rto: nanos(initial).clamp(b.min, b.max),
         }
     }
 
     /// Current RTO.
     pub(crate) fn rto(&self) -> Duration {
-        self.rto.or_zero()
+        Duration::from_nanos(self.rto)
     }
 
     pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt.get()
+        (self.srtt != UNSET).then(|| Duration::from_nanos(self.srtt))
     }
 
     pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar.or_zero()
+        Duration::from_nanos(self.rttvar)
     }
 
     /// Take a round-trip sample (RFC 6298 §2.2, §2.3); also clears any backoff.
     pub(crate) fn on_sample(&mut self, r: Duration, b: RtoBounds) {
-        let (srtt, rttvar) = match self.srtt() {
-            None => (r, r / 2),
-            Some(srtt) => {
-                let delta = srtt.abs_diff(r);
-                // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'.
-                ((srtt * 7 + r) / 8, (self.rttvar() * 3 + delta) / 4)
-            }
+        // Below half a million years, so seven of them and a sample fit in a u64.
+        let r = nanos(r).min(1 << 60);
+        let (srtt, rttvar) = if self.srtt == UNSET {
+            (r, r / 2)
+        } else {
+            let delta = self.srtt.abs_diff(r);
+            // RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'.
+            ((self.srtt * 7 + r) / 8, (self.rttvar * 3 + delta) / 4)
         };
-        self.srtt = Span::of(srtt);
-        self.rttvar = Span::of(rttvar);
-        let rto = srtt + b.granularity.max(rttvar * 4);
-        self.rto = Span::of(rto.clamp(b.min, b.max));
+        self.srtt = srtt;
+        self.rttvar = rttvar;
+        let rto = srtt.saturating_add(b.granularity.max(rttvar.saturating_mul(4)));
+        self.rto = rto.clamp(b.min, b.max);
     }
 
     /// Back the timer off after it expired (RFC 6298 §5.5).
     pub(crate) fn back_off(&mut self, b: RtoBounds) {
-        self.rto = Span::of((self.rto() * 2).min(b.max));
+        self.rto = self.rto.saturating_mul(2).min(b.max);
     }
 }
 
@@ -83,9 +93,9 @@ mod tests {
     use super::*;
 
     const B: RtoBounds = RtoBounds {
-        min: Duration::from_millis(200),
-        max: Duration::from_secs(60),
-        granularity: Duration::from_millis(1),
+        min: 200_000_000,
+        max: 60_000_000_000,
+        granularity: 1_000_000,
     };
 
     fn est() -> RttEstimator {
