@@ -133,4 +133,42 @@ mod tests {
         e.on_sample(Duration::from_micros(10), B);
         assert_eq!(e.rto(), Duration::from_millis(200));
     }
+
+    /// RFC 6298 §2 as `Duration` arithmetic, the way the estimator computed before it
+    /// counted nanoseconds: the reference its results must match to the nanosecond.
+    fn reference(samples: &[Duration]) -> (Duration, Duration, Duration) {
+        let (min, max, g) = (
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+            Duration::from_millis(1),
+        );
+        let (mut srtt, mut rttvar) = (None::<Duration>, Duration::ZERO);
+        let mut rto = Duration::from_secs(1);
+        for &r in samples {
+            let (s, v) = match srtt {
+                None => (r, r / 2),
+                Some(s) => ((s * 7 + r) / 8, (rttvar * 3 + s.abs_diff(r)) / 4),
+            };
+            (srtt, rttvar) = (Some(s), v);
+            rto = (s + g.max(v * 4)).clamp(min, max);
+        }
+        (srtt.unwrap_or_default(), rttvar, rto)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nanosecond_counts_match_duration_arithmetic(
+            samples in proptest::collection::vec(0u64..200_000_000_000, 1..40),
+        ) {
+            let samples: Vec<Duration> = samples.into_iter().map(Duration::from_nanos).collect();
+            let mut e = est();
+            for &r in &samples {
+                e.on_sample(r, B);
+            }
+            let (srtt, rttvar, rto) = reference(&samples);
+            proptest::prop_assert_eq!(e.srtt(), Some(srtt));
+            proptest::prop_assert_eq!(e.rttvar(), rttvar);
+            proptest::prop_assert_eq!(e.rto(), rto);
+        }
+    }
 }
