@@ -93,6 +93,8 @@ impl Connection {
     /// counts only if it also SACKs new data (RFC 6675 §2). Returns whether
     /// cwnd may grow for the data this ACK acknowledges: not while recovery runs, nor for
     /// the ACK that ends it (RFC 6582 §3.2 step 6 leaves cwnd at ssthresh).
+    // Inlined, so that the common case costs its caller a few compares, not a call.
+    #[inline]
     pub(crate) fn on_ack_for_recovery(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -110,6 +112,20 @@ impl Connection {
             // so. The common case, kept off the cold box.
             return true;
         }
+        self.recovery_on_ack(ctx, ack, options, sacks, duplicate)
+    }
+
+    /// `on_ack_for_recovery` past its common case; `sacks`: the ACK carries SACK blocks
+    /// that count.
+    #[inline(never)]
+    fn recovery_on_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNum,
+        options: &TcpOptions,
+        sacks: bool,
+        duplicate: bool,
+    ) -> bool {
         let grow = !self.in_recovery();
         let smss = self.smss();
         let sack_ok = self.flags.has(Flags::SACK_OK);
