@@ -172,3 +172,25 @@ fn a_time_wait_the_application_holds_is_not_taken_over() {
     assert_eq!(connect(&mut p), Err(ConnectError::NoPortAvailable));
     assert_eq!(p.a.state(c), Some(State::TimeWait));
 }
+
+/// A `connect` from an explicit local port follows the same rule: `AddrInUse` while the
+/// TIME-WAIT entry is young, the 4-tuple taken over once it is a second old.
+#[test]
+fn a_connect_from_an_explicit_port_takes_the_4_tuple_over_too() {
+    let (mut p, l) = pair(|_| {});
+    let iss = one_connection(&mut p, l);
+    let local: SocketAddr = format!("10.0.0.1:{CLIENT_PORT}").parse().unwrap();
+    assert_eq!(
+        p.a.connect_from(p.now, local, server()),
+        Err(ConnectError::AddrInUse)
+    );
+    p.advance(Duration::from_secs(1));
+    let c = p.a.connect_from(p.now, local, server()).unwrap();
+    assert_eq!(p.a.stats().time_wait_taken_by_connect, 1);
+    assert_eq!(
+        p.a.info(c).unwrap().iss.get(),
+        iss.wrapping_add(6).wrapping_add(65_537)
+    );
+    p.exchange();
+    assert_eq!(p.a.state(c), Some(State::Established));
+}

@@ -18,15 +18,6 @@ pub(super) struct LocalEnd {
     pub(super) takes_over: Option<(TwAt, SeqNum)>,
 }
 
-/// Who holds a 4-tuple, as an active OPEN sees it.
-enum Holder {
-    Nobody,
-    /// A connection, half-open entry, or TIME-WAIT entry that keeps it.
-    Kept,
-    /// A TIME-WAIT entry that may give it up, and the ISS a new connection must use.
-    TimeWait(TwAt, SeqNum),
-}
-
 impl Stack {
     /// RFC 6056 §3.3.3 (Algorithm 3): a keyed hash of the destination picks where the search
     /// through the ephemeral range starts, so ports are hard to predict but reuse is spread.
@@ -53,39 +44,34 @@ impl Stack {
                 local: SocketAddr::new(local_ip, port as u16),
                 remote,
             };
-            let takes_over = match self.holder(&tuple) {
-                Holder::Kept => continue,
-                Holder::Nobody => None,
-                Holder::TimeWait(at, iss) => Some((at, iss)),
-            };
-            self.next_port = self.next_port.wrapping_add(i + 1);
-            return Ok(LocalEnd { tuple, takes_over });
+            if let Some(end) = self.local_end(tuple) {
+                self.next_port = self.next_port.wrapping_add(i + 1);
+                return Ok(end);
+            }
         }
         Err(ConnectError::NoPortAvailable)
     }
 
-    /// Does a connection, half-open or TIME-WAIT entry own `tuple`?
-    pub(super) fn tuple_taken(&self, tuple: &FourTuple) -> bool {
-        let hash = self.by_tuple.hash(tuple);
-        self.by_tuple.get(hash, tuple, &self.slots).is_some()
-            || self.time_wait_find(hash, tuple).is_some()
-    }
-
-    fn holder(&self, tuple: &FourTuple) -> Holder {
-        let hash = self.by_tuple.hash(tuple);
-        if self.by_tuple.get(hash, tuple, &self.slots).is_some() {
-            return Holder::Kept;
+    /// `tuple` for an active OPEN, if nothing keeps it: no connection or half-open entry
+    /// owns it, and no TIME-WAIT entry does that may not give it up.
+    pub(super) fn local_end(&self, tuple: FourTuple) -> Option<LocalEnd> {
+        let hash = self.by_tuple.hash(&tuple);
+        if self.by_tuple.get(hash, &tuple, &self.slots).is_some() {
+            return None;
         }
-        let Some(at) = self.time_wait_find(hash, tuple) else {
-            return Holder::Nobody;
+        let Some(at) = self.time_wait_find(hash, &tuple) else {
+            return Some(LocalEnd {
+                tuple,
+                takes_over: None,
+            });
         };
-        let reuse = self.cfg.connect_reuses_time_wait.and_then(|after| {
-            self.time_wait_unpack(at)?
-                .reusable_by_connect(self.now, after)
-        });
-        match reuse {
-            Some(iss) => Holder::TimeWait(at, iss),
-            None => Holder::Kept,
-        }
+        let after = self.cfg.connect_reuses_time_wait?;
+        let iss = self
+            .time_wait_unpack(at)?
+            .reusable_by_connect(self.now, after)?;
+        Some(LocalEnd {
+            tuple,
+            takes_over: Some((at, iss)),
+        })
     }
 }

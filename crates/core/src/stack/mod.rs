@@ -24,7 +24,6 @@ macro_rules! ctx {
 
 mod cookies;
 mod ephemeral;
-use ephemeral::LocalEnd;
 mod input;
 mod limits;
 pub use limits::EntrySizes;
@@ -499,14 +498,8 @@ impl Stack {
         let end = if local.port() == 0 {
             self.ephemeral_tuple(local.ip(), remote)?
         } else {
-            let t = FourTuple { local, remote };
-            if self.tuple_taken(&t) {
-                return Err(ConnectError::AddrInUse);
-            }
-            LocalEnd {
-                tuple: t,
-                takes_over: None,
-            }
+            self.local_end(FourTuple { local, remote })
+                .ok_or(ConnectError::AddrInUse)?
         };
         let tuple = end.tuple;
         let charge = self.buffer_charge(&opts);
