@@ -123,8 +123,8 @@ pub struct StackConfig {
     pub congestion_control: CcAlgorithm,
     /// Ports for active opens without an explicit local port (RFC 6335 dynamic range).
     pub ephemeral_ports: RangeInclusive<u16>,
-    /// An active OPEN whose search of the ephemeral range meets a 4-tuple held only by a
-    /// released connection's TIME-WAIT entry may take that 4-tuple over once the entry's
+    /// An active OPEN (from an ephemeral port or an explicit one) whose 4-tuple is held only
+    /// by a released connection's TIME-WAIT entry may take that 4-tuple over once the entry's
     /// TS.Recent is this old, if the old connection used timestamps (Linux's
     /// `tcp_tw_reuse` rule, 1 s; on by default there for loopback only). The new connection
     /// starts at SND.NXT + 65537 of the old one, its TSvals are above the old ones (the
