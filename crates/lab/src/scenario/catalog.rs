@@ -146,9 +146,10 @@ fn old_duplicate_setup(time_wait: bool) -> Setup {
     s.cfg_b.msl = msl;
     s.cfg_a.time_wait = time_wait;
     s.cfg_b.time_wait = time_wait;
-    // Timestamps off: each connection's TSval clock starts at a random offset (RFC 7323
-    // §7.1), so whether PAWS happens to drop the old duplicate in the new incarnation would
-    // depend on the seed. The scenario shows what TIME-WAIT alone guards against.
+    // Timestamps off: with them, PAWS (RFC 7323 §5) would drop the old duplicate in the new
+    // incarnation, whose TSvals are above the old one's (the TSval offset is per 4-tuple),
+    // and A could take the 4-tuple over from its TIME-WAIT after a second
+    // (`connect_reuses_time_wait`). The scenario shows what TIME-WAIT alone guards against.
     s.cfg_a.timestamps = false;
     s.cfg_b.timestamps = false;
     let mut b_syn: Option<(u32, oxtcp_core::Instant)> = None;
