@@ -163,6 +163,11 @@ impl EntryTuple {
         }
     }
 
+    /// Is it an IPv4 4-tuple?
+    pub(crate) fn is_v4(&self) -> bool {
+        matches!(self, EntryTuple::V4(_))
+    }
+
     pub(crate) fn get(&self) -> FourTuple {
         match self {
             EntryTuple::V4(t) => t.unpack(),

@@ -1,7 +1,7 @@
 //! Building the next segment a connection sends: SYN or SYN-ACK, data within the send window
 //! and congestion window, FIN after the data, zero-window probes, and pure ACKs.
 
-use oxtcp_wire::{SackBlocks, TcpFlags, TcpOptions, Timestamps};
+use oxtcp_wire::{Ipv4Repr, Ipv6Repr, SackBlocks, TcpFlags, TcpOptions, TcpRepr, Timestamps};
 
 use super::deadline::Deadline;
 use super::flags::Flags;
@@ -32,12 +32,9 @@ pub(crate) struct TxSegment {
 }
 
 impl Connection {
-    /// The next segment to send, if any; at most `max_payload` bytes of data.
-    pub(crate) fn poll_transmit(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        max_payload: usize,
-    ) -> Option<TxSegment> {
+    /// The next segment to send, if any, for a datagram buffer of `room` bytes: the data it
+    /// carries leaves room for the IP and TCP headers and the options.
+    pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>, room: usize) -> Option<TxSegment> {
         if let Some(tw) = self
             .cold
             .as_deref_mut()
@@ -51,7 +48,7 @@ impl Connection {
             return Some(seg);
         }
         let seg = self
-            .next_segment(ctx, max_payload)
+            .next_segment(ctx, room)
             .or_else(|| self.keepalive_probe(ctx.now))?;
         self.ack_now = false;
         if seg.flags.ack() {
@@ -84,7 +81,7 @@ impl Connection {
         Some(seg)
     }
 
-    fn next_segment(&mut self, ctx: &mut Ctx<'_>, max_payload: usize) -> Option<TxSegment> {
+    fn next_segment(&mut self, ctx: &mut Ctx<'_>, room: usize) -> Option<TxSegment> {
         let now = ctx.now;
         match self.state {
             State::Listen => return None,
@@ -166,6 +163,7 @@ impl Connection {
         let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
         let mut segment_size = None;
         if sending {
+            let max_payload = self.payload_room(room);
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
                 // Resending after a timeout skips what the receiver has SACKed since.
@@ -487,12 +485,7 @@ impl Connection {
     /// A full-sized segment's payload: the MSS less the option bytes every segment carries
     /// (RFC 6691 §2, RFC 7323 §3.2: the MSS does not count TCP options).
     pub(crate) fn full_payload(&self) -> usize {
-        let opts = if self.flags.has(Flags::TS_OK) {
-            TS_OPTION_LEN
-        } else {
-            0
-        };
-        usize::from(self.mss.saturating_sub(opts).max(1))
+        usize::from(self.mss.saturating_sub(self.fixed_option_len()).max(1))
     }
 
     /// Most payload the next segment carries: a full-sized segment's, less the SACK blocks
@@ -503,6 +496,32 @@ impl Connection {
         }
         let sack = sack_option_len(self.sack_blocks().len());
         self.full_payload().saturating_sub(sack).max(1)
+    }
+
+    /// Option bytes on every segment after the handshake: the Timestamps option once
+    /// negotiated (RFC 7323 §3.2), padded to 12.
+    fn fixed_option_len(&self) -> u16 {
+        if self.flags.has(Flags::TS_OK) {
+            TS_OPTION_LEN
+        } else {
+            0
+        }
+    }
+
+    /// Most payload a datagram buffer of `room` bytes holds for the next segment: `room` less
+    /// the IP header (20 bytes for IPv4, which we send without options, 40 for IPv6), the
+    /// TCP header's fixed 20, and the options the segment carries (`segment_options`).
+    fn payload_room(&self, room: usize) -> usize {
+        let ip = if self.tuple.is_v4() {
+            Ipv4Repr::HEADER_LEN
+        } else {
+            Ipv6Repr::HEADER_LEN
+        };
+        let mut options = usize::from(self.fixed_option_len());
+        if self.reports_sack() {
+            options += sack_option_len(self.sack_blocks().len());
+        }
+        room.saturating_sub(ip + TcpRepr::FIXED_HEADER_LEN + options)
     }
 
     /// Whether the next segment carries SACK blocks: data is held out of order, or a D-SACK

@@ -15,9 +15,6 @@ use crate::handle::ConnId;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
-/// Room for the largest IP header plus the largest TCP header.
-const HEADER_ROOM: usize = 40 + 60;
-
 impl Stack {
     /// Write the next datagram to send into `buf` and return its length. Call until `None`.
     /// `buf` should hold at least the MTU.
@@ -117,7 +114,7 @@ impl Stack {
                 return Some(Sent::Written(Transmit::whole(n)));
             }
         }
-        let max_payload = buf.len().saturating_sub(HEADER_ROOM);
+        let room = buf.len();
         let ttl = self.cfg.ttl;
         while let Some(&index) = self.tx_queue.front() {
             let id = self.conn_id(index);
@@ -153,7 +150,7 @@ impl Stack {
                 }),
                 Entry::Conn(c) => {
                     let mut ctx = ctx!(self, now, id);
-                    c.poll_transmit(&mut ctx, max_payload).map(|seg| {
+                    c.poll_transmit(&mut ctx, room).map(|seg| {
                         let tuple = c.tuple();
                         // The payload is read from the send buffer in place.
                         let (a, b): (&[u8], &[u8]) = if seg.payload_len > 0 {

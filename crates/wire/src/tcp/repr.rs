@@ -52,6 +52,9 @@ impl TcpRepr {
         Ok((repr, payload))
     }
 
+    /// Length of the header without options.
+    pub const FIXED_HEADER_LEN: usize = MIN_HEADER_LEN;
+
     /// Header length [`emit`](Self::emit) writes: 20 plus the options.
     pub fn header_len(&self) -> usize {
         MIN_HEADER_LEN + self.options.emit_len()
