@@ -6,7 +6,7 @@
 //! buffer never grows past its capacity on peer input.
 
 use super::buf_pool::BufPool;
-use super::paged_ring::PagedRing;
+use super::paged_ring::{wrap, PagedRing};
 use super::rx_chunks::Chunks;
 
 /// Most holes tracked at once; a segment that would need more is dropped (the peer resends).
@@ -207,7 +207,7 @@ impl RecvBuffer {
         }
         self.ring
             .read(self.capacity(), self.head as usize, &mut out[done..n]);
-        self.head = ((self.head as usize + n - done) % self.capacity().max(1)) as u32;
+        self.head = wrap(self.head as usize + n - done, self.capacity()) as u32;
         self.readable -= n as u32;
         if self.ring_readable() == 0 && self.ooo.is_none() {
             // Buffers are held only while they hold data.
