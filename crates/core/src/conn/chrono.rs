@@ -21,12 +21,20 @@ pub(crate) enum Limit {
     SendBuffer,
 }
 
-/// The running chronograph: the factor limiting the sender now, and since when, packed in
-/// 8 bytes: zero when nothing limits it, else the instant in microseconds shifted left by two
-/// with the factor's code (1–3) below (an instant past 2^62 µs, 146,000 years, saturates).
+/// The chronographs: the factor limiting the sender now and since when, and the time charged
+/// to each factor so far.
+///
+/// They live in the TCB, not in the cold box: nearly every connection that moves more than
+/// its initial window is limited by something for a while, and charging that time to the
+/// box allocated it (408 bytes) for the rest of the connection's life.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Chrono {
+    /// Zero when nothing limits the sender, else the instant in microseconds shifted left by
+    /// two with the factor's code (1–3) below (an instant past 2^62 µs, 146,000 years,
+    /// saturates).
     current: u64,
+    /// Microseconds charged to each factor (the clock's resolution), indexed by its code − 1.
+    charged_us: [u64; 3],
 }
 
 impl Chrono {
@@ -52,6 +60,24 @@ impl Chrono {
     fn is(self, limit: Option<Limit>) -> bool {
         self.current & 3 == code(limit)
     }
+
+    /// Charge the running interval, if any, up to `now`.
+    fn charge_until(&mut self, now: Instant) {
+        if let Some((l, since)) = self.get() {
+            let slot = &mut self.charged_us[code(Some(l)) as usize - 1];
+            *slot = slot.saturating_add(now.as_micros().saturating_sub(since.as_micros()));
+        }
+    }
+
+    /// The time charged to (peer's window, congestion window, send buffer), the running
+    /// interval counted up to `now` if given.
+    pub(crate) fn charged(self, now: Option<Instant>) -> [Duration; 3] {
+        let mut c = self;
+        if let Some(now) = now {
+            c.charge_until(now);
+        }
+        c.charged_us.map(Duration::from_micros)
+    }
 }
 
 /// The two low bits of the packed chronograph.
@@ -73,9 +99,7 @@ impl Connection {
         if self.chrono.is(limit) {
             return;
         }
-        if let Some((l, since)) = self.chrono.get() {
-            *self.limit_counter(l) += now - since;
-        }
+        self.chrono.charge_until(now);
         self.chrono.set(limit, now);
     }
 
@@ -96,25 +120,14 @@ impl Connection {
         }
     }
 
-    fn limit_counter(&mut self, l: Limit) -> &mut Duration {
-        match l {
-            Limit::Rwnd => &mut self.cold().stats.rwnd_limited,
-            Limit::Cwnd => &mut self.cold().stats.cwnd_limited,
-            Limit::SendBuffer => &mut self.cold().stats.sndbuf_limited,
-        }
-    }
-
     /// The counters with the running interval included up to `now`.
     pub(crate) fn stats_at(&self, now: Instant) -> super::ConnStats {
-        let mut s = self.merged_stats();
-        if let Some((l, since)) = self.chrono.get() {
-            let d = now.saturating_duration_since(since);
-            match l {
-                Limit::Rwnd => s.rwnd_limited += d,
-                Limit::Cwnd => s.cwnd_limited += d,
-                Limit::SendBuffer => s.sndbuf_limited += d,
-            }
+        let [rwnd_limited, cwnd_limited, sndbuf_limited] = self.chrono.charged(Some(now));
+        super::ConnStats {
+            rwnd_limited,
+            cwnd_limited,
+            sndbuf_limited,
+            ..self.merged_stats()
         }
-        s
     }
 }

@@ -19,9 +19,9 @@ use crate::time::Instant;
 /// The rarely used part of a connection.
 #[derive(Debug, Default)]
 pub(crate) struct Cold {
-    /// The counters of rare events (retransmissions, timeouts, probes, recovery, SACK, the
-    /// limited-time clocks); the per-segment counters stay inline in `HotStats` and these
-    /// fields of theirs stay zero here.
+    /// The counters of rare events (retransmissions, timeouts, probes, recovery, SACK); the
+    /// per-segment counters stay inline in `HotStats`, and the limited-time clocks with
+    /// their chronograph (`Chrono`), and these fields of theirs stay zero here.
     pub(crate) stats: ConnStats,
     /// SO_KEEPALIVE's settings (RFC 9293 §3.8.4): `None`, the default, is off.
     pub(crate) keepalive: Option<KeepAlive>,
@@ -105,15 +105,20 @@ impl Connection {
         }
     }
 
-    /// The public counters: the cold ones with the inline per-segment ones filled in.
+    /// The public counters: the cold ones with the inline per-segment ones and the
+    /// limited-time clocks (up to the last change of what limits the sender) filled in.
     pub(crate) fn merged_stats(&self) -> ConnStats {
         let h = &self.hot_stats;
+        let [rwnd_limited, cwnd_limited, sndbuf_limited] = self.chrono.charged(None);
         ConnStats {
             segs_in: h.segs_in,
             segs_out: h.segs_out,
             bytes_sent: h.bytes_sent,
             bytes_acked: h.bytes_acked,
             bytes_received: h.bytes_received,
+            rwnd_limited,
+            cwnd_limited,
+            sndbuf_limited,
             ..self.cold_ref().stats
         }
     }
@@ -139,8 +144,10 @@ mod tests {
     /// Issue 8: what an idle established connection holds, the TCB and whatever it keeps
     /// on the heap (nothing, as `an_idle_connection_holds_no_heap` checks), stays within
     /// this. The TCB's 4-tuple is packed to 16 bytes (`EntryTuple`); 8 bytes go to the list
-    /// of datagram buffers the receive buffer keeps (`rx_chunks`).
-    const TCB_BUDGET: usize = 376;
+    /// of datagram buffers the receive buffer keeps (`rx_chunks`), and 24 to the limited-time
+    /// clocks (`Chrono`), which would otherwise allocate the cold box for nearly every
+    /// connection that moves data.
+    const TCB_BUDGET: usize = 400;
 
     #[test]
     fn an_idle_connection_fits_its_budget() {
@@ -163,66 +170,129 @@ mod tests {
             + cc
     }
 
+    /// What a connection's calls need besides the connection: the configuration (the
+    /// default: CUBIC, HyStart, SACK, timestamps, window scaling), a trace, limits and a pool.
+    struct Rig {
+        cfg: StackConfig,
+        trace: Trace,
+        limits: AckLimits,
+        bufs: BufPool,
+        now: Instant,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            Rig {
+                cfg: StackConfig::default(),
+                trace: Trace::new(false, 1),
+                limits: AckLimits::new(),
+                bufs: BufPool::default(),
+                now: Instant::from_secs(1),
+            }
+        }
+
+        fn ctx(&mut self) -> Ctx<'_> {
+            Ctx {
+                now: self.now,
+                cfg: &self.cfg,
+                trace: &mut self.trace,
+                id: ConnId { index: 0, gen: 0 },
+                limits: &mut self.limits,
+                bufs: &mut self.bufs,
+            }
+        }
+
+        /// A passive connection with every option negotiated, through its handshake: the
+        /// peer's ISS is 1000 and ours 5000; the peer's window is `wnd << 7`.
+        fn established(&mut self) -> Connection {
+            let tuple = FourTuple {
+                local: SocketAddr::from(([10, 0, 0, 1], 80)),
+                remote: SocketAddr::from(([10, 0, 0, 2], 40_000)),
+            };
+            let syn = PeerSyn {
+                irs: SeqNum::new(1000),
+                window: 65_535,
+                mss: Some(1460),
+                wscale: Some(7),
+                tsval: Some(100),
+                sack_permitted: true,
+            };
+            let opts = SocketOptions::default();
+            let iss = SeqNum::new(5000);
+            let mut c = Connection::from_half_open(&self.cfg, opts, tuple, iss, syn, 0, self.now);
+            self.deliver(&mut c, 1001, 5001, 101, &[]);
+            assert_eq!(c.state(), State::Established);
+            c
+        }
+
+        /// Hand `c` a segment from the peer, ACK set, window 512 << 7, with timestamps.
+        fn deliver(&mut self, c: &mut Connection, seq: u32, ack: u32, tsval: u32, payload: &[u8]) {
+            let seg = SegIn {
+                seq: SeqNum::new(seq),
+                ack: SeqNum::new(ack),
+                flags: ACK,
+                wnd: 512,
+                options: TcpOptions {
+                    timestamps: Some(Timestamps {
+                        tsval,
+                        tsecr: ts_clock(self.now, 0),
+                    }),
+                    ..TcpOptions::default()
+                },
+                payload,
+            };
+            c.handle_segment(&mut self.ctx(), seg);
+        }
+    }
+
     #[test]
     fn an_idle_connection_holds_no_heap() {
-        // A passive connection with every option negotiated, as the default configuration
-        // has it (CUBIC, HyStart, SACK, timestamps, window scaling), through its handshake
-        // and a 1-byte request and response.
-        let cfg = StackConfig::default();
-        let now = Instant::from_secs(1);
-        let tuple = FourTuple {
-            local: SocketAddr::from(([10, 0, 0, 1], 80)),
-            remote: SocketAddr::from(([10, 0, 0, 2], 40_000)),
-        };
-        let syn = PeerSyn {
-            irs: SeqNum::new(1000),
-            window: 65_535,
-            mss: Some(1460),
-            wscale: Some(7),
-            tsval: Some(100),
-            sack_permitted: true,
-        };
-        let iss = SeqNum::new(5000);
-        let opts = SocketOptions::default();
-        let mut c = Connection::from_half_open(&cfg, opts, tuple, iss, syn, 0, now);
-        let (mut trace, mut limits, mut bufs) =
-            (Trace::new(false, 1), AckLimits::new(), BufPool::default());
-        let mut ctx = Ctx {
-            now,
-            cfg: &cfg,
-            trace: &mut trace,
-            id: ConnId { index: 0, gen: 0 },
-            limits: &mut limits,
-            bufs: &mut bufs,
-        };
-        let options = |tsval| TcpOptions {
-            timestamps: Some(Timestamps {
-                tsval,
-                tsecr: ts_clock(now, 0),
-            }),
-            ..TcpOptions::default()
-        };
-        let seg = |seq, ack, tsval, payload| SegIn {
-            seq: SeqNum::new(seq),
-            ack: SeqNum::new(ack),
-            flags: ACK,
-            wnd: 512,
-            options: options(tsval),
-            payload,
-        };
-        c.handle_segment(&mut ctx, seg(1001, 5001, 101, &[]));
-        assert_eq!(c.state(), State::Established);
+        // Through its handshake and a 1-byte request and response.
+        let mut r = Rig::new();
+        let mut c = r.established();
         assert_eq!(heap(&c), 0, "after the handshake");
 
-        c.handle_segment(&mut ctx, seg(1001, 5001, 102, b"q"));
+        r.deliver(&mut c, 1001, 5001, 102, b"q");
         let mut buf = [0; 8];
-        assert_eq!(c.recv(&mut buf, ctx.bufs), Ok(1));
-        assert_eq!(c.send(b"r", ctx.bufs), Ok(1));
-        let reply = c.poll_transmit(&mut ctx, 1460).expect("the response");
+        assert_eq!(c.recv(&mut buf, &mut r.bufs), Ok(1));
+        assert_eq!(c.send(b"r", &mut r.bufs), Ok(1));
+        let reply = c.poll_transmit(&mut r.ctx(), 1500).expect("the response");
         assert_eq!(reply.payload_len, 1);
-        c.handle_segment(&mut ctx, seg(1002, 5002, 103, &[]));
-        while c.poll_transmit(&mut ctx, 1460).is_some() {}
+        r.deliver(&mut c, 1002, 5002, 103, &[]);
+        while c.poll_transmit(&mut r.ctx(), 1500).is_some() {}
         assert!(c.is_send_drained());
         assert_eq!(heap(&c), 0, "after a request and its response");
+    }
+
+    #[test]
+    fn a_connection_that_filled_its_windows_holds_no_heap_once_idle() {
+        // 64 KiB: more than the initial congestion window (10 segments), so the sender is
+        // cwnd-limited for a while, and its clock says so.
+        let mut r = Rig::new();
+        let mut c = r.established();
+        let data = vec![7u8; 64 * 1024];
+        let mut sent = 0;
+        let mut tsval = 102;
+        for _ in 0..100 {
+            if sent < data.len() {
+                sent += c.send(&data[sent..], &mut r.bufs).unwrap_or(0);
+            }
+            let mut highest = None;
+            while let Some(seg) = c.poll_transmit(&mut r.ctx(), 1500) {
+                highest = Some(seg.seq.add(seg.payload_len as u32));
+            }
+            let Some(ack) = highest else { break };
+            r.now = r.now + std::time::Duration::from_millis(10);
+            tsval += 10;
+            r.deliver(&mut c, 1001, ack.get(), tsval, &[]);
+        }
+        assert_eq!(sent, data.len());
+        assert!(c.is_send_drained(), "everything acknowledged");
+        let stats = c.stats_at(r.now);
+        assert!(
+            stats.cwnd_limited > std::time::Duration::ZERO,
+            "cwnd-limited for a while: {stats:?}"
+        );
+        assert_eq!(heap(&c), 0, "idle again, nothing kept on the heap");
     }
 }
