@@ -14,7 +14,6 @@ use super::scoreboard::Scoreboard;
 use super::time_wait::TimeWait;
 use super::{ConnStats, Connection};
 use crate::config::KeepAlive;
-use crate::time::Instant;
 
 /// The rarely used part of a connection.
 #[derive(Debug, Default)]
@@ -44,9 +43,6 @@ pub(crate) struct Cold {
     pub(crate) persist_probes: u32,
     /// The FIN-WAIT-2 timer of a released connection.
     pub(crate) fin_wait_2_at: Deadline,
-    /// When the last ACK answering an unacceptable segment went out, for
-    /// `StackConfig::invalid_ack_interval`.
-    pub(crate) last_invalid_ack: Deadline,
     /// TIME-WAIT's own state, which takes over every segment, ACK and timer there (boxed
     /// again: a released connection hands it to the stack and is freed).
     pub(crate) time_wait: Option<Box<TimeWait>>,
@@ -69,7 +65,6 @@ static IDLE: Cold = Cold {
     persist_backoff: 0,
     persist_probes: 0,
     fin_wait_2_at: Deadline::NONE,
-    last_invalid_ack: Deadline::NONE,
     time_wait: None,
     max_segment: None,
     retries: 0,
@@ -95,14 +90,6 @@ impl Connection {
     /// The cold part, for writing: allocated on first use.
     pub(crate) fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
-    }
-
-    /// Record when the last ACK answering an unacceptable segment went out (the box is
-    /// allocated only when it changes).
-    pub(crate) fn note_invalid_ack(&mut self, last: Option<Instant>) {
-        if self.cold_ref().last_invalid_ack.get() != last {
-            self.cold().last_invalid_ack = last.into();
-        }
     }
 
     /// The public counters: the cold ones with the inline per-segment ones and the
@@ -139,15 +126,17 @@ mod tests {
     use crate::seq::SeqNum;
     use crate::stack::ratelimit::AckLimits;
     use crate::state::State;
+    use crate::time::Instant;
     use crate::tuple::FourTuple;
 
     /// Issue 8: what an idle established connection holds, the TCB and whatever it keeps
     /// on the heap (nothing, as `an_idle_connection_holds_no_heap` checks), stays within
     /// this. The TCB's 4-tuple is packed to 16 bytes (`EntryTuple`); 8 bytes go to the list
-    /// of datagram buffers the receive buffer keeps (`rx_chunks`), and 24 to the limited-time
-    /// clocks (`Chrono`), which would otherwise allocate the cold box for nearly every
-    /// connection that moves data.
-    const TCB_BUDGET: usize = 400;
+    /// of datagram buffers the receive buffer keeps (`rx_chunks`), 24 to the limited-time
+    /// clocks (`Chrono`) and 8 to the last answer to an unacceptable segment, which would
+    /// otherwise allocate the cold box for nearly every connection that moves data, and for
+    /// every idle one whose peer sends keep-alive probes.
+    const TCB_BUDGET: usize = 408;
 
     #[test]
     fn an_idle_connection_fits_its_budget() {
@@ -282,7 +271,7 @@ mod tests {
                 highest = Some(seg.seq.add(seg.payload_len as u32));
             }
             let Some(ack) = highest else { break };
-            r.now = r.now + std::time::Duration::from_millis(10);
+            r.now += std::time::Duration::from_millis(10);
             tsval += 10;
             r.deliver(&mut c, 1001, ack.get(), tsval, &[]);
         }
@@ -294,5 +283,30 @@ mod tests {
             "cwnd-limited for a while: {stats:?}"
         );
         assert_eq!(heap(&c), 0, "idle again, nothing kept on the heap");
+    }
+
+    #[test]
+    fn an_idle_connection_answering_keep_alive_probes_holds_no_heap() {
+        // A peer's keep-alive probe (RFC 9293 §3.8.4) repeats the byte before RCV.NXT with no
+        // data: an unacceptable segment, answered with an ACK and dropped. Go's dialer sends
+        // one every 15 s by default, so an idle connection sees them all the time.
+        let mut r = Rig::new();
+        let mut c = r.established();
+        for (i, tsval) in (102..106).enumerate() {
+            r.now += std::time::Duration::from_secs(15);
+            r.deliver(&mut c, 1000, 5001, tsval, &[]);
+            let ack = c
+                .poll_transmit(&mut r.ctx(), 1500)
+                .expect("the probe's answer");
+            assert_eq!(
+                (ack.seq.get(), ack.ack.get(), ack.payload_len),
+                (5001, 1001, 0)
+            );
+            assert!(c.poll_transmit(&mut r.ctx(), 1500).is_none());
+            // An old duplicate: answered, and its ACK field processed, not dropped.
+            assert_eq!(c.merged_stats().drops, 0, "probe {i}");
+        }
+        assert_eq!(c.state(), State::Established);
+        assert_eq!(heap(&c), 0, "the probes' answers keep nothing on the heap");
     }
 }

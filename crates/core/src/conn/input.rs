@@ -452,9 +452,9 @@ impl Connection {
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
-        let mut last = self.cold_ref().last_invalid_ack.get();
+        let mut last = self.last_invalid_ack.get();
         let ok = challenge_allowed(ctx, &mut last);
-        self.note_invalid_ack(last);
+        self.last_invalid_ack = last.into();
         ack_if(ok, &mut self.ack_now, reason)
     }
 
@@ -467,9 +467,9 @@ impl Connection {
         reason: DropReason,
     ) -> Disposition {
         let span = near_span(self.recv_buf.capacity() as u32);
-        let mut last = self.cold_ref().last_invalid_ack.get();
+        let mut last = self.last_invalid_ack.get();
         let ok = answer_unacceptable(ctx, seg, &mut last, self.rcv_nxt, span);
-        self.note_invalid_ack(last);
+        self.last_invalid_ack = last.into();
         ack_if(ok, &mut self.ack_now, reason)
     }
 

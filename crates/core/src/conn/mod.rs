@@ -264,6 +264,10 @@ pub struct Connection {
     pub(crate) accepted: bool,
     /// The per-segment counters; the rest of `ConnStats` is in the cold part.
     hot_stats: cold::HotStats,
+    /// When the last ACK answering an unacceptable segment went out, for
+    /// `StackConfig::invalid_ack_interval`. Inline, not in the cold part: a peer's keep-alive
+    /// probes are such segments, and an idle connection may see one every few seconds.
+    last_invalid_ack: Deadline,
     /// What an idle connection never touches (rare counters, keep-alive), allocated on
     /// first use.
     cold: Option<Box<cold::Cold>>,
@@ -384,6 +388,7 @@ impl Connection {
             chrono: chrono::Chrono::default(),
             accepted: !passive,
             hot_stats: cold::HotStats::default(),
+            last_invalid_ack: Deadline::NONE,
             cold: (opts.keepalive.is_some() || opts.max_segment.is_some()).then(|| {
                 Box::new(cold::Cold {
                     keepalive: opts.keepalive,

@@ -151,7 +151,7 @@ impl Connection {
                     recent_age: self.ts_recent_age,
                     offset: self.ts_offset,
                 }),
-                last_invalid_ack: self.cold_ref().last_invalid_ack.get(),
+                last_invalid_ack: self.last_invalid_ack.get(),
                 ack_due: std::mem::take(&mut self.ack_now),
             };
             // A released connection's box goes straight back to the pool once the stack has
