@@ -70,6 +70,26 @@ static IDLE: Cold = Cold {
     retries: 0,
 };
 
+impl Cold {
+    /// Whether the box holds only what a fresh one would: no counter moved, no timer armed,
+    /// no socket option, no recovery, SACK or TIME-WAIT state. Keep-alive's bookkeeping
+    /// counts only while keep-alive is on (turning it on resets it).
+    fn at_rest(&self) -> bool {
+        self.stats == ConnStats::ZERO
+            && self.keepalive.is_none()
+            && self.recovery == Recovery::IDLE
+            && self.scoreboard.is_empty()
+            && self.sack_report.is_empty()
+            && self.persist_at.is_none()
+            && self.persist_backoff == 0
+            && self.persist_probes == 0
+            && self.fin_wait_2_at.is_none()
+            && self.time_wait.is_none()
+            && self.max_segment.is_none()
+            && self.retries == 0
+    }
+}
+
 /// Counters a segment in either direction updates: inline, so the per-segment path never
 /// touches the cold box.
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,6 +110,20 @@ impl Connection {
     /// The cold part, for writing: allocated on first use.
     pub(crate) fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Free the cold part if it is at rest, as a fresh one would be. Called where the SACK
+    /// report empties (the out-of-order data is in order, the D-SACK is sent): of what the
+    /// box holds, only a receiver's report ends without leaving a trace, as the sender's
+    /// recovery and every timer's work move a counter or recovery's record, which the box
+    /// keeps. So a connection that once held data out of order, or was sent a duplicate,
+    /// holds no heap again once that is over.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn release_cold_at_rest(&mut self) {
+        if self.cold.as_deref().is_some_and(Cold::at_rest) {
+            self.cold = None;
+        }
     }
 
     /// The public counters: the cold ones with the inline per-segment ones and the
@@ -308,5 +342,47 @@ mod tests {
         }
         assert_eq!(c.state(), State::Established);
         assert_eq!(heap(&c), 0, "the probes' answers keep nothing on the heap");
+    }
+
+    /// Send everything `c` has to send; returns how many segments that was.
+    fn settle(r: &mut Rig, c: &mut Connection) -> usize {
+        let mut sent = 0;
+        while c.poll_transmit(&mut r.ctx(), 1500).is_some() {
+            sent += 1;
+        }
+        sent
+    }
+
+    #[test]
+    fn a_receiver_frees_its_cold_part_once_reordering_and_duplicates_are_over() {
+        let mut r = Rig::new();
+        let mut c = r.established();
+        let data = [5u8; 300];
+        // Bytes 100..300 arrive before 0..100: held out of order, reported in SACK blocks.
+        r.deliver(&mut c, 1101, 5001, 102, &data[100..]);
+        assert_eq!(settle(&mut r, &mut c), 1, "an ACK with a SACK block");
+        assert!(c.cold.is_some(), "the SACK report is in the cold part");
+        r.deliver(&mut c, 1001, 5001, 103, &data[..100]);
+        settle(&mut r, &mut c);
+        let mut out = [0u8; 400];
+        assert_eq!(c.recv(&mut out, &mut r.bufs), Ok(300));
+        settle(&mut r, &mut c);
+        assert_eq!(heap(&c), 0, "the hole filled and the data read");
+        // A duplicate of bytes 0..100: reported once as a D-SACK (RFC 2883), then at rest.
+        r.deliver(&mut c, 1001, 5001, 104, &data[..100]);
+        assert_eq!(settle(&mut r, &mut c), 1, "an ACK with the D-SACK");
+        assert_eq!(heap(&c), 0, "the D-SACK sent");
+        assert_eq!(c.merged_stats().drops, 0);
+    }
+
+    #[test]
+    fn a_cold_part_whose_counters_moved_is_kept() {
+        // A segment beyond the window is dropped and counted: the count must survive.
+        let mut r = Rig::new();
+        let mut c = r.established();
+        r.deliver(&mut c, 1001 + (1 << 30), 5001, 102, b"far");
+        settle(&mut r, &mut c);
+        assert_eq!(c.merged_stats().drops, 1);
+        assert!(c.cold.is_some(), "kept for its counter");
     }
 }

@@ -449,6 +449,21 @@ impl Connection {
         self.ack_now = owe;
     }
 
+    /// After data arrived: forget the SACK report's points that RCV.NXT has passed, and free
+    /// the cold part if that emptied the report and nothing else holds it. Out of line: only
+    /// a connection with a cold part gets here.
+    #[inline(never)]
+    fn prune_sack_report(&mut self) {
+        let ooo = self.ooo_seq_ranges();
+        if let Some(c) = self.cold.as_deref_mut() {
+            let reporting = !c.sack_report.is_empty();
+            c.sack_report.forget_passed(&ooo);
+            if reporting && c.sack_report.is_empty() {
+                self.release_cold_at_rest();
+            }
+        }
+    }
+
     /// Drop a segment with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2), within the stack's
     /// limit (`challenge_allowed`).
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) -> Disposition {
@@ -560,9 +575,8 @@ impl Connection {
                 if off > 0 {
                     self.cold().sack_report.on_ooo_segment(seg.seq);
                 }
-                let ooo = self.ooo_seq_ranges();
-                if let Some(c) = self.cold.as_deref_mut() {
-                    c.sack_report.forget_passed(&ooo);
+                if self.cold.is_some() {
+                    self.prune_sack_report();
                 }
             }
             // RFC 5681 §4.2: out-of-order data draws an immediate (duplicate) ACK, and so does

@@ -55,8 +55,13 @@ impl Connection {
             // Every segment carries the ACK: nothing is delayed any more, and a D-SACK has
             // been reported (RFC 2883 §4: once).
             self.delack.on_ack_sent();
-            if let Some(c) = self.cold.as_deref_mut() {
-                c.sack_report.on_sent();
+            if self
+                .cold
+                .as_deref()
+                .is_some_and(|c| c.sack_report.has_dsack())
+            {
+                self.cold().sack_report.on_sent();
+                self.release_cold_at_rest();
             }
         }
         // RFC 7323 §2.2: the window of a SYN is never scaled.

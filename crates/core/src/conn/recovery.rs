@@ -17,7 +17,7 @@ use crate::cc::CongestionControl;
 use crate::seq::SeqNum;
 
 /// Per-connection loss-recovery state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Recovery {
     /// Duplicate ACKs in a row: RFC 5681 §2's definition without SACK; with SACK, only
     /// those that SACK new data (RFC 6675 §2).

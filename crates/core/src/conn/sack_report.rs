@@ -47,6 +47,11 @@ impl SackReport {
         self.dsack = Some((left, right, within));
     }
 
+    /// Nothing to report and nothing remembered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.recent.is_empty() && self.dsack.is_none()
+    }
+
     /// The D-SACK was sent: RFC 2883 §4, it is reported once.
     pub(crate) fn on_sent(&mut self) {
         self.dsack = None;

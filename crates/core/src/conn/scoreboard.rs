@@ -43,7 +43,7 @@ impl Scoreboard {
         self.ranges = Vec::new();
     }
 
-    #[cfg(test)]
+    /// Nothing SACKed.
     pub(crate) fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
