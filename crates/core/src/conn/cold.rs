@@ -226,7 +226,7 @@ mod tests {
         }
 
         /// A passive connection with every option negotiated, through its handshake: the
-        /// peer's ISS is 1000 and ours 5000; the peer's window is `wnd << 7`.
+        /// peer's ISS is 1000 and ours 5000, and the peer scales its window by 2^7.
         fn established(&mut self) -> Connection {
             let tuple = FourTuple {
                 local: SocketAddr::from(([10, 0, 0, 1], 80)),
@@ -321,9 +321,10 @@ mod tests {
 
     #[test]
     fn an_idle_connection_answering_keep_alive_probes_holds_no_heap() {
-        // A peer's keep-alive probe (RFC 9293 §3.8.4) repeats the byte before RCV.NXT with no
-        // data: an unacceptable segment, answered with an ACK and dropped. Go's dialer sends
-        // one every 15 s by default, so an idle connection sees them all the time.
+        // A peer's keep-alive probe (RFC 9293 §3.8.4) carries the sequence number before
+        // RCV.NXT and no data: an unacceptable segment, answered with an ACK; as an old
+        // duplicate its ACK field is still processed. Go's dialer sends one every 15 s by
+        // default, so an idle connection sees them all the time.
         let mut r = Rig::new();
         let mut c = r.established();
         for (i, tsval) in (102..106).enumerate() {
