@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use common::Pair;
 use oxtcp_core::{ConnId, State};
@@ -115,6 +116,31 @@ fn segments_with_sack_blocks_give_them_room_and_still_fit() {
     let mut got = vec![0u8; 8000];
     assert_eq!(p.b.recv(s, &mut got).unwrap(), 3 * 1448);
     assert_eq!(p.a.recv(c, &mut got).unwrap(), 3000);
+}
+
+#[test]
+fn retransmissions_fill_an_mtu_buffer_too() {
+    let (mut p, c, _) = connected("10.0.0.1", "10.0.0.2", "10.0.0.2:80");
+    p.a.send(c, &[9u8; 5 * 1448]).unwrap();
+    let from_a = take_mtu(&mut p.a, p.now);
+    assert_eq!(from_a.len(), 5);
+    // The first segment is lost; B acknowledges the other four with SACK blocks: four
+    // duplicate ACKs, and SACK-based loss recovery resends the first (RFC 6675).
+    for d in &from_a[1..] {
+        p.b.handle_packet(p.now, d);
+    }
+    for d in take_mtu(&mut p.b, p.now) {
+        p.a.handle_packet(p.now, &d);
+    }
+    let resent = take_mtu(&mut p.a, p.now);
+    let (ip, tcp, payload) = lengths(&resent[0]);
+    assert_eq!((ip, tcp, payload), (20, 32, 1448), "fast retransmit");
+    // If that is lost too, the retransmission timer resends it whole as well.
+    p.now += Duration::from_secs(5);
+    p.a.handle_timeout(p.now);
+    let resent = take_mtu(&mut p.a, p.now);
+    let (ip, tcp, payload) = lengths(&resent[0]);
+    assert_eq!((ip, tcp, payload), (20, 32, 1448), "after a timeout");
 }
 
 #[test]

@@ -168,7 +168,6 @@ impl Connection {
         let (mut len, mut off, mut fin, mut probe) = (0usize, 0usize, false, false);
         let mut segment_size = None;
         if sending {
-            let max_payload = self.payload_room(room);
             let data_start = self.data_start();
             if self.snd_nxt.before(self.snd_max) {
                 // Resending after a timeout skips what the receiver has SACKed since.
@@ -178,6 +177,13 @@ impl Connection {
             }
             off = self.snd_nxt.since(data_start) as usize;
             let unsent = self.send_buf.len().saturating_sub(off);
+            // What the buffer leaves for new data matters only when there is some: with none,
+            // `len` below is 0 whatever it is (a retransmission works out its own).
+            let max_payload = if unsent > 0 {
+                self.payload_room(room)
+            } else {
+                0
+            };
             // The peer's window bounds what is outstanding; cwnd bounds what the network is
             // taken to hold (RFC 6675's pipe in recovery), plus RFC 3042's allowance.
             let rwnd_room = self
@@ -188,7 +194,7 @@ impl Connection {
             // Loss recovery's retransmissions come before new data (RFC 6675 §4 NextSeg).
             let new_data_can_go = unsent > 0 && rwnd_room > 0 && !self.snd_nxt.before(self.snd_max);
             while let Some(rxt) = self.next_retransmission(new_data_can_go) {
-                if let Some(seg) = self.retransmission(now, window, rxt, max_payload) {
+                if let Some(seg) = self.retransmission(now, window, rxt, room) {
                     return Some(seg);
                 }
             }
@@ -314,17 +320,18 @@ impl Connection {
     }
 
     /// The segment for a retransmission loss recovery chose: `[rxt.seq, rxt.end)` cut to one
-    /// segment, with the FIN if it lies there. `None` if there is nothing to send in it.
+    /// segment that fits a datagram buffer of `room` bytes, with the FIN if it lies there.
+    /// `None` if there is nothing to send in it.
     fn retransmission(
         &mut self,
         now: Instant,
         window: u16,
         rxt: Rxt,
-        max_payload: usize,
+        room: usize,
     ) -> Option<TxSegment> {
         let data_start = self.data_start();
         let data_end = data_start.add(self.send_buf.len() as u32);
-        let cap = self.max_payload().min(max_payload) as u32;
+        let cap = self.max_payload().min(self.payload_room(room)) as u32;
         let data_stop = if rxt.end.before(data_end) {
             rxt.end
         } else {
