@@ -20,8 +20,8 @@ use crate::config::KeepAlive;
 pub(crate) struct Cold {
     /// The counters of rare events (retransmissions, timeouts, probes, recovery, SACK); the
     /// per-segment counters stay inline in `HotStats`, and the limited-time clocks with
-    /// their chronograph (`Chrono`), and these fields of theirs stay zero here.
-    pub(crate) stats: ConnStats,
+    /// their chronograph (`Chrono`).
+    pub(crate) stats: RareCounters,
     /// SO_KEEPALIVE's settings (RFC 9293 §3.8.4): `None`, the default, is off.
     pub(crate) keepalive: Option<KeepAlive>,
     /// Keep-alive bookkeeping, meaningful only while keep-alive is on.
@@ -55,7 +55,7 @@ pub(crate) struct Cold {
 
 /// The all-default cold part, read while a connection has none of its own.
 static IDLE: Cold = Cold {
-    stats: ConnStats::ZERO,
+    stats: RareCounters::ZERO,
     keepalive: None,
     ka: KeepAliveState::IDLE,
     recovery: Recovery::IDLE,
@@ -75,7 +75,7 @@ impl Cold {
     /// no socket option, no recovery, SACK or TIME-WAIT state. Keep-alive's bookkeeping
     /// counts only while keep-alive is on (turning it on resets it).
     fn at_rest(&self) -> bool {
-        self.stats == ConnStats::ZERO
+        self.stats == RareCounters::ZERO
             && self.keepalive.is_none()
             && self.recovery == Recovery::IDLE
             && self.scoreboard.is_empty()
@@ -88,6 +88,39 @@ impl Cold {
             && self.max_segment.is_none()
             && self.retries == 0
     }
+}
+
+/// The counters of `ConnStats` that count rare events, under the same names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RareCounters {
+    pub(crate) retransmits: u64,
+    pub(crate) rto_count: u64,
+    pub(crate) drops: u64,
+    pub(crate) window_probes: u64,
+    pub(crate) fast_recoveries: u64,
+    pub(crate) sack_recovered_bytes: u64,
+    pub(crate) dsacks_received: u64,
+    pub(crate) sack_reneging: u64,
+    pub(crate) lost_retransmits: u64,
+    pub(crate) reordering_seen: u64,
+    pub(crate) keepalive_probes: u64,
+}
+
+impl RareCounters {
+    /// All zero (`Default`, usable in a const).
+    const ZERO: RareCounters = RareCounters {
+        retransmits: 0,
+        rto_count: 0,
+        drops: 0,
+        window_probes: 0,
+        fast_recoveries: 0,
+        sack_recovered_bytes: 0,
+        dsacks_received: 0,
+        sack_reneging: 0,
+        lost_retransmits: 0,
+        reordering_seen: 0,
+        keepalive_probes: 0,
+    };
 }
 
 /// Counters a segment in either direction updates: inline, so the per-segment path never
@@ -130,6 +163,7 @@ impl Connection {
     /// limited-time clocks (up to the last change of what limits the sender) filled in.
     pub(crate) fn merged_stats(&self) -> ConnStats {
         let h = &self.hot_stats;
+        let r = &self.cold_ref().stats;
         let [rwnd_limited, cwnd_limited, sndbuf_limited] = self.chrono.charged(None);
         ConnStats {
             segs_in: h.segs_in,
@@ -137,10 +171,20 @@ impl Connection {
             bytes_sent: h.bytes_sent,
             bytes_acked: h.bytes_acked,
             bytes_received: h.bytes_received,
+            retransmits: r.retransmits,
+            rto_count: r.rto_count,
+            drops: r.drops,
+            window_probes: r.window_probes,
+            fast_recoveries: r.fast_recoveries,
+            sack_recovered_bytes: r.sack_recovered_bytes,
+            dsacks_received: r.dsacks_received,
+            sack_reneging: r.sack_reneging,
+            lost_retransmits: r.lost_retransmits,
+            reordering_seen: r.reordering_seen,
+            keepalive_probes: r.keepalive_probes,
             rwnd_limited,
             cwnd_limited,
             sndbuf_limited,
-            ..self.cold_ref().stats
         }
     }
 }
@@ -178,6 +222,19 @@ mod tests {
         assert!(
             size <= TCB_BUDGET,
             "Connection is {size} B, budget {TCB_BUDGET} B"
+        );
+    }
+
+    /// The cold part, allocated once something rare happened: its counters (88 bytes, not
+    /// the whole 176-byte `ConnStats`), recovery, SACK, keep-alive and persist state.
+    const COLD_BUDGET: usize = 312;
+
+    #[test]
+    fn a_cold_part_fits_its_budget() {
+        let size = std::mem::size_of::<Cold>();
+        assert!(
+            size <= COLD_BUDGET,
+            "Cold is {size} B, budget {COLD_BUDGET} B"
         );
     }
 

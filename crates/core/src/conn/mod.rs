@@ -114,31 +114,6 @@ pub struct ConnStats {
     pub sndbuf_limited: Duration,
 }
 
-impl ConnStats {
-    /// All counters zero (`Default`, usable in a const).
-    pub(crate) const ZERO: ConnStats = ConnStats {
-        segs_in: 0,
-        segs_out: 0,
-        bytes_sent: 0,
-        bytes_acked: 0,
-        bytes_received: 0,
-        retransmits: 0,
-        rto_count: 0,
-        drops: 0,
-        window_probes: 0,
-        fast_recoveries: 0,
-        sack_recovered_bytes: 0,
-        dsacks_received: 0,
-        sack_reneging: 0,
-        lost_retransmits: 0,
-        reordering_seen: 0,
-        keepalive_probes: 0,
-        rwnd_limited: Duration::ZERO,
-        cwnd_limited: Duration::ZERO,
-        sndbuf_limited: Duration::ZERO,
-    };
-}
-
 /// A snapshot of a connection for `ss` and the statistics API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
