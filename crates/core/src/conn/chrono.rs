@@ -26,7 +26,7 @@ pub(crate) enum Limit {
 ///
 /// They live in the TCB, not in the cold box: nearly every connection that moves more than
 /// its initial window is limited by something for a while, and charging that time to the
-/// cold box allocated the box (400 bytes) for the rest of the connection's life.
+/// cold box allocated the box for the rest of the connection's life.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Chrono {
     /// Zero when nothing limits the sender, else the instant in microseconds shifted left by
