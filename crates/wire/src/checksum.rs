@@ -6,6 +6,9 @@
 
 use core::net::IpAddr;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Who takes care of a TCP checksum: this crate, or the device (checksum offload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checksum {
@@ -44,8 +47,34 @@ fn fold_carries(sum: u32) -> u32 {
 /// 19 B/ns in a typical run); 40 bytes in 53 instructions instead of 86 and 1.15–1.45× the
 /// speed (5.0 against 4.1 B/ns). The 64-bit add-with-carry loop before that one lost to
 /// the vector loop because it kept one chain and materialised the carry at every word.
+///
+/// On x86-64 a slice of `avx2::MIN_LEN` bytes or more has its whole 64-byte blocks summed
+/// by 256-bit vector adds when the processor has AVX2 (`avx2.rs`), and the rest here; the
+/// two partial sums combine as any two do, the rest starting at an even offset.
 pub fn sum(data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if data.len() >= avx2::MIN_LEN {
+        return sum_long(data);
+    }
     sum_inline(data)
+}
+
+/// [`sum`] of a long slice: with the vector loop where the processor has AVX2, in pieces of
+/// at most 2^32 bytes so that its accumulators cannot overflow. Out of line and reached by a
+/// tail call, so that the short sums of headers keep [`sum`] without a stack frame.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn sum_long(data: &[u8]) -> u32 {
+    let whole = data.len() - data.len() % avx2::BLOCK;
+    let (blocks, rest) = data.split_at(whole);
+    let mut acc = sum_inline(rest);
+    for piece in blocks.chunks(1 << 32) {
+        match avx2::sum_blocks(piece) {
+            Some(native) => acc = combine(acc, big_endian_sum(native)),
+            None => return sum_inline(data),
+        }
+    }
+    acc
 }
 
 /// [`sum`] of a fixed-size piece such as a 20-byte header, inlined into the caller so that
@@ -92,7 +121,14 @@ fn sum_inline(data: &[u8]) -> u32 {
     carries += u64::from(c);
     // Each carry out of 64 bits is worth 2^64 ≡ 1, so the count is added back in.
     let (a, c) = a.overflowing_add(carries);
-    let folded = fold64(a + u64::from(c)) as u16;
+    big_endian_sum(a + u64::from(c))
+}
+
+/// A sum of native-endian words, folded to 16 bits and, on a little-endian machine,
+/// byte-swapped into the sum of the big-endian words (RFC 1071 §2 (B)).
+#[inline(always)]
+fn big_endian_sum(native: u64) -> u32 {
+    let folded = fold64(native) as u16;
     let folded = if cfg!(target_endian = "little") {
         folded.swap_bytes()
     } else {
@@ -282,6 +318,9 @@ mod tests {
             let len = len.min(data.len() - start);
             let piece = &data[start..start + len];
             proptest::prop_assert_eq!(sum(piece), sum_words(piece));
+            // `sum` hands long slices to the vector loop where it can; the scalar loop
+            // must hold on its own for processors without AVX2.
+            proptest::prop_assert_eq!(sum_inline(piece), sum_words(piece));
         }
 
         /// The integer pseudo-header sum equals the sum over its bytes laid out as on the wire.
