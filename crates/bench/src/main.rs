@@ -8,6 +8,7 @@ mod cpus;
 mod forge;
 mod insns;
 mod lifecycle;
+mod machine;
 mod memory;
 mod netns;
 mod oxtcp_mem;
@@ -129,6 +130,7 @@ fn main() -> Result<()> {
             args.what
         );
     }
+    eprintln!("{}", machine::describe());
     let budget = runner::Budget::new(args.quick);
     let mut rows = Vec::new();
     for g in chosen {

@@ -59,6 +59,16 @@ pub fn sum(data: &[u8]) -> u32 {
     sum_inline(data)
 }
 
+/// Which loop sums long slices on this processor: `"AVX2"` or `"add-with-carry"`. For the
+/// record of a benchmark run.
+pub fn long_loop() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::sum_blocks(&[]).is_some() {
+        return "AVX2";
+    }
+    "add-with-carry"
+}
+
 /// [`sum`] of a long slice: with the vector loop where the processor has AVX2, in pieces of
 /// at most 2^32 bytes so that its accumulators cannot overflow. Out of line and reached by a
 /// tail call, so that the short sums of headers keep [`sum`] without a stack frame.
