@@ -8,7 +8,8 @@
 //! `Medium::Ip`, TCP sockets with ring buffers given at creation), with these choices so the
 //! work matches oxtcp's defaults:
 //! - checksums: the device reports the default `ChecksumCapabilities` (compute and verify every
-//!   IPv4 and TCP checksum in software), as oxtcp always does;
+//!   IPv4 and TCP checksum in software), as oxtcp always does here; oxtcp's loop uses AVX2
+//!   where the processor has it (`oxtcp_wire::checksum::long_loop`), smoltcp's is portable;
 //! - congestion control: none, smoltcp's default build (as its examples run) against oxtcp's
 //!   CUBIC. With smoltcp's CUBIC (`socket-tcp-cubic`) the MTU 65535 / 64 KiB cell stalled:
 //!   0.047 Gbit/s in quick runs, against 10.2 without congestion control, 10.4 with CUBIC and
