@@ -1,11 +1,14 @@
 //! Arbitrary bytes into the wire parser: `parse_packet` on the whole input and
 //! `TcpOptions::parse` on it as an option area. Neither may panic, and whatever parses is
 //! emitted and parsed again: the round trip must agree on every field the emitter keeps.
+//! The checksum of the input, from its start and from its second byte, must equal the plain
+//! RFC 1071 word loop's, whichever loop (scalar or AVX2) `checksum::sum` chose.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oxtcp_wire::{
-    emit_packet, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpOptionIter, TcpOptions, TcpPacket,
+    checksum, emit_packet, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpOptionIter, TcpOptions,
+    TcpPacket,
 };
 
 /// The emitter lays options out as Linux does and may drop trailing SACK blocks that its
@@ -125,7 +128,32 @@ fn with_checksums(data: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// The RFC 1071 sum of big-endian 16-bit words, an odd last byte padded with zero, folded to
+/// 16 bits as `checksum::sum` folds it (0 only for an all-zero input).
+fn word_sum(data: &[u8]) -> u32 {
+    let mut acc: u64 = data
+        .chunks(2)
+        .map(|w| u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u32
+}
+
+fn checksum_agrees(data: &[u8]) {
+    for piece in [data, data.get(1..).unwrap_or(&[])] {
+        assert_eq!(
+            checksum::sum(piece),
+            word_sum(piece),
+            "checksum of {} bytes",
+            piece.len()
+        );
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    checksum_agrees(data);
     packet_round_trip(data);
     if let Some(fixed) = with_checksums(data) {
         packet_round_trip(&fixed);
