@@ -23,7 +23,7 @@ pub(super) const BLOCK: usize = 64;
 /// accumulator can overflow (each takes at most 2^26 words below 2^32).
 pub(super) fn sum_blocks(blocks: &[u8]) -> Option<u64> {
     debug_assert!(blocks.len() % BLOCK == 0 && blocks.len() as u64 <= 1 << 32);
-    if !std::arch::is_x86_feature_detected!("avx2") {
+    if !available() {
         return None;
     }
     // SAFETY: `sum_blocks_avx2` needs nothing but the AVX2 instructions its target feature
@@ -31,6 +31,11 @@ pub(super) fn sum_blocks(blocks: &[u8]) -> Option<u64> {
     #[allow(unsafe_code)]
     let total = unsafe { sum_blocks_avx2(blocks) };
     Some(total)
+}
+
+/// Whether this processor has AVX2 (asked once; std caches the answer).
+pub(super) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
 }
 
 /// The loop of [`sum_blocks`], compiled with AVX2: each 32-bit word is widened to 64 bits
@@ -62,7 +67,7 @@ mod tests {
 
     #[test]
     fn vector_total_equals_the_word_total() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !available() {
             eprintln!("no AVX2 on this processor: the vector loop is never called here");
             return;
         }
