@@ -80,7 +80,7 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "insns",
-            about: "instruction counts (callgrind): the per-segment hot paths, one lifecycle and bulk per KiB (oxtcp, smoltcp)",
+            about: "instruction counts (callgrind): the per-segment hot paths, one lifecycle and bulk per KiB (oxtcp, smoltcp), with simulated I-cache misses for the last two",
             run: insns::run,
         },
         Group {
