@@ -8,6 +8,7 @@ mod cpus;
 mod forge;
 mod insns;
 mod lifecycle;
+mod lockstep;
 mod machine;
 mod memory;
 mod netns;
@@ -94,7 +95,7 @@ fn groups() -> Vec<Group> {
 
 fn main() -> Result<()> {
     // The child processes, kept off the command line's help: the memory group's
-    // `__hold N`, the instruction counts' `__hot N`, `__life` and `__bulk`, and the tun group's smoltcp server.
+    // `__hold N`, the instruction counts' `__hot N`, `__life` and `__bulk`, the `__lockstep K N` diagnostic, and the tun group's smoltcp server.
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some(memory::HOLD) {
         return memory::hold_child(&argv[2..]);
@@ -105,6 +106,9 @@ fn main() -> Result<()> {
     }
     if argv.get(1).map(String::as_str) == Some("__life") {
         return insns::life_main(&argv[2..]);
+    }
+    if argv.get(1).map(String::as_str) == Some(lockstep::CMD) {
+        return lockstep::main(&argv[2..]);
     }
     if argv.get(1).map(String::as_str) == Some("__bulk") {
         return insns::bulk_main(&argv[2..]);
