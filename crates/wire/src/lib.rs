@@ -14,6 +14,7 @@
 pub mod checksum;
 mod error;
 mod field;
+pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
 pub mod packet;

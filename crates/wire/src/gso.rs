@@ -1,0 +1,328 @@
+//! Segmentation in software (generic segmentation offload): a TCP super-segment, written for
+//! a device that cuts it into segments (TSO), cut here instead into datagrams of one segment
+//! each, for a device that cannot.
+//!
+//! The stack then decides, builds headers and does its bookkeeping once for a run of full
+//! segments, and what is done per segment on the wire is only what differs: each datagram
+//! gets the headers with its own sequence number, IP length (and IPv4 identification and
+//! header checksum), its slice of the payload and its own TCP checksum. This is what a TSO
+//! device does in hardware and Linux's GSO in software:
+//! - the sequence number advances by the payload before it (RFC 9293 §3.4);
+//! - FIN and PSH go on the last segment only, CWR on the first only (RFC 3168 §6.1.1: a
+//!   sender that segments in hardware sets CWR on the first segment alone);
+//! - IPv4 identifications count up from the super-segment's, one per segment, as Linux's
+//!   TSO does for datagrams with DF set.
+
+use core::net::IpAddr;
+
+use crate::ipv4::{Ipv4Packet, Ipv4Repr};
+use crate::ipv6::{Ipv6Packet, Ipv6Repr};
+use crate::packet::IP_PROTO_TCP;
+use crate::tcp::{TcpFlags, TcpPacket};
+use crate::{Error, Result};
+
+/// The least TCP header: 5 words.
+const TCP_MIN_HEADER: usize = 20;
+
+/// Where the super-segment's headers end, and its addresses.
+struct Layout {
+    ip_len: usize,
+    src: IpAddr,
+    dst: IpAddr,
+}
+
+/// Check that `headers` is exactly an IPv4 or IPv6 header (no IPv6 extension headers)
+/// followed by a whole TCP header.
+fn layout(headers: &[u8]) -> Result<Layout> {
+    let version = headers.first().ok_or(Error::Truncated)? >> 4;
+    let (ip_len, protocol, src, dst) = match version {
+        4 => {
+            let ip = Ipv4Packet::new_unchecked(headers);
+            let ip_len = ip.header_len();
+            if ip_len < Ipv4Repr::HEADER_LEN || headers.len() < ip_len {
+                return Err(Error::BadHeaderLen);
+            }
+            if ip.more_frags() || ip.frag_offset() != 0 {
+                return Err(Error::Fragmented);
+            }
+            let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+            (ip_len, ip.protocol(), src, dst)
+        }
+        6 => {
+            if headers.len() < Ipv6Repr::HEADER_LEN {
+                return Err(Error::Truncated);
+            }
+            let ip = Ipv6Packet::new_unchecked(headers);
+            let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+            (Ipv6Repr::HEADER_LEN, ip.next_header(), src, dst)
+        }
+        _ => return Err(Error::BadVersion),
+    };
+    if protocol != IP_PROTO_TCP {
+        return Err(Error::NotTcp);
+    }
+    let tcp = &headers[ip_len..];
+    let offset = tcp.get(12).ok_or(Error::Truncated)?;
+    let tcp_len = usize::from(offset >> 4) * 4;
+    if tcp_len < TCP_MIN_HEADER || tcp_len != tcp.len() {
+        return Err(Error::BadHeaderLen);
+    }
+    Ok(Layout { ip_len, src, dst })
+}
+
+/// Cut the super-segment with headers `headers` (IP header and TCP header, options
+/// included) and payload `payload` (in parts, as a gathered write has it) into datagrams of
+/// at most `size` payload bytes. Each is written into `buf`, which must hold the headers and
+/// `size` bytes, and handed to `emit` while it is there. Returns how many datagrams were
+/// emitted; none if an error is returned.
+///
+/// The checksum fields are ignored on the way in (a super-segment usually carries only its
+/// pseudo-header's sum) and every datagram leaves with both checksums complete.
+pub fn segment(
+    headers: &[u8],
+    payload: &[&[u8]],
+    size: usize,
+    buf: &mut [u8],
+    mut emit: impl FnMut(&[u8]),
+) -> Result<usize> {
+    let Layout { ip_len, src, dst } = layout(headers)?;
+    let total: usize = payload.iter().map(|p| p.len()).sum();
+    let size = if total == 0 { 0 } else { size.min(total) };
+    if size == 0 && total > 0 {
+        return Err(Error::BufferTooSmall);
+    }
+    let hdr = headers.len();
+    // An IPv4 total length counts the IP header, an IPv6 payload length does not.
+    let max_datagram = if src.is_ipv4() { 65535 } else { 65535 + ip_len };
+    if hdr + size > max_datagram {
+        return Err(Error::BadTotalLen);
+    }
+    if buf.len() < hdr + size {
+        return Err(Error::BufferTooSmall);
+    }
+    let tcp = TcpPacket::new_unchecked(&headers[ip_len..]);
+    let (seq, flags) = (tcp.seq_number(), tcp.flags());
+    let ident = src
+        .is_ipv4()
+        .then(|| Ipv4Packet::new_unchecked(headers).ident());
+    let count = if total == 0 { 1 } else { total.div_ceil(size) };
+    let mut parts = payload.iter().copied().filter(|p| !p.is_empty());
+    let mut part: &[u8] = parts.next().unwrap_or(&[]);
+    for i in 0..count {
+        let offset = i * size;
+        let len = size.min(total - offset);
+        let (head, body) = buf.split_at_mut(hdr);
+        head.copy_from_slice(headers);
+        // Gather this segment's payload from the parts.
+        let mut filled = 0;
+        while filled < len {
+            if part.is_empty() {
+                part = parts.next().ok_or(Error::Truncated)?;
+            }
+            let n = part.len().min(len - filled);
+            body[filled..filled + n].copy_from_slice(&part[..n]);
+            part = &part[n..];
+            filled += n;
+        }
+        let last = i + 1 == count;
+        let datagram = &mut buf[..hdr + len];
+        let tcp_len = hdr - ip_len + len;
+        match ident {
+            Some(ident) => {
+                let mut ip = Ipv4Packet::new_unchecked(&mut datagram[..ip_len]);
+                ip.set_total_len(ip_len + tcp_len);
+                ip.set_ident(ident.wrapping_add(i as u16));
+                ip.fill_checksum();
+            }
+            None => Ipv6Packet::new_unchecked(&mut datagram[..ip_len]).set_payload_len(tcp_len),
+        }
+        let mut tcp = TcpPacket::new_unchecked(&mut datagram[ip_len..]);
+        tcp.set_seq_number(seq.wrapping_add(offset as u32));
+        let mut f = flags;
+        if !last {
+            f.remove(TcpFlags::FIN);
+            f.remove(TcpFlags::PSH);
+        }
+        if i > 0 {
+            f.remove(TcpFlags::CWR);
+        }
+        tcp.set_flags(f);
+        tcp.fill_checksum(src, dst);
+        emit(datagram);
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{emit_packet, emit_packet_with, parse_packet};
+    use crate::tcp::{TcpOptions, TcpRepr, Timestamps};
+    use crate::Checksum;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    const V4: (IpAddr, IpAddr) = (
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+    );
+    const V6: (IpAddr, IpAddr) = (
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+    );
+
+    fn repr(seq: u32, flags: TcpFlags) -> TcpRepr {
+        TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            seq,
+            ack: 77,
+            flags,
+            window: 512,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps: Some(Timestamps { tsval: 5, tsecr: 6 }),
+                ..TcpOptions::default()
+            },
+        }
+    }
+
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    /// The super-segment as the stack writes it for a device that cuts: checksum offloaded.
+    fn super_segment((src, dst): (IpAddr, IpAddr), tcp: &TcpRepr, data: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; 70_000];
+        let n =
+            emit_packet_with(&mut buf, src, dst, 64, tcp, &[data], Checksum::Offloaded).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    /// Cut `datagram` (headers, then `data_len` bytes of payload, given in `parts`) at `size`.
+    fn cut(datagram: &[u8], data_len: usize, parts: &[&[u8]], size: usize) -> Vec<Vec<u8>> {
+        let headers = &datagram[..datagram.len() - data_len];
+        let mut buf = vec![0u8; headers.len() + size];
+        let mut out = Vec::new();
+        let n = segment(headers, parts, size, &mut buf, |d| out.push(d.to_vec())).unwrap();
+        assert_eq!(n, out.len());
+        out
+    }
+
+    #[test]
+    fn a_super_segment_becomes_segments_that_each_check_out() {
+        // The sequence numbers wrap inside the run, and the last segment is short.
+        let data = payload(5000);
+        let seq = 0xffff_f000;
+        for addrs in [V4, V6] {
+            let tcp = repr(seq, TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN);
+            let mut datagram = super_segment(addrs, &tcp, &data);
+            if addrs.0.is_ipv4() {
+                let mut ip = Ipv4Packet::new_unchecked(&mut datagram[..]);
+                ip.set_ident(0xfffe);
+                ip.fill_checksum();
+            }
+            let pieces = cut(&datagram, data.len(), &[&data], 1448);
+            assert_eq!(pieces.len(), 4);
+            let mut joined = Vec::new();
+            for (i, d) in pieces.iter().enumerate() {
+                // Both checksums verify, and every length field agrees with the datagram.
+                let s = parse_packet(d).unwrap();
+                assert_eq!(s.tcp.seq, seq.wrapping_add(1448 * i as u32));
+                assert_eq!((s.tcp.ack, s.tcp.window), (77, 512));
+                assert_eq!(s.tcp.options.timestamps, tcp.options.timestamps);
+                let last = i == 3;
+                assert_eq!(s.tcp.flags.contains(TcpFlags::FIN), last, "FIN on {i}");
+                assert_eq!(s.tcp.flags.contains(TcpFlags::PSH), last, "PSH on {i}");
+                assert!(s.tcp.flags.contains(TcpFlags::ACK));
+                assert_eq!(s.payload.len(), if last { 5000 - 3 * 1448 } else { 1448 });
+                if addrs.0.is_ipv4() {
+                    let ip = Ipv4Packet::new_unchecked(&d[..]);
+                    assert_eq!(ip.ident(), 0xfffeu16.wrapping_add(i as u16));
+                    assert_eq!(ip.total_len(), d.len());
+                }
+                joined.extend_from_slice(s.payload);
+            }
+            assert_eq!(joined, data);
+        }
+    }
+
+    #[test]
+    fn payload_in_parts_is_cut_as_if_whole() {
+        let data = payload(4000);
+        let datagram = super_segment(V4, &repr(1, TcpFlags::ACK), &data);
+        let whole = cut(&datagram, data.len(), &[&data], 1000);
+        // Parts that end inside a segment, on its edge, and an empty one.
+        let (a, rest) = data.split_at(700);
+        let (b, c) = rest.split_at(1300);
+        let parts = cut(&datagram, data.len(), &[a, &[], b, c], 1000);
+        assert_eq!(parts, whole);
+        assert_eq!(whole.len(), 4);
+    }
+
+    #[test]
+    fn cwr_goes_on_the_first_segment_only() {
+        let data = payload(3000);
+        let datagram = super_segment(V4, &repr(1, TcpFlags::ACK | TcpFlags::CWR), &data);
+        let pieces = cut(&datagram, data.len(), &[&data], 1448);
+        let cwr: Vec<bool> = pieces
+            .iter()
+            .map(|d| parse_packet(d).unwrap().tcp.flags.contains(TcpFlags::CWR))
+            .collect();
+        assert_eq!(cwr, [true, false, false]);
+    }
+
+    #[test]
+    fn a_segment_that_fits_leaves_as_the_stack_would_have_written_it() {
+        let data = payload(900);
+        let tcp = repr(42, TcpFlags::ACK | TcpFlags::PSH);
+        let datagram = super_segment(V6, &tcp, &data);
+        let pieces = cut(&datagram, data.len(), &[&data], 1448);
+        let mut plain = vec![0u8; 2000];
+        let n = emit_packet(&mut plain, V6.0, V6.1, 64, &tcp, &[&data]).unwrap();
+        assert_eq!(pieces, [plain[..n].to_vec()]);
+    }
+
+    #[test]
+    fn bad_input_is_refused_without_emitting() {
+        let data = payload(3000);
+        let datagram = super_segment(V4, &repr(1, TcpFlags::ACK), &data);
+        let headers = &datagram[..datagram.len() - data.len()];
+        let mut buf = vec![0u8; 2000];
+        let mut emitted = 0;
+        let mut run = |h: &[u8], parts: &[&[u8]], size: usize, buf: &mut [u8]| {
+            segment(h, parts, size, buf, |_| emitted += 1)
+        };
+        // A buffer without room for the headers and one segment.
+        assert_eq!(
+            run(headers, &[&data], 1448, &mut buf[..1448]),
+            Err(Error::BufferTooSmall)
+        );
+        // Headers that run on past the TCP header, or stop inside it.
+        let mut longer = headers.to_vec();
+        longer.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            run(&longer, &[&data], 1448, &mut buf),
+            Err(Error::BadHeaderLen)
+        );
+        assert_eq!(
+            run(&headers[..30], &[&data], 1448, &mut buf),
+            Err(Error::Truncated)
+        );
+        // No segment size for a payload.
+        assert_eq!(
+            run(headers, &[&data], 0, &mut buf),
+            Err(Error::BufferTooSmall)
+        );
+        // Not TCP, and not IP.
+        let mut udp = headers.to_vec();
+        udp[9] = 17;
+        assert_eq!(run(&udp, &[&data], 1448, &mut buf), Err(Error::NotTcp));
+        assert_eq!(
+            run(&[0x50; 40], &[&data], 1448, &mut buf),
+            Err(Error::BadVersion)
+        );
+        assert_eq!(run(&[], &[&data], 1448, &mut buf), Err(Error::Truncated));
+        assert_eq!(emitted, 0);
+    }
+}
