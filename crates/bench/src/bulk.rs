@@ -25,6 +25,8 @@ const PORT: u16 = 5001;
 const READ_CHUNK: usize = 64 * 1024;
 /// Link MTUs of the cells.
 const MTUS: [usize; 2] = [1500, 65535];
+/// The oxtcp pair with software segmentation on its link.
+pub const OXTCP_GSO: &str = "oxtcp+gso";
 /// Socket buffer sizes of the cells.
 const BUFFERS: [usize; 2] = [64 * 1024, 1024 * 1024];
 
@@ -40,23 +42,28 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// The two figures of one cell, each with an oxtcp and a smoltcp row.
+/// The two figures of one cell, each with an oxtcp and a smoltcp row, and below 64 KiB of MTU
+/// an `oxtcp+gso` row too: the oxtcp pair with software segmentation on its link
+/// (`Pair::with_gso`). At an MTU of 64 KiB a segment is already as large as a super-segment
+/// may be, so there it would be the same as plain oxtcp.
 fn cell(budget: &Budget, mtu: usize, buffer: usize, total: usize) -> Result<Vec<Row>> {
     let name = format!("bulk MTU {mtu} buf {}", size_name(buffer));
-    let cpu_oxtcp = RefCell::new(Vec::new());
-    let cpu_smoltcp = RefCell::new(Vec::new());
-    let systems = vec![
-        System::new("oxtcp", || {
-            let t = oxtcp_transfer(mtu, buffer, total)?;
-            cpu_oxtcp.borrow_mut().push(t.cpu_ns_per_kib());
-            Ok(t.gbit_per_s())
-        }),
-        System::new("smoltcp", || {
-            let t = smoltcp_transfer(mtu, buffer, total)?;
-            cpu_smoltcp.borrow_mut().push(t.cpu_ns_per_kib());
-            Ok(t.gbit_per_s())
-        }),
-    ];
+    let gso = mtu < 65535;
+    let cpu: [RefCell<Vec<f64>>; 3] = Default::default();
+    let oxtcp = |gso: bool, cpu: &RefCell<Vec<f64>>| {
+        let t = oxtcp_transfer(mtu, buffer, total, gso)?;
+        cpu.borrow_mut().push(t.cpu_ns_per_kib());
+        Ok(t.gbit_per_s())
+    };
+    let mut systems = vec![System::new("oxtcp", || oxtcp(false, &cpu[0]))];
+    if gso {
+        systems.push(System::new(OXTCP_GSO, || oxtcp(true, &cpu[1])));
+    }
+    systems.push(System::new("smoltcp", || {
+        let t = smoltcp_transfer(mtu, buffer, total)?;
+        cpu[2].borrow_mut().push(t.cpu_ns_per_kib());
+        Ok(t.gbit_per_s())
+    }));
     let mut rows = runner::alternate(
         budget,
         &format!("{name}: throughput"),
@@ -65,14 +72,12 @@ fn cell(budget: &Budget, mtu: usize, buffer: usize, total: usize) -> Result<Vec<
         systems,
     )?;
     let cpu_figure = format!("{name}: CPU per KiB");
-    for (system, runs) in [("oxtcp", cpu_oxtcp), ("smoltcp", cpu_smoltcp)] {
-        rows.push(Row::new(
-            &cpu_figure,
-            system,
-            "ns/KiB",
-            Better::Lower,
-            runs.into_inner(),
-        ));
+    let [plain, with_gso, smol] = cpu;
+    for (system, runs) in [("oxtcp", plain), (OXTCP_GSO, with_gso), ("smoltcp", smol)] {
+        let runs = runs.into_inner();
+        if !runs.is_empty() {
+            rows.push(Row::new(&cpu_figure, system, "ns/KiB", Better::Lower, runs));
+        }
     }
     Ok(rows)
 }
@@ -170,17 +175,21 @@ impl<'a> Check<'a> {
     }
 }
 
-/// `total` bytes from A to B through a fresh oxtcp pair; only the transfer is timed, not the
-/// handshake.
+/// `total` bytes from A to B through a fresh oxtcp pair, its link segmenting in software if
+/// `gso` (`Pair::with_gso`); only the transfer is timed, not the handshake.
 #[inline(never)]
-pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfer> {
+pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize, gso: bool) -> Result<Transfer> {
     let cfg = StackConfig {
         mtu,
         recv_buffer: buffer,
         send_buffer: buffer,
         ..Default::default()
     };
-    let mut p = Pair::new(&cfg);
+    let mut p = if gso {
+        Pair::with_gso(&cfg)
+    } else {
+        Pair::new(&cfg)
+    };
     let listener = p.listen(PORT, 16)?;
     let (c, s) = p.connect(PORT, listener)?;
     let pattern = Pattern::new();
@@ -209,6 +218,7 @@ pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfe
         Ok(())
     })?;
     check.finish(total)?;
+    p.check_link()?;
     Ok(Transfer {
         bytes: total,
         wall,
@@ -269,7 +279,7 @@ mod tests {
     #[test]
     fn both_pairs_move_a_mebibyte_intact() {
         for (mtu, buffer) in [(1500, 64 * 1024), (65535, 1 << 20)] {
-            let t = oxtcp_transfer(mtu, buffer, 1 << 20).unwrap();
+            let t = oxtcp_transfer(mtu, buffer, 1 << 20, false).unwrap();
             assert_eq!(t.bytes, 1 << 20);
             let t = smoltcp_transfer(mtu, buffer, 1 << 20).unwrap();
             assert_eq!(t.bytes, 1 << 20);

@@ -14,9 +14,10 @@
 //! - one lifecycle (`lifecycle`'s connect, request, response, close), for oxtcp and for
 //!   smoltcp, in each closing order (`oxtcp-bench __life SYSTEM ORDER N`): the whole cost of
 //!   one connection, harness included, comparable between the two stacks;
-//! - bulk, per KiB (`bulk`'s transfer at MTU 1500 with 64 KiB buffers), for oxtcp and for
-//!   smoltcp (`oxtcp-bench __bulk SYSTEM MTU BUFFER BYTES`): everything from the handshake to
-//!   the last byte checked, over the KiB moved; the harness's check of every byte is in both.
+//! - bulk, per KiB (`bulk`'s transfer at MTU 1500 with 64 KiB buffers), for oxtcp, for oxtcp
+//!   with software segmentation on its link (`oxtcp+gso`), and for smoltcp (`oxtcp-bench
+//!   __bulk SYSTEM MTU BUFFER BYTES`): everything from the handshake to the last byte
+//!   checked, over the KiB moved; the harness's check of every byte is in all three.
 //!
 //! The lifecycle and bulk runs also simulate a first-level instruction cache of 32 KiB, 8-way
 //! (`--cache-sim=yes`, the geometry fixed, not the host's), and give its misses per lifecycle
@@ -183,15 +184,16 @@ pub fn life_main(args: &[String]) -> Result<()> {
 /// `smoltcp` in memory; its "calls" are the KiB moved.
 pub fn bulk_main(args: &[String]) -> Result<()> {
     let [system, mtu, buffer, bytes] = args else {
-        bail!("usage: __bulk oxtcp|smoltcp MTU BUFFER BYTES");
+        bail!("usage: __bulk oxtcp|oxtcp+gso|smoltcp MTU BUFFER BYTES");
     };
     let mtu: usize = mtu.parse().context("MTU")?;
     let buffer: usize = buffer.parse().context("buffer")?;
     let bytes: usize = bytes.parse().context("bytes")?;
     match system.as_str() {
-        "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes)?,
+        "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes, false)?,
+        bulk::OXTCP_GSO => bulk::oxtcp_transfer(mtu, buffer, bytes, true)?,
         "smoltcp" => bulk::smoltcp_transfer(mtu, buffer, bytes)?,
-        _ => bail!("system {system:?}: oxtcp or smoltcp"),
+        _ => bail!("system {system:?}: oxtcp, oxtcp+gso or smoltcp"),
     };
     println!("calls {}", bytes / 1024);
     Ok(())
@@ -291,18 +293,21 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
         rows.extend(compared(&what, &runs)?);
     }
     let bytes: u64 = budget.pick(16 << 20, 4 << 20);
-    let runs = [OXTCP, "smoltcp"].map(|system| {
+    let runs = [OXTCP, bulk::OXTCP_GSO, "smoltcp"].map(|system| {
         let args = ["__bulk", system, "1500", "65536"].map(String::from);
         let args = [&args[..], &[bytes.to_string()]].concat();
-        (system, format!("bulk::{system}_transfer"), args)
+        // Both oxtcp systems run `oxtcp_transfer`.
+        let func = system.split('+').next().unwrap_or(system);
+        (system, format!("bulk::{func}_transfer"), args)
     });
     rows.extend(compared("bulk MTU 1500 buf 64 KiB, per KiB", &runs)?);
     Ok(rows)
 }
 
-/// One figure for each system of `runs` (system, function collected in, arguments): the
-/// instructions per call, then the simulated instruction-cache misses per call.
-fn compared(what: &str, runs: &[(&str, String, Vec<String>); 2]) -> Result<Vec<Row>> {
+/// Two figures, each with a row for every system of `runs` (system, function collected in,
+/// arguments): the instructions per call, then the simulated instruction-cache misses per
+/// call.
+fn compared(what: &str, runs: &[(&str, String, Vec<String>)]) -> Result<Vec<Row>> {
     let mut instr = Vec::new();
     let mut misses = Vec::new();
     for (system, func, args) in runs {

@@ -4,6 +4,13 @@
 //! keeps it for the bytes it carries hands back one its application emptied, so after warm-up
 //! nothing is allocated per packet. Time is the wall clock, so timers (delayed ACKs, RTOs)
 //! behave as on a real host.
+//!
+//! With [`Pair::with_gso`] the link segments in software, as a device without TSO does under
+//! Linux's GSO: each stack may hand over up to 64 KiB of whole segments at once
+//! (`StackConfig::segmentation_offload`, through `Stack::poll_transmit_gathered`), and the
+//! link cuts that into datagrams of one segment each (`oxtcp_wire::gso::segment`), each with
+//! its own headers and checksum, and delivers them one by one. What crosses the link, and
+//! what the receiver handles, is the same MTU-sized segments as without it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant as StdInstant;
@@ -22,7 +29,24 @@ pub struct Pair {
     pub b: Stack,
     start: StdInstant,
     buf: Vec<u8>,
+    /// Software segmentation, if on: the buffers it cuts with.
+    gso: Option<Gso>,
 }
+
+/// The link's buffers for software segmentation: the stack writes a super-segment's headers
+/// into `headers`, and each segment cut from it is written into `wire`.
+struct Gso {
+    headers: Vec<u8>,
+    wire: Vec<u8>,
+    /// The first super-segment the link could not cut, if any (none should be).
+    error: Option<oxtcp_wire::Error>,
+    /// Super-segments cut, and the longest datagram delivered.
+    cut: u64,
+    longest: usize,
+}
+
+/// Most payload one super-segment carries with software segmentation: a TSO device's limit.
+const GSO_MAX: usize = 65535 - 40 - 60;
 
 impl Pair {
     /// Stacks A and B with `cfg` (seeds differ), joined by a link of `cfg.mtu`.
@@ -36,6 +60,41 @@ impl Pair {
             b: Stack::with_addresses(with_seed(2), &[B_IP]),
             start: StdInstant::now(),
             buf: vec![0; cfg.mtu.max(1500)],
+            gso: None,
+        }
+    }
+
+    /// [`Pair::new`] with software segmentation on the link (module documentation).
+    pub fn with_gso(cfg: &StackConfig) -> Pair {
+        let cfg = StackConfig {
+            segmentation_offload: Some(GSO_MAX),
+            ..cfg.clone()
+        };
+        let mut p = Pair::new(&cfg);
+        p.gso = Some(Gso {
+            // The stack sizes a super-segment by the buffer it writes into, though only the
+            // headers land there.
+            headers: vec![0; 65535],
+            wire: vec![0; cfg.mtu.max(1500)],
+            error: None,
+            cut: 0,
+            longest: 0,
+        });
+        p
+    }
+
+    /// With software segmentation: the super-segments the link cut, and the longest datagram
+    /// it delivered.
+    #[cfg(test)]
+    pub fn link_stats(&self) -> Option<(u64, usize)> {
+        self.gso.as_ref().map(|g| (g.cut, g.longest))
+    }
+
+    /// Whether the link cut every super-segment it was given.
+    pub fn check_link(&self) -> Result<()> {
+        match self.gso.as_ref().and_then(|g| g.error) {
+            Some(e) => bail!("the link could not cut a super-segment: {e}"),
+            None => Ok(()),
         }
     }
 
@@ -54,6 +113,15 @@ impl Pair {
                 if s.poll_timeout().is_some_and(|t| t <= now) {
                     s.handle_timeout(now);
                 }
+            }
+            if let Some(g) = self.gso.as_mut() {
+                let n = cut_across(&mut self.a, &mut self.b, now, g)
+                    + cut_across(&mut self.b, &mut self.a, now, g);
+                if n == 0 {
+                    return moved;
+                }
+                moved += n;
+                continue;
             }
             let mut any = false;
             while let Some(n) = self.a.poll_transmit(now, &mut self.buf) {
@@ -89,5 +157,85 @@ impl Pair {
             Ok(s) => Ok((c, s)),
             Err(e) => bail!("accept after the handshake: {e}"),
         }
+    }
+}
+
+/// Move everything `from` has to send to `to`, cutting super-segments into segments; how
+/// many datagrams crossed.
+fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> usize {
+    let Gso {
+        headers,
+        wire,
+        error,
+        cut,
+        longest,
+    } = g;
+    let mut moved = 0;
+    let mut send = |parts: &[&[u8]], size: Option<u16>| {
+        let Some((first, payload)) = parts.split_first() else {
+            return;
+        };
+        let mut deliver = |d: &[u8]| {
+            *longest = (*longest).max(d.len());
+            to.handle_packet_with(now, d, Checksum::Computed);
+        };
+        match size {
+            None => {
+                deliver(first);
+                moved += 1;
+            }
+            Some(size) => {
+                match oxtcp_wire::gso::segment(first, payload, size.into(), wire, deliver) {
+                    Ok(n) => {
+                        moved += n;
+                        *cut += 1;
+                    }
+                    Err(e) => *error = error.or(Some(e)),
+                }
+            }
+        }
+    };
+    while from.poll_transmit_gathered(now, headers, &mut send) {}
+    moved
+}
+
+#[cfg(test)]
+mod tests {
+    /// 256 KiB from A to B at MTU 1500, with the link cutting super-segments: every byte
+    /// arrives in order, the link cut some, and no datagram it delivered exceeds the MTU.
+    #[test]
+    fn a_link_with_software_segmentation_delivers_mtu_sized_datagrams() {
+        use super::{Pair, StackConfig};
+        let cfg = StackConfig {
+            mtu: 1500,
+            ..Default::default()
+        };
+        let mut p = Pair::with_gso(&cfg);
+        let l = p.listen(80, 4).unwrap();
+        let (c, s) = p.connect(80, l).unwrap();
+        let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..1000 {
+            if got.len() == data.len() {
+                break;
+            }
+            sent += p.a.send(c, &data[sent..]).unwrap_or(0);
+            p.pump();
+            while let Ok(n @ 1..) = p.b.recv(s, &mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert!(
+            got == data,
+            "{} of {} bytes, in order",
+            got.len(),
+            data.len()
+        );
+        p.check_link().unwrap();
+        let (cut, longest) = p.link_stats().unwrap();
+        assert!(cut > 0, "no super-segment was cut");
+        assert!(longest <= 1500, "a datagram of {longest} bytes");
+        assert!(Pair::new(&cfg).link_stats().is_none());
     }
 }
