@@ -2,13 +2,16 @@
 //! `TcpOptions::parse` on it as an option area. Neither may panic, and whatever parses is
 //! emitted and parsed again: the round trip must agree on every field the emitter keeps.
 //! The checksum of the input, from its start and from its second byte, must equal the plain
-//! RFC 1071 word loop's, whichever loop (scalar or AVX2) `checksum::sum` chose.
+//! RFC 1071 word loop's, whichever loop (scalar or AVX2) `checksum::sum` chose. A segment that
+//! parses is also cut by `gso::segment` at a size taken from the input: every piece must parse
+//! with its checksums, carry the sequence number of its first byte, and the pieces' payloads
+//! must make up the original's.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oxtcp_wire::{
-    checksum, emit_packet, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpOptionIter, TcpOptions,
-    TcpPacket,
+    checksum, emit_packet, gso, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpFlags,
+    TcpOptionIter, TcpOptions, TcpPacket,
 };
 
 /// The emitter lays options out as Linux does and may drop trailing SACK blocks that its
@@ -102,6 +105,55 @@ fn packet_round_trip(data: &[u8]) {
     assert_eq!(&buf[..n], &again[..m], "second emit differs");
 }
 
+fn segmentation_agrees(data: &[u8]) {
+    let Ok(seg) = parse_packet(data) else {
+        return;
+    };
+    let start = seg.payload.as_ptr() as usize - data.as_ptr() as usize;
+    let headers = &data[..start];
+    let size = 1 + (seg.tcp.seq as usize % 1500);
+    // The payload in two parts, split where the input says.
+    let split = (seg.tcp.ack as usize).min(seg.payload.len());
+    let (a, b) = seg.payload.split_at(split);
+    let mut buf = vec![0u8; start + size];
+    let mut joined = Vec::new();
+    let mut fins = 0;
+    let n = gso::segment(headers, &[a, b], size, &mut buf, |d| {
+        let piece = parse_packet(d).expect("a cut segment does not parse");
+        let at = joined.len() as u32;
+        assert_eq!(
+            piece.tcp.seq,
+            seg.tcp.seq.wrapping_add(at),
+            "sequence number"
+        );
+        assert_eq!(
+            (piece.tcp.src_port, piece.tcp.ack),
+            (seg.tcp.src_port, seg.tcp.ack)
+        );
+        fins += usize::from(piece.tcp.flags.contains(TcpFlags::FIN));
+        joined.extend_from_slice(piece.payload);
+    });
+    let single = [TcpFlags::SYN, TcpFlags::RST, TcpFlags::URG];
+    let n = match n {
+        Ok(n) => n,
+        // What these flags mean belongs to one segment.
+        Err(oxtcp_wire::Error::NotSegmentable)
+            if single.iter().any(|&f| seg.tcp.flags.contains(f)) && seg.payload.len() > size =>
+        {
+            assert!(joined.is_empty(), "a refused segment was partly emitted");
+            return;
+        }
+        Err(e) => panic!("a parsed segment could not be cut: {e}"),
+    };
+    assert_eq!(joined, seg.payload, "payload");
+    assert_eq!(n, seg.payload.len().div_ceil(size).max(1), "pieces");
+    assert_eq!(
+        fins,
+        usize::from(seg.tcp.flags.contains(TcpFlags::FIN)),
+        "FINs"
+    );
+}
+
 /// The input with its IP header and TCP checksums made right, where the IP header is whole
 /// enough to say where the segment is: without this nearly every input stops at a checksum
 /// and the TCP header and option parsing behind it is rarely reached.
@@ -157,6 +209,7 @@ fuzz_target!(|data: &[u8]| {
     packet_round_trip(data);
     if let Some(fixed) = with_checksums(data) {
         packet_round_trip(&fixed);
+        segmentation_agrees(&fixed);
     }
     options_round_trip(data);
     // Also the area after a plausible fixed header, as a real segment's options would be.

@@ -34,6 +34,9 @@ pub enum Error {
     /// The output buffer is too small for what is to be emitted.
     #[error("output buffer too small")]
     BufferTooSmall,
+    /// A segment that cannot be cut into several (SYN, RST or URG set).
+    #[error("SYN, RST or URG segment cannot be segmented")]
+    NotSegmentable,
 }
 
 impl Error {
@@ -50,6 +53,7 @@ impl Error {
             Error::NotTcp => "not_tcp",
             Error::AddressFamilyMismatch => "address_family_mismatch",
             Error::BufferTooSmall => "buffer_too_small",
+            Error::NotSegmentable => "not_segmentable",
         }
     }
 }

@@ -77,7 +77,9 @@ fn layout(headers: &[u8]) -> Result<Layout> {
 /// emitted; none if an error is returned.
 ///
 /// The checksum fields are ignored on the way in (a super-segment usually carries only its
-/// pseudo-header's sum) and every datagram leaves with both checksums complete.
+/// pseudo-header's sum) and every datagram leaves with both checksums complete. A segment
+/// with SYN, RST or URG set is refused if it would need cutting: what those mean belongs to
+/// one segment.
 pub fn segment(
     headers: &[u8],
     payload: &[&[u8]],
@@ -106,6 +108,11 @@ pub fn segment(
         .is_ipv4()
         .then(|| Ipv4Packet::new_unchecked(headers).ident());
     let count = if total == 0 { 1 } else { total.div_ceil(size) };
+    // A SYN's or RST's meaning, and an urgent pointer, belong to one segment.
+    let single = TcpFlags::SYN.union(TcpFlags::RST).union(TcpFlags::URG);
+    if count > 1 && flags.bits() & single.bits() != 0 {
+        return Err(Error::NotSegmentable);
+    }
     let mut parts = payload.iter().copied().filter(|p| !p.is_empty());
     let mut part: &[u8] = parts.next().unwrap_or(&[]);
     for i in 0..count {
@@ -323,6 +330,18 @@ mod tests {
             Err(Error::BadVersion)
         );
         assert_eq!(run(&[], &[&data], 1448, &mut buf), Err(Error::Truncated));
-        assert_eq!(emitted, 0);
+        // SYN, RST and URG segments are not cut.
+        for flag in [TcpFlags::SYN, TcpFlags::RST, TcpFlags::URG] {
+            let d = super_segment(V4, &repr(1, TcpFlags::ACK | flag), &data);
+            let h = &d[..d.len() - data.len()];
+            assert_eq!(run(h, &[&data], 1448, &mut buf), Err(Error::NotSegmentable));
+        }
+        // Unless they fit in one.
+        let d = super_segment(V4, &repr(1, TcpFlags::SYN), &data[..100]);
+        assert_eq!(
+            run(&d[..d.len() - 100], &[&data[..100]], 1448, &mut buf),
+            Ok(1)
+        );
+        assert_eq!(emitted, 1);
     }
 }
