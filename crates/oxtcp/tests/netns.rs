@@ -237,6 +237,13 @@ impl Rig {
                 got < tx * 3 / 4,
                 "{what}: the stack took {got} datagrams for the kernel's {tx}: nothing coalesced"
             );
+            // Software GSO: the stack hands runs of segments to the device at once, which
+            // writes them one by one (the kernel's rx count above).
+            assert!(
+                sent < segments / 2,
+                "{what}: the stack handed over {sent} datagrams for {segments} segments: it \
+                 built no super-segments"
+            );
         }
     }
 

@@ -1,7 +1,10 @@
 //! A Linux TUN interface (via tun-rs), in one of two modes:
 //!
 //! - **plain**: one read or write per datagram; runs of received segments are coalesced in
-//!   software (`gro.rs`, unless `TunConfig::gro` is off) before the stack takes them;
+//!   software (`gro.rs`, unless `TunConfig::gro` is off) before the stack takes them, and the
+//!   stack's super-segments are cut into segments in software before they are written
+//!   (`oxtcp_wire::gso`, unless `TunConfig::gso` is off), as Linux's GSO does for a device
+//!   without TSO: the stack does its per-segment work once for a run of segments;
 //! - **offload**: the virtio-net header is on, so the kernel may hand us one TCP
 //!   super-segment of up to 64 KiB (its TSO/GSO). The stack takes it whole, as one segment
 //!   (receive offload, as a NIC's LRO or Linux's GRO would hand it up), once its checksum is
@@ -18,7 +21,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-use oxtcp_wire::checksum;
+use oxtcp_wire::{checksum, gso};
 use tun_rs::{DeviceBuilder, GROTable, SyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use super::gro::Gro;
@@ -38,6 +41,10 @@ pub struct TunConfig {
     /// Without the virtio-net header, coalesce runs of received segments of one flow into
     /// one datagram for the stack, in software, as Linux's GRO does: on by default.
     pub gro: bool,
+    /// Without the virtio-net header, let the stack hand over runs of whole segments at once
+    /// (segmentation offload) and cut them into segments here, in software, as Linux's GSO
+    /// does: on by default. Each segment is still one write.
+    pub gso: bool,
 }
 
 impl TunConfig {
@@ -49,6 +56,7 @@ impl TunConfig {
             mtu: 1500,
             offload: false,
             gro: true,
+            gso: true,
         }
     }
 }
@@ -139,6 +147,8 @@ pub struct TunDevice {
     offload: Option<Box<Offload>>,
     /// Receive coalescing in software, for a plain interface.
     gro: Option<Box<Gro>>,
+    /// Segmentation in software, for a plain interface: the buffer each segment is cut into.
+    gso: Option<Vec<u8>>,
 }
 
 impl TunDevice {
@@ -182,18 +192,45 @@ impl TunDevice {
             })
         });
         let gro = (cfg.gro && offload.is_none()).then(|| Box::new(Gro::new()));
+        let gso = (cfg.gso && offload.is_none()).then(|| vec![0u8; usize::from(cfg.mtu)]);
         Ok(TunDevice {
             name: cfg.name.clone(),
             mtu: cfg.mtu as usize,
             dev,
             offload,
             gro,
+            gso,
         })
     }
 
     /// The interface name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A plain interface's segmentation offload: the super-segment in `parts` (headers, then
+    /// payload) cut into segments of `size` payload bytes in software, each written as it is
+    /// cut. The first failed write is the error; the segments after it are not written, and
+    /// TCP recovers them as lost.
+    fn send_cut(&mut self, parts: &[&[u8]], size: u16) -> io::Result<()> {
+        let Some(buf) = self.gso.as_mut() else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "segmentation offload is off on this TUN",
+            ));
+        };
+        let Some((head, payload)) = parts.split_first() else {
+            return Ok(());
+        };
+        let dev = &self.dev;
+        let mut sent = Ok(());
+        gso::segment(head, payload, size.into(), buf, |d| {
+            if sent.is_ok() {
+                sent = dev.send(d).map(|_| ());
+            }
+        })
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        sent
     }
 
     /// Whether the virtio-net offloads are in use.
@@ -311,10 +348,7 @@ impl Device for TunDevice {
         segment_size: u16,
     ) -> io::Result<()> {
         if self.offload.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "segmentation offload needs the TUN's virtio-net header",
-            ));
+            return self.send_cut(parts, segment_size);
         }
         // The headers are whole in the first part.
         let head = parts.first().copied().unwrap_or_default();
@@ -343,7 +377,7 @@ impl Device for TunDevice {
     }
 
     fn segmentation_offload(&self) -> Option<usize> {
-        self.offload.is_some().then_some(TSO_MAX_PAYLOAD)
+        (self.offload.is_some() || self.gso.is_some()).then_some(TSO_MAX_PAYLOAD)
     }
 
     fn flush(&mut self, _now: Instant) -> io::Result<()> {
