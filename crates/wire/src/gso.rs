@@ -15,6 +15,7 @@
 
 use core::net::IpAddr;
 
+use crate::checksum;
 use crate::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::ipv6::{Ipv6Packet, Ipv6Repr};
 use crate::packet::IP_PROTO_TCP;
@@ -104,15 +105,18 @@ pub fn segment(
     }
     let tcp = TcpPacket::new_unchecked(&headers[ip_len..]);
     let (seq, flags) = (tcp.seq_number(), tcp.flags());
-    let ident = src
-        .is_ipv4()
-        .then(|| Ipv4Packet::new_unchecked(headers).ident());
     let count = if total == 0 { 1 } else { total.div_ceil(size) };
     // A SYN's or RST's meaning, and an urgent pointer, belong to one segment.
     let single = TcpFlags::SYN.union(TcpFlags::RST).union(TcpFlags::URG);
     if count > 1 && flags.bits() & single.bits() != 0 {
         return Err(Error::NotSegmentable);
     }
+    // Both checksums are worked out from the super-segment's headers and the payload where
+    // it lies, not read back from the datagram just written: a wide load over bytes just
+    // stored in narrower pieces waits for them to reach the cache.
+    let ip_base = src.is_ipv4().then(|| ipv4_base(&headers[..ip_len]));
+    let ident = Ipv4Packet::new_unchecked(headers).ident();
+    let tcp_base = tcp_base(&headers[ip_len..]);
     let mut parts = payload.iter().copied().filter(|p| !p.is_empty());
     let mut part: &[u8] = parts.next().unwrap_or(&[]);
     for i in 0..count {
@@ -120,31 +124,42 @@ pub fn segment(
         let len = size.min(total - offset);
         let (head, body) = buf.split_at_mut(hdr);
         head.copy_from_slice(headers);
-        // Gather this segment's payload from the parts.
+        // Gather this segment's payload from the parts, summing each piece as it goes; a
+        // piece that starts at an odd offset of the payload sums byte-swapped (RFC 1071 §2
+        // (B)).
         let mut filled = 0;
+        let mut payload_sum = 0u32;
         while filled < len {
             if part.is_empty() {
                 part = parts.next().ok_or(Error::Truncated)?;
             }
             let n = part.len().min(len - filled);
-            body[filled..filled + n].copy_from_slice(&part[..n]);
-            part = &part[n..];
+            let (piece, rest) = part.split_at(n);
+            body[filled..filled + n].copy_from_slice(piece);
+            let mut sum = checksum::sum(piece);
+            if filled % 2 == 1 {
+                sum = swap(sum);
+            }
+            payload_sum = checksum::combine(payload_sum, sum);
+            part = rest;
             filled += n;
         }
         let last = i + 1 == count;
         let datagram = &mut buf[..hdr + len];
         let tcp_len = hdr - ip_len + len;
-        match ident {
-            Some(ident) => {
+        match ip_base {
+            Some(base) => {
+                let total_len = (ip_len + tcp_len) as u16;
+                let ident = ident.wrapping_add(i as u16);
+                let sum = base + u32::from(total_len) + u32::from(ident);
                 let mut ip = Ipv4Packet::new_unchecked(&mut datagram[..ip_len]);
-                ip.set_total_len(ip_len + tcp_len);
-                ip.set_ident(ident.wrapping_add(i as u16));
-                ip.fill_checksum();
+                ip.set_total_len(usize::from(total_len));
+                ip.set_ident(ident);
+                ip.set_checksum(checksum::fold(sum));
             }
             None => Ipv6Packet::new_unchecked(&mut datagram[..ip_len]).set_payload_len(tcp_len),
         }
-        let mut tcp = TcpPacket::new_unchecked(&mut datagram[ip_len..]);
-        tcp.set_seq_number(seq.wrapping_add(offset as u32));
+        let seq = seq.wrapping_add(offset as u32);
         let mut f = flags;
         if !last {
             f.remove(TcpFlags::FIN);
@@ -153,11 +168,49 @@ pub fn segment(
         if i > 0 {
             f.remove(TcpFlags::CWR);
         }
+        let header_sum = tcp_base + (seq >> 16) + (seq & 0xffff) + u32::from(f.bits());
+        let pseudo = checksum::pseudo_header(src, dst, IP_PROTO_TCP, tcp_len as u32);
+        let sum = checksum::combine(checksum::combine(pseudo, header_sum), payload_sum);
+        let mut tcp = TcpPacket::new_unchecked(&mut datagram[ip_len..]);
+        tcp.set_seq_number(seq);
         tcp.set_flags(f);
-        tcp.fill_checksum(src, dst);
+        tcp.set_checksum(checksum::fold(sum));
         emit(datagram);
     }
     Ok(count)
+}
+
+/// The sum of an IPv4 header's words but the total length, identification and checksum,
+/// which differ from segment to segment.
+fn ipv4_base(header: &[u8]) -> u32 {
+    let mut copy = [0u8; 60];
+    let copy = &mut copy[..header.len().min(60)];
+    copy.copy_from_slice(&header[..copy.len()]);
+    copy[2..6].fill(0);
+    copy[10..12].fill(0);
+    checksum::sum(copy)
+}
+
+/// The sum of a TCP header's words but the sequence number, the flags byte and the
+/// checksum, which differ from segment to segment (the data offset beside the flags stays).
+fn tcp_base(header: &[u8]) -> u32 {
+    let mut copy = [0u8; 60];
+    let copy = &mut copy[..header.len().min(60)];
+    copy.copy_from_slice(&header[..copy.len()]);
+    copy[4..8].fill(0);
+    copy[13] = 0;
+    copy[16..18].fill(0);
+    checksum::sum(copy)
+}
+
+/// A 16-bit ones'-complement sum with its bytes swapped: the sum of the same bytes one
+/// position over.
+fn swap(sum: u32) -> u32 {
+    let mut s = sum;
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    (s & 0xff) << 8 | s >> 8
 }
 
 #[cfg(test)]
@@ -265,6 +318,14 @@ mod tests {
         let parts = cut(&datagram, data.len(), &[a, &[], b, c], 1000);
         assert_eq!(parts, whole);
         assert_eq!(whole.len(), 4);
+        // Parts that end at odd offsets inside a segment: their sums swap bytes.
+        let (a, rest) = data.split_at(701);
+        let (b, rest) = rest.split_at(3);
+        let (c, d) = rest.split_at(1295);
+        assert_eq!(cut(&datagram, data.len(), &[a, b, c, d], 1000), whole);
+        for d in &whole {
+            parse_packet(d).unwrap();
+        }
     }
 
     #[test]
