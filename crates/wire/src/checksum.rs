@@ -212,6 +212,14 @@ fn fold64(acc: u64) -> u32 {
     fold_carries(s + u32::from(carry))
 }
 
+/// A partial sum of bytes that begin at an odd offset of the data they are part of, made to
+/// combine with the sums of the rest: folded, with its two bytes swapped (RFC 1071 §2 (B):
+/// the sum of the same bytes one position over).
+pub(crate) fn swapped(sum: u32) -> u32 {
+    let s = fold_carries(sum);
+    (s & 0xff) << 8 | s >> 8
+}
+
 /// Adds two partial sums in ones'-complement arithmetic.
 pub fn combine(a: u32, b: u32) -> u32 {
     // Both folded values are at most 0xffff, so their sum cannot overflow.

@@ -14,6 +14,7 @@
 //!   TSO does for datagrams with DF set.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::ops::Range;
 
 use crate::checksum;
 use crate::field::{get_u16, get_u32};
@@ -143,8 +144,12 @@ pub fn segment(
     // Both checksums are worked out from the super-segment's headers and the payload where
     // it lies, not read back from the datagram just written: a wide load over bytes just
     // stored in narrower pieces waits for them to reach the cache.
-    let ip_base = src.is_ipv4().then(|| ipv4_base(&headers[..ip_len]));
-    let tcp_base = tcp_base(&headers[ip_len..]);
+    // IPv4: total length, identification, checksum. TCP: sequence number, flags (the data
+    // offset beside them stays), checksum.
+    let ip_base = src
+        .is_ipv4()
+        .then(|| sum_except(&headers[..ip_len], &[2..6, 10..12]));
+    let tcp_base = sum_except(&headers[ip_len..], &[4..8, 13..14, 16..18]);
     let mut parts = payload.iter().copied().filter(|p| !p.is_empty());
     let mut part: &[u8] = parts.next().unwrap_or(&[]);
     for i in 0..count {
@@ -166,7 +171,7 @@ pub fn segment(
             body[filled..filled + n].copy_from_slice(piece);
             let mut sum = checksum::sum(piece);
             if filled % 2 == 1 {
-                sum = swap(sum);
+                sum = checksum::swapped(sum);
             }
             payload_sum = checksum::combine(payload_sum, sum);
             part = rest;
@@ -208,37 +213,16 @@ pub fn segment(
     Ok(count)
 }
 
-/// The sum of an IPv4 header's words but the total length, identification and checksum,
-/// which differ from segment to segment.
-fn ipv4_base(header: &[u8]) -> u32 {
+/// The sum of a header's words but those in `vary` (byte ranges), which differ from
+/// segment to segment. Headers are at most 60 bytes.
+fn sum_except(header: &[u8], vary: &[Range<usize>]) -> u32 {
     let mut copy = [0u8; 60];
     let copy = &mut copy[..header.len().min(60)];
     copy.copy_from_slice(&header[..copy.len()]);
-    copy[2..6].fill(0);
-    copy[10..12].fill(0);
-    checksum::sum(copy)
-}
-
-/// The sum of a TCP header's words but the sequence number, the flags byte and the
-/// checksum, which differ from segment to segment (the data offset beside the flags stays).
-fn tcp_base(header: &[u8]) -> u32 {
-    let mut copy = [0u8; 60];
-    let copy = &mut copy[..header.len().min(60)];
-    copy.copy_from_slice(&header[..copy.len()]);
-    copy[4..8].fill(0);
-    copy[13] = 0;
-    copy[16..18].fill(0);
-    checksum::sum(copy)
-}
-
-/// A 16-bit ones'-complement sum with its bytes swapped: the sum of the same bytes one
-/// position over.
-fn swap(sum: u32) -> u32 {
-    let mut s = sum;
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
+    for r in vary {
+        copy[r.clone()].fill(0);
     }
-    (s & 0xff) << 8 | s >> 8
+    checksum::sum(copy)
 }
 
 #[cfg(test)]
