@@ -8,12 +8,12 @@
 //! wall-clock nanoseconds per lifecycle.
 
 use std::net::SocketAddr;
-use std::time::Instant as StdInstant;
 
 use anyhow::{bail, ensure, Context, Result};
 use oxtcp_core::StackConfig;
 
 use crate::oxtcp_mem::{Pair, B_IP};
+use crate::runner;
 
 /// The subcommand.
 pub const CMD: &str = "__lockstep";
@@ -36,41 +36,43 @@ fn lifecycles(k: usize, n: usize) -> Result<(Pair, f64)> {
     let mut p = Pair::new(&cfg);
     let listener = p.listen(PORT, 4096)?;
     let mut b = [0u8; 1];
-    let t0 = StdInstant::now();
-    for _ in 0..n / k {
-        let mut clients = Vec::with_capacity(k);
-        for _ in 0..k {
-            let now = p.now();
-            clients.push(p.a.connect(now, SocketAddr::new(B_IP, PORT))?);
+    let ((), wall, _cpu) = runner::timed(|| {
+        for _ in 0..n / k {
+            let mut clients = Vec::with_capacity(k);
+            for _ in 0..k {
+                let now = p.now();
+                clients.push(p.a.connect(now, SocketAddr::new(B_IP, PORT))?);
+            }
+            p.pump();
+            let mut servers = Vec::with_capacity(k);
+            for _ in 0..k {
+                servers.push(p.b.accept(listener).context("accept")?);
+            }
+            for &c in &clients {
+                ensure!(p.a.send(c, b"q")? == 1, "request not taken");
+            }
+            p.pump();
+            for &s in &servers {
+                ensure!(p.b.recv(s, &mut b)? == 1 && b == *b"q", "no request");
+                ensure!(p.b.send(s, b"r")? == 1, "response not taken");
+            }
+            p.pump();
+            for &c in &clients {
+                ensure!(p.a.recv(c, &mut b)? == 1 && b == *b"r", "no response");
+                let now = p.now();
+                p.a.close(now, c)?;
+            }
+            p.pump();
+            for &s in &servers {
+                ensure!(p.b.recv(s, &mut b)? == 0, "no end of stream");
+                let now = p.now();
+                p.b.close(now, s)?;
+            }
+            p.pump();
         }
-        p.pump();
-        let mut servers = Vec::with_capacity(k);
-        for _ in 0..k {
-            servers.push(p.b.accept(listener).context("accept")?);
-        }
-        for &c in &clients {
-            ensure!(p.a.send(c, b"q")? == 1, "request not taken");
-        }
-        p.pump();
-        for &s in &servers {
-            ensure!(p.b.recv(s, &mut b)? == 1 && b == *b"q", "no request");
-            ensure!(p.b.send(s, b"r")? == 1, "response not taken");
-        }
-        p.pump();
-        for &c in &clients {
-            ensure!(p.a.recv(c, &mut b)? == 1 && b == *b"r", "no response");
-            let now = p.now();
-            p.a.close(now, c)?;
-        }
-        p.pump();
-        for &s in &servers {
-            ensure!(p.b.recv(s, &mut b)? == 0, "no end of stream");
-            let now = p.now();
-            p.b.close(now, s)?;
-        }
-        p.pump();
-    }
-    Ok((p, t0.elapsed().as_secs_f64()))
+        Ok(())
+    })?;
+    Ok((p, wall))
 }
 
 /// `__lockstep K N`.
