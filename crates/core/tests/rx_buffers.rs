@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use oxtcp_core::State;
+use oxtcp_core::{RecvError, State};
 use proptest::prelude::*;
 
 /// The driver's buffer in these tests.
@@ -171,6 +171,66 @@ fn a_released_connection_keeps_the_buffer_its_bytes_are_counted_in() {
     t.drain();
 }
 
+/// What reading in place up to `max` bytes showed: the runs' lengths and their bytes.
+fn read_in_place(t: &mut Harness, max: usize) -> (Vec<usize>, Vec<u8>) {
+    let (mut runs, mut bytes) = (Vec::new(), Vec::new());
+    let n = t
+        .stack
+        .recv_with(t.conn.unwrap(), max, |run| {
+            runs.push(run.len());
+            bytes.extend_from_slice(run);
+        })
+        .unwrap_or(0);
+    assert_eq!(n, bytes.len(), "the count is what was shown");
+    (runs, bytes)
+}
+
+#[test]
+fn reading_in_place_shows_kept_bytes_in_their_buffer_then_the_ring() {
+    let mut t = Harness::established_server();
+    let first = t.inject_in_buffer(data(0, BIG), BUF).expect("kept");
+    t.drain();
+    t.inject_in_buffer(data(BIG, 5000), BUF);
+    t.drain();
+    assert_eq!(t.info().recv_queue, BIG + 5000);
+    let (runs, bytes) = read_in_place(&mut t, 1000);
+    assert_eq!(
+        (runs, bytes),
+        (vec![1000], pattern(0, 1000)),
+        "no more than asked"
+    );
+    // The rest of the kept datagram in one run; the ring's bytes in runs of at most a page.
+    let (runs, bytes) = read_in_place(&mut t, usize::MAX);
+    assert_eq!(runs[0], BIG - 1000, "the datagram's bytes in one run");
+    assert!(runs[1..].iter().all(|&r| r <= 4096), "ring runs: {runs:?}");
+    assert_eq!(bytes, pattern(1000, BIG + 4000));
+    assert_eq!(t.info().recv_queue, 0, "all counted read");
+    t.stack.check_invariants().unwrap();
+    t.inject_in_buffer(data(BIG + 5000, BIG), BUF)
+        .expect("kept");
+    assert_eq!(
+        t.returned_buffers().last(),
+        Some(&first),
+        "the driver's next buffer is the one read in place"
+    );
+    t.drain();
+}
+
+#[test]
+fn reading_in_place_with_nothing_readable_shows_nothing() {
+    let mut t = Harness::established_server();
+    let id = t.conn.unwrap();
+    let mut called = false;
+    let r = t.stack.recv_with(id, 100, |_| called = true);
+    assert!(matches!(r, Err(RecvError::WouldBlock)), "{r:?}");
+    t.send(data(0, 10).fin());
+    t.drain();
+    assert_eq!(read_in_place(&mut t, usize::MAX).1, pattern(0, 10));
+    let r = t.stack.recv_with(id, 100, |_| called = true);
+    assert!(matches!(r, Ok(0)), "end of stream: {r:?}");
+    assert!(!called, "nothing was shown");
+}
+
 /// One step of a peer's script.
 #[derive(Clone, Debug)]
 enum Step {
@@ -210,17 +270,19 @@ fn read(t: &mut Harness, n: usize) -> Vec<u8> {
 }
 
 proptest! {
-    /// The same script delivered with `handle_packet` and with `handle_packet_buffer` draws the
-    /// same segments from the stack and gives the application the same bytes.
+    /// The same script delivered with `handle_packet` and with `handle_packet_buffer`, and
+    /// read by copying or in place (`recv_with`), draws the same segments from the stack and
+    /// gives the application the same bytes.
     #[test]
     fn keeping_buffers_changes_nothing_the_peer_or_application_sees(
         steps in prop::collection::vec(step(), 1..40)
     ) {
         let mut copied = Harness::established_server();
         let mut kept = Harness::established_server();
+        let mut in_place = Harness::established_server();
         // The peer's highest byte sent so far: what `skip` and `back` count from.
         let mut next = 0usize;
-        let (mut read_copied, mut read_kept) = (Vec::new(), Vec::new());
+        let (mut read_copied, mut read_kept, mut read_in) = (Vec::new(), Vec::new(), Vec::new());
         for s in steps {
             match s {
                 Step::Data { skip, back, len, slack } => {
@@ -228,21 +290,31 @@ proptest! {
                     let s = || seg().ack().seq(1 + off as u32).ack_no(1).data(&pattern(off, len));
                     copied.inject(s());
                     kept.inject_in_buffer(s(), 40 + len + slack);
+                    in_place.inject_in_buffer(s(), 40 + len + slack);
                     next = next.max(off + len);
                 }
                 Step::Read(n) => {
                     read_copied.extend(read(&mut copied, n));
                     read_kept.extend(read(&mut kept, n));
+                    read_in.extend(read_in_place(&mut in_place, n).1);
                 }
             }
-            prop_assert_eq!(copied.drain_raw(), kept.drain_raw());
+            let segments = copied.drain_raw();
+            prop_assert_eq!(&segments, &kept.drain_raw());
+            prop_assert_eq!(&segments, &in_place.drain_raw());
+            prop_assert_eq!(kept.info().recv_queue, in_place.info().recv_queue);
+            in_place.stack.check_invariants().map_err(TestCaseError::fail)?;
             prop_assert_eq!(copied.info().recv_queue, kept.info().recv_queue);
             kept.stack.check_invariants().map_err(TestCaseError::fail)?;
         }
         read_copied.extend(read(&mut copied, 1 << 20));
         read_kept.extend(read(&mut kept, 1 << 20));
-        prop_assert_eq!(copied.drain_raw(), kept.drain_raw());
+        read_in.extend(read_in_place(&mut in_place, 1 << 20).1);
+        let segments = copied.drain_raw();
+        prop_assert_eq!(&segments, &kept.drain_raw());
+        prop_assert_eq!(&segments, &in_place.drain_raw());
         prop_assert_eq!(&read_copied, &read_kept);
+        prop_assert_eq!(&read_copied, &read_in);
         prop_assert_eq!(&read_kept[..], &pattern(0, read_kept.len())[..]);
     }
 }

@@ -573,9 +573,24 @@ impl Connection {
     /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
     /// Pages the read empties go back to `bufs`.
     pub(crate) fn recv(&mut self, out: &mut [u8], bufs: &mut BufPool) -> Result<usize, RecvError> {
+        let mut done = 0;
+        self.recv_with(out.len(), bufs, |run| {
+            out[done..done + run.len()].copy_from_slice(run);
+            done += run.len();
+        })
+    }
+
+    /// RECEIVE in place: show up to `max` readable bytes to `f` where they lie, as contiguous
+    /// runs in order, and count them read; otherwise as `recv`.
+    pub(crate) fn recv_with(
+        &mut self,
+        max: usize,
+        bufs: &mut BufPool,
+        f: impl FnMut(&[u8]),
+    ) -> Result<usize, RecvError> {
         if self.recv_buf.readable() > 0 {
             let before = self.recv_buf.window();
-            let n = self.recv_buf.read(out, bufs);
+            let n = self.recv_buf.consume(max, bufs, f);
             self.on_window_opened(before);
             return Ok(n);
         }

@@ -65,21 +65,40 @@ impl PagedRing {
 
     /// Fill `out` from ring position `pos`, wrapping at the capacity. Bytes of pages never
     /// taken read as zero; other bytes never written read as whatever their page last held.
-    pub(crate) fn read(&self, capacity: usize, mut pos: usize, out: &mut [u8]) {
+    pub(crate) fn read(&self, capacity: usize, pos: usize, out: &mut [u8]) {
         let mut done = 0;
-        while done < out.len() {
+        self.visit(capacity, pos, out.len(), |run| {
+            out[done..done + run.len()].copy_from_slice(run);
+            done += run.len();
+        });
+    }
+
+    /// Show `len` bytes from ring position `pos` to `f` in place, as the runs that lie
+    /// contiguous in the pages (at most a page each), in order; as `read` would fill them.
+    pub(crate) fn visit(
+        &self,
+        capacity: usize,
+        mut pos: usize,
+        len: usize,
+        mut f: impl FnMut(&[u8]),
+    ) {
+        let mut done = 0;
+        while done < len {
             pos = wrap(pos, capacity);
             let (page, at) = (pos / PAGE, pos % PAGE);
-            let n = (out.len() - done).min(PAGE - at).min(capacity - pos);
+            let n = (len - done).min(PAGE - at).min(capacity - pos);
             match self.pages.get(page).and_then(Option::as_ref) {
-                Some(p) => out[done..done + n].copy_from_slice(&p[at..at + n]),
-                None => out[done..done + n].fill(0),
+                Some(p) => f(&p[at..at + n]),
+                None => f(&ZEROS[..n]),
             }
             done += n;
             pos += n;
         }
     }
 }
+
+/// What a page never taken reads as.
+static ZEROS: [u8; PAGE] = [0; PAGE];
 
 /// `pos` brought into `[0, capacity)`. Callers pass positions less than twice the capacity
 /// (the head plus at most one buffer's worth), so this subtracts at most once instead of

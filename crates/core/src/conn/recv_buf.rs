@@ -196,17 +196,34 @@ impl RecvBuffer {
     }
 
     /// Copy readable bytes into `out`; returns how many.
+    #[cfg(test)]
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
-        let n = out.len().min(self.readable());
+        let mut done = 0;
+        self.consume(out.len(), pool, |run| {
+            out[done..done + run.len()].copy_from_slice(run);
+            done += run.len();
+        })
+    }
+
+    /// Show up to `max` readable bytes to `f` where they lie (datagram buffers, then ring
+    /// pages), oldest first, as contiguous runs, and count them read, as `read` would;
+    /// returns how many.
+    pub(crate) fn consume(
+        &mut self,
+        max: usize,
+        pool: &mut BufPool,
+        mut f: impl FnMut(&[u8]),
+    ) -> usize {
+        let n = max.min(self.readable());
         let mut done = 0;
         if let Some(c) = self.chunks.as_deref_mut() {
-            done = c.read(&mut out[..n], pool);
+            done = c.consume(n, pool, &mut f);
             if c.is_empty() {
                 self.chunks = None;
             }
         }
         self.ring
-            .read(self.capacity(), self.head as usize, &mut out[done..n]);
+            .visit(self.capacity(), self.head as usize, n - done, f);
         self.head = wrap(self.head as usize + n - done, self.capacity()) as u32;
         self.readable -= n as u32;
         if self.ring_readable() == 0 && self.ooo.is_none() {

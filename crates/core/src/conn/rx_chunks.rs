@@ -135,15 +135,31 @@ impl Chunks {
     }
 
     /// Copy up to `out.len()` bytes out, oldest first; emptied buffers go back to `pool`.
+    #[cfg(test)]
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
         let mut done = 0;
-        while done < out.len() {
+        self.consume(out.len(), pool, |run| {
+            out[done..done + run.len()].copy_from_slice(run);
+            done += run.len();
+        })
+    }
+
+    /// Show up to `max` bytes to `f` where they lie, oldest first, one run per buffer, and
+    /// count them read; emptied buffers go back to `pool`. Returns how many.
+    pub(crate) fn consume(
+        &mut self,
+        max: usize,
+        pool: &mut BufPool,
+        mut f: impl FnMut(&[u8]),
+    ) -> usize {
+        let mut done = 0;
+        while done < max {
             let Some(c) = self.list.front_mut() else {
                 break;
             };
-            let n = (out.len() - done).min((c.end - c.start) as usize);
+            let n = (max - done).min((c.end - c.start) as usize);
             let from = c.start as usize;
-            out[done..done + n].copy_from_slice(&c.buf[from..from + n]);
+            f(&c.buf[from..from + n]);
             done += n;
             c.start += n as u32;
             if c.start == c.end {

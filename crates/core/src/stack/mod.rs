@@ -643,6 +643,24 @@ impl Stack {
         r
     }
 
+    /// RECEIVE in place, without a copy: shows up to `max` readable bytes to `f` where they
+    /// lie (the datagram buffer they arrived in, or the receive ring), oldest first, as one or
+    /// more contiguous runs, and counts every byte shown as read; returns how many. Otherwise
+    /// as [`Stack::recv`]: `Ok(0)` is end of stream (or `max` of 0), and with nothing to read
+    /// `f` is not called. For an application that looks at the bytes where they are (parses,
+    /// checks or hashes them) instead of keeping them; smoltcp's `recv` closure is the like.
+    pub fn recv_with(
+        &mut self,
+        id: ConnId,
+        max: usize,
+        f: impl FnMut(&[u8]),
+    ) -> Result<usize, RecvError> {
+        let conn = held_conn(&mut self.slots, id).ok_or(InvalidHandle)?;
+        let r = conn.recv_with(max, &mut self.bufs, f);
+        self.after_activity(id.index);
+        r
+    }
+
     /// CLOSE of the write side only (shutdown(SHUT_WR)): a FIN follows the queued data; the
     /// connection can still receive.
     pub fn shutdown(&mut self, now: Instant, id: ConnId) -> Result<(), CloseError> {
