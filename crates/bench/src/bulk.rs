@@ -5,8 +5,12 @@
 //! Each cell is a link MTU and a socket buffer size (send and receive alike, the same for both
 //! stacks); each run reports throughput (wall clock) and thread CPU time per KiB moved. The
 //! application loop is the same for both: fill the send buffer from a fixed pattern, move
-//! packets until both stacks are idle, drain the receive buffer through a 64 KiB buffer while
-//! checking the bytes; repeat until all have arrived.
+//! packets until both stacks are idle, drain the receive buffer while checking every byte;
+//! repeat until all have arrived. Every cell runs twice, with two ways of draining (`Reads`):
+//! copying out through a 64 KiB buffer, and reading in place, each stack with its own call
+//! for it. smoltcp's `recv` closure shows the contiguous part of its ring, and the loop calls
+//! it until it shows nothing; oxtcp's `recv_with` shows every readable byte as the runs
+//! they lie in.
 
 use std::cell::RefCell;
 
@@ -34,24 +38,47 @@ const BUFFERS: [usize; 2] = [64 * 1024, 1024 * 1024];
 pub fn run(budget: &Budget) -> Result<Vec<Row>> {
     let total = budget.pick(1024, 256) << 20;
     let mut rows = Vec::new();
-    for mtu in MTUS {
-        for buffer in BUFFERS {
-            rows.extend(cell(budget, mtu, buffer, total)?);
+    for reads in [Reads::Copy, Reads::InPlace] {
+        for mtu in MTUS {
+            for buffer in BUFFERS {
+                rows.extend(cell(budget, mtu, buffer, total, reads)?);
+            }
         }
     }
     Ok(rows)
+}
+
+/// How the application takes the bytes it receives. Both stacks do the same with them: check
+/// every byte against the stream sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Copied out into the application's 64 KiB buffer (`Stack::recv`, smoltcp's
+    /// `recv_slice`), then checked there.
+    Copy,
+    /// Checked where they lie in the stack's buffers, without a copy (`Stack::recv_with`,
+    /// smoltcp's `recv` closure, as smoltcp's own `benchmark` example reads).
+    InPlace,
 }
 
 /// The two figures of one cell, each with an oxtcp and a smoltcp row, and below 64 KiB of MTU
 /// an `oxtcp+gso` row too: the oxtcp pair with software segmentation on its link
 /// (`Pair::with_gso`). At an MTU of 64 KiB a segment is already as large as a super-segment
 /// may be, so there it would be the same as plain oxtcp.
-fn cell(budget: &Budget, mtu: usize, buffer: usize, total: usize) -> Result<Vec<Row>> {
-    let name = format!("bulk MTU {mtu} buf {}", size_name(buffer));
+fn cell(
+    budget: &Budget,
+    mtu: usize,
+    buffer: usize,
+    total: usize,
+    reads: Reads,
+) -> Result<Vec<Row>> {
+    let mut name = format!("bulk MTU {mtu} buf {}", size_name(buffer));
+    if reads == Reads::InPlace {
+        name.push_str(", read in place");
+    }
     let gso = mtu < 65535;
     let cpu: [RefCell<Vec<f64>>; 3] = Default::default();
     let oxtcp = |gso: bool, cpu: &RefCell<Vec<f64>>| {
-        let t = oxtcp_transfer(mtu, buffer, total, gso)?;
+        let t = oxtcp_transfer(mtu, buffer, total, gso, reads)?;
         cpu.borrow_mut().push(t.cpu_ns_per_kib());
         Ok(t.gbit_per_s())
     };
@@ -60,7 +87,7 @@ fn cell(budget: &Budget, mtu: usize, buffer: usize, total: usize) -> Result<Vec<
         systems.push(System::new(OXTCP_GSO, || oxtcp(true, &cpu[1])));
     }
     systems.push(System::new("smoltcp", || {
-        let t = smoltcp_transfer(mtu, buffer, total)?;
+        let t = smoltcp_transfer(mtu, buffer, total, reads)?;
         cpu[2].borrow_mut().push(t.cpu_ns_per_kib());
         Ok(t.gbit_per_s())
     }));
@@ -139,6 +166,8 @@ impl Pattern {
 struct Check<'a> {
     pattern: &'a Pattern,
     received: usize,
+    /// A mismatch `take_checked` found and `verdict` has not yet reported.
+    mismatch: Option<anyhow::Error>,
 }
 
 impl<'a> Check<'a> {
@@ -146,6 +175,7 @@ impl<'a> Check<'a> {
         Check {
             pattern,
             received: 0,
+            mismatch: None,
         }
     }
 
@@ -165,6 +195,19 @@ impl<'a> Check<'a> {
         Ok(())
     }
 
+    /// `take`, for a caller that cannot return the error where it reads (a closure the
+    /// stack calls): the first mismatch is kept for `verdict`, and later bytes are not checked.
+    fn take_checked(&mut self, chunk: &[u8]) {
+        if self.mismatch.is_none() {
+            self.mismatch = self.take(chunk).err();
+        }
+    }
+
+    /// The first mismatch `take_checked` found, if any.
+    fn verdict(&mut self) -> Result<()> {
+        self.mismatch.take().map_or(Ok(()), Err)
+    }
+
     fn finish(&self, total: usize) -> Result<()> {
         ensure!(
             self.received == total,
@@ -176,9 +219,16 @@ impl<'a> Check<'a> {
 }
 
 /// `total` bytes from A to B through a fresh oxtcp pair, its link segmenting in software if
-/// `gso` (`Pair::with_gso`); only the transfer is timed, not the handshake.
+/// `gso` (`Pair::with_gso`), the application taking them as `reads` says; only the transfer is
+/// timed, not the handshake.
 #[inline(never)]
-pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize, gso: bool) -> Result<Transfer> {
+pub fn oxtcp_transfer(
+    mtu: usize,
+    buffer: usize,
+    total: usize,
+    gso: bool,
+    reads: Reads,
+) -> Result<Transfer> {
     let cfg = StackConfig {
         mtu,
         recv_buffer: buffer,
@@ -207,9 +257,16 @@ pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize, gso: bool) -> Res
             }
             p.pump();
             loop {
-                match p.b.recv(s, &mut chunk) {
+                let got = match reads {
+                    Reads::Copy => {
+                        p.b.recv(s, &mut chunk)
+                            .inspect(|&n| check.take_checked(&chunk[..n]))
+                    }
+                    Reads::InPlace => p.b.recv_with(s, usize::MAX, |run| check.take_checked(run)),
+                };
+                match got {
                     Ok(0) => bail!("oxtcp: end of stream after {} bytes", check.received),
-                    Ok(n) => check.take(&chunk[..n])?,
+                    Ok(_) => check.verdict()?,
                     Err(RecvError::WouldBlock) => break,
                     Err(e) => bail!("oxtcp recv: {e}"),
                 }
@@ -228,7 +285,7 @@ pub fn oxtcp_transfer(mtu: usize, buffer: usize, total: usize, gso: bool) -> Res
 
 /// `total` bytes from A to B through a fresh smoltcp pair; only the transfer is timed.
 #[inline(never)]
-pub fn smoltcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Transfer> {
+pub fn smoltcp_transfer(mtu: usize, buffer: usize, total: usize, reads: Reads) -> Result<Transfer> {
     let mut p = SmolPair::new(mtu);
     let c = p.a.add_tcp(buffer, buffer);
     let s = p.b.add_tcp(buffer, buffer);
@@ -255,9 +312,19 @@ pub fn smoltcp_transfer(mtu: usize, buffer: usize, total: usize) -> Result<Trans
             }
             p.pump();
             loop {
-                match p.b.tcp(s).recv_slice(&mut chunk) {
+                let socket = p.b.tcp(s);
+                let got = match reads {
+                    Reads::Copy => socket
+                        .recv_slice(&mut chunk)
+                        .inspect(|&n| check.take_checked(&chunk[..n])),
+                    Reads::InPlace => socket.recv(|run| {
+                        check.take_checked(run);
+                        (run.len(), run.len())
+                    }),
+                };
+                match got {
                     Ok(0) => break,
-                    Ok(n) => check.take(&chunk[..n])?,
+                    Ok(_) => check.verdict()?,
                     Err(e) => bail!("smoltcp recv after {} bytes: {e}", check.received),
                 }
             }
@@ -279,10 +346,12 @@ mod tests {
     #[test]
     fn both_pairs_move_a_mebibyte_intact() {
         for (mtu, buffer) in [(1500, 64 * 1024), (65535, 1 << 20)] {
-            let t = oxtcp_transfer(mtu, buffer, 1 << 20, false).unwrap();
-            assert_eq!(t.bytes, 1 << 20);
-            let t = smoltcp_transfer(mtu, buffer, 1 << 20).unwrap();
-            assert_eq!(t.bytes, 1 << 20);
+            for reads in [Reads::Copy, Reads::InPlace] {
+                let t = oxtcp_transfer(mtu, buffer, 1 << 20, false, reads).unwrap();
+                assert_eq!(t.bytes, 1 << 20);
+                let t = smoltcp_transfer(mtu, buffer, 1 << 20, reads).unwrap();
+                assert_eq!(t.bytes, 1 << 20);
+            }
         }
     }
 

@@ -180,19 +180,25 @@ pub fn life_main(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The `__bulk SYSTEM MTU BUFFER BYTES` subcommand: one bulk transfer of `oxtcp` or
-/// `smoltcp` in memory; its "calls" are the KiB moved.
+/// The `__bulk SYSTEM MTU BUFFER BYTES [copy|in-place]` subcommand: one bulk transfer of
+/// `oxtcp` or `smoltcp` in memory, the application copying what it receives unless told to
+/// read in place; its "calls" are the KiB moved.
 pub fn bulk_main(args: &[String]) -> Result<()> {
+    let (reads, args) = match args {
+        [head @ .., last] if last == "in-place" => (bulk::Reads::InPlace, head),
+        [head @ .., last] if last == "copy" => (bulk::Reads::Copy, head),
+        _ => (bulk::Reads::Copy, args),
+    };
     let [system, mtu, buffer, bytes] = args else {
-        bail!("usage: __bulk oxtcp|oxtcp+gso|smoltcp MTU BUFFER BYTES");
+        bail!("usage: __bulk oxtcp|oxtcp+gso|smoltcp MTU BUFFER BYTES [copy|in-place]");
     };
     let mtu: usize = mtu.parse().context("MTU")?;
     let buffer: usize = buffer.parse().context("buffer")?;
     let bytes: usize = bytes.parse().context("bytes")?;
     match system.as_str() {
-        "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes, false)?,
-        bulk::OXTCP_GSO => bulk::oxtcp_transfer(mtu, buffer, bytes, true)?,
-        "smoltcp" => bulk::smoltcp_transfer(mtu, buffer, bytes)?,
+        "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes, false, reads)?,
+        bulk::OXTCP_GSO => bulk::oxtcp_transfer(mtu, buffer, bytes, true, reads)?,
+        "smoltcp" => bulk::smoltcp_transfer(mtu, buffer, bytes, reads)?,
         _ => bail!("system {system:?}: oxtcp, oxtcp+gso or smoltcp"),
     };
     println!("calls {}", bytes / 1024);
