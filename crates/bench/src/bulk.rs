@@ -13,6 +13,7 @@
 //! they lie in.
 
 use std::cell::RefCell;
+use std::time::{Duration, Instant as StdInstant};
 
 use anyhow::{bail, ensure, Result};
 use oxtcp_core::{RecvError, SendError, StackConfig};
@@ -218,6 +219,33 @@ impl<'a> Check<'a> {
     }
 }
 
+/// How long a transfer may go without a byte sent or received before it is given up.
+const STALL: Duration = Duration::from_secs(10);
+
+/// Bounds a transfer loop in time: fails when no byte has moved for `STALL`. The clock is read
+/// only in rounds that moved nothing.
+#[derive(Default)]
+struct Watch {
+    progress: usize,
+    idle_since: Option<StdInstant>,
+}
+
+impl Watch {
+    /// A new round, with `progress` bytes sent and received so far.
+    fn round(&mut self, progress: usize) -> Result<()> {
+        if progress != self.progress {
+            (self.progress, self.idle_since) = (progress, None);
+            return Ok(());
+        }
+        let since = *self.idle_since.get_or_insert_with(StdInstant::now);
+        ensure!(
+            since.elapsed() < STALL,
+            "no byte moved for {STALL:?}, {progress} bytes sent and received"
+        );
+        Ok(())
+    }
+}
+
 /// `total` bytes from A to B through a fresh oxtcp pair, its link segmenting in software if
 /// `gso` (`Pair::with_gso`), the application taking them as `reads` says; only the transfer is
 /// timed, not the handshake.
@@ -247,7 +275,9 @@ pub fn oxtcp_transfer(
     let mut chunk = vec![0u8; READ_CHUNK];
     let ((), wall, cpu) = runner::timed(|| {
         let mut sent = 0;
+        let mut watch = Watch::default();
         while check.received < total {
+            watch.round(sent + check.received)?;
             while sent < total {
                 match p.a.send(c, pattern.at(sent, total - sent)) {
                     Ok(0) | Err(SendError::WouldBlock) => break,
@@ -302,7 +332,9 @@ pub fn smoltcp_transfer(mtu: usize, buffer: usize, total: usize, reads: Reads) -
     let mut chunk = vec![0u8; READ_CHUNK];
     let ((), wall, cpu) = runner::timed(|| {
         let mut sent = 0;
+        let mut watch = Watch::default();
         while check.received < total {
+            watch.round(sent + check.received)?;
             while sent < total {
                 match p.a.tcp(c).send_slice(pattern.at(sent, total - sent)) {
                     Ok(0) => break,
@@ -353,6 +385,18 @@ mod tests {
                 assert_eq!(t.bytes, 1 << 20);
             }
         }
+    }
+
+    #[test]
+    fn a_transfer_that_stops_moving_is_given_up() {
+        let mut w = Watch::default();
+        w.round(0).unwrap();
+        w.round(10).unwrap();
+        w.idle_since = Some(StdInstant::now() - STALL);
+        w.round(20).expect("moved: not a stall");
+        w.round(20).unwrap();
+        w.idle_since = Some(StdInstant::now() - STALL);
+        assert!(w.round(20).is_err(), "nothing moved for STALL");
     }
 
     #[test]
