@@ -108,22 +108,27 @@ impl Stack {
             local: SocketAddr::new(dst, tcp.dst_port),
             remote: SocketAddr::new(src, tcp.src_port),
         };
-        let pos = self.trace.push(
-            now,
-            EventKind::Segment(SegmentEvent {
-                dir: Dir::Rx,
-                tuple,
-                conn: None,
-                seq: tcp.seq,
-                ack: tcp.ack,
-                flags: tcp.flags,
-                len: seg.payload.len() as u32,
-                win: tcp.window,
-                options: tcp.options,
-                retransmit: false,
-                reason: None,
-            }),
-        );
+        // Built only when recorded, as on output: the event is some 80 bytes of stores.
+        let pos = if self.trace.is_on() {
+            self.trace.push(
+                now,
+                EventKind::Segment(SegmentEvent {
+                    dir: Dir::Rx,
+                    tuple,
+                    conn: None,
+                    seq: tcp.seq,
+                    ack: tcp.ack,
+                    flags: tcp.flags,
+                    len: seg.payload.len() as u32,
+                    win: tcp.window,
+                    options: tcp.options,
+                    retransmit: false,
+                    reason: None,
+                }),
+            )
+        } else {
+            None
+        };
         let seg_in = SegIn {
             seq: SeqNum::new(tcp.seq),
             ack: SeqNum::new(tcp.ack),
