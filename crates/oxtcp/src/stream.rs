@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oxtcp_core::{ConnId, ConnInfo, FourTuple, KeepAlive, Stack, State};
+use oxtcp_core::{ConnId, ConnInfo, FourTuple, KeepAlive, RecvError, Stack, State};
 
 use crate::errors;
 use crate::net::Net;
@@ -44,7 +44,12 @@ pub struct TcpStream {
 
 /// Poll shape of one `recv`: data, end of stream, an error, or nothing yet.
 pub(crate) fn try_read(stack: &mut Stack, id: ConnId, buf: &mut [u8]) -> Option<io::Result<usize>> {
-    match stack.recv(id, buf) {
+    read_polled(stack.recv(id, buf))
+}
+
+/// A receive's result in poll shape: `None` while it would block.
+pub(crate) fn read_polled(r: Result<usize, RecvError>) -> Option<io::Result<usize>> {
+    match r {
         Ok(n) => Some(Ok(n)),
         Err(e) => errors::recv(e).map(Err),
     }
@@ -292,6 +297,27 @@ impl TcpStream {
             .net
             .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
                 try_read(s, id, buf)
+            })
+    }
+
+    /// Read in place, without copying: waits as `read` does, then shows up to `max` received
+    /// bytes to `f` where they lie in the stack (the datagram buffer they arrived in, or the
+    /// receive ring), oldest first, as one or more contiguous runs, and counts them all read;
+    /// returns how many (`Ok(0)`: end of stream, or `max` of 0). For a reader that parses,
+    /// checks, hashes or forwards the bytes rather than keeping them (`Stack::recv_with`).
+    /// `f` runs with the stack locked, so it must not call into this runtime; other
+    /// connections wait while it runs.
+    pub fn read_with(&self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        if max == 0 || self.inner.read_shut.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let id = self.inner.id;
+        let timeout = self.read_timeout()?;
+        let nb = self.inner.nonblocking.load(Ordering::SeqCst);
+        self.inner
+            .net
+            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
+                read_polled(s.recv_with(id, max, &mut f))
             })
     }
 

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::errors;
 use crate::listener::try_accept;
 use crate::net::Net;
-use crate::stream::{try_established, try_read, try_write, OpenGuard};
+use crate::stream::{read_polled, try_established, try_read, try_write, OpenGuard};
 use crate::{ConnInfo, KeepAlive};
 
 /// An async listening socket.
@@ -112,6 +112,22 @@ impl TcpStream {
     /// A snapshot of the connection.
     pub fn info(&self) -> Option<ConnInfo> {
         self.inner.info()
+    }
+
+    /// Read in place, without copying; resolves as a read does. See
+    /// [`crate::TcpStream::read_with`]: `f` runs with the stack locked.
+    pub async fn read_with(&self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        let inner = &self.inner.inner;
+        if max == 0 {
+            return Ok(0);
+        }
+        let id = inner.id;
+        poll_fn(|cx| {
+            inner
+                .net
+                .poll(cx, |s, _| read_polled(s.recv_with(id, max, &mut f)))
+        })
+        .await
     }
 }
 

@@ -97,6 +97,83 @@ fn echo_a_megabyte_over_ipv4_and_ipv6() {
     assert_eq!(srv.join().unwrap(), data.len());
 }
 
+/// A client on `client` that connects to `to`, writes `data` and shuts its write side; it
+/// hands the runtime back when joined, so the runtime outlives the transfer.
+fn write_and_shut(client: Net, to: SocketAddr, data: Vec<u8>) -> thread::JoinHandle<Net> {
+    thread::spawn(move || {
+        let mut s = TcpStream::connect(&client, to).unwrap();
+        s.write_all(&data).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        client
+    })
+}
+
+#[test]
+fn a_reader_in_place_sees_every_byte_in_order_then_end_of_stream() {
+    let (client, server) = pair(None);
+    let l = TcpListener::bind(&server, SocketAddr::new(B, 9)).unwrap();
+    let data = pattern(1 << 20);
+    let w = write_and_shut(client, SocketAddr::new(B, 9), data.clone());
+    let (s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let (mut got, mut reads) = (Vec::new(), 0);
+    loop {
+        let n = s.read_with(1000, |run| got.extend_from_slice(run)).unwrap();
+        assert!(n <= 1000, "no more than asked: {n}");
+        if n == 0 {
+            break;
+        }
+        reads += 1;
+        assert!(reads < 1 << 20, "bounded");
+    }
+    assert!(
+        got == data,
+        "{} of {} bytes, in order",
+        got.len(),
+        data.len()
+    );
+    assert_eq!(s.read_with(10, |_| panic!("nothing to show")).unwrap(), 0);
+    drop(w.join().unwrap());
+}
+
+#[test]
+fn an_async_reader_in_place_sees_every_byte_in_order_then_end_of_stream() {
+    let (client, server) = pair(None);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let data = pattern(256 * 1024);
+    let got = rt.block_on(async {
+        let l = oxtcp::tokio::TcpListener::bind(&server, SocketAddr::new(B, 9))
+            .await
+            .unwrap();
+        let w = write_and_shut(client, SocketAddr::new(B, 9), data.clone());
+        let limit = Duration::from_secs(60);
+        let (s, _) = tokio::time::timeout(limit, l.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..1 << 20 {
+            let read = s.read_with(1000, |run| got.extend_from_slice(run));
+            let n = tokio::time::timeout(limit, read).await.unwrap().unwrap();
+            assert!(n <= 1000, "no more than asked: {n}");
+            if n == 0 {
+                break;
+            }
+        }
+        drop(w.join().unwrap());
+        got
+    });
+    assert!(
+        got == data,
+        "{} of {} bytes, in order",
+        got.len(),
+        data.len()
+    );
+}
+
 #[test]
 fn echo_survives_loss_duplication_and_reordering() {
     let faults = Faults {
