@@ -542,7 +542,16 @@ fn run(input: Input) {
             Op::Recv(n) => {
                 if let Some(c) = d.conn {
                     let max = usize::from(*n).min(rbuf.len());
-                    let _ = d.stack.recv(c, &mut rbuf[..max]);
+                    if n & 1 == 0 {
+                        let _ = d.stack.recv(c, &mut rbuf[..max]);
+                    } else {
+                        // In place: what it shows is what it counts, and no more than asked.
+                        let mut shown = 0;
+                        let r = d.stack.recv_with(c, max, |run| shown += run.len());
+                        if let Ok(got) = r {
+                            assert!(got == shown && got <= max, "{got} of {shown}, max {max}");
+                        }
+                    }
                 }
             }
             Op::Shutdown => {
