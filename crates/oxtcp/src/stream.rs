@@ -287,7 +287,19 @@ impl TcpStream {
     }
 
     fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() || self.inner.read_shut.load(Ordering::SeqCst) {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.read_blocking(|s, id| try_read(s, id, buf))
+    }
+
+    /// Wait, as a read does (timeout, non-blocking mode), until `read` gives an answer; a read
+    /// side shut down reads end of stream at once.
+    fn read_blocking(
+        &self,
+        mut read: impl FnMut(&mut Stack, ConnId) -> Option<io::Result<usize>>,
+    ) -> io::Result<usize> {
+        if self.inner.read_shut.load(Ordering::SeqCst) {
             return Ok(0);
         }
         let id = self.inner.id;
@@ -295,9 +307,7 @@ impl TcpStream {
         let nb = self.inner.nonblocking.load(Ordering::SeqCst);
         self.inner
             .net
-            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
-                try_read(s, id, buf)
-            })
+            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| read(s, id))
     }
 
     /// Read in place, without copying: waits as `read` does, then shows up to `max` received
@@ -308,17 +318,10 @@ impl TcpStream {
     /// `f` runs with the stack locked, so it must not call into this runtime; other
     /// connections wait while it runs.
     pub fn read_with(&self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
-        if max == 0 || self.inner.read_shut.load(Ordering::SeqCst) {
+        if max == 0 {
             return Ok(0);
         }
-        let id = self.inner.id;
-        let timeout = self.read_timeout()?;
-        let nb = self.inner.nonblocking.load(Ordering::SeqCst);
-        self.inner
-            .net
-            .block(timeout, nb, io::ErrorKind::WouldBlock, |s, _| {
-                read_polled(s.recv_with(id, max, &mut f))
-            })
+        self.read_blocking(|s, id| read_polled(s.recv_with(id, max, &mut f)))
     }
 
     fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {

@@ -573,11 +573,7 @@ impl Connection {
     /// RECEIVE (RFC 9293 §3.10.3): `Ok(0)` is end of stream.
     /// Pages the read empties go back to `bufs`.
     pub(crate) fn recv(&mut self, out: &mut [u8], bufs: &mut BufPool) -> Result<usize, RecvError> {
-        let mut done = 0;
-        self.recv_with(out.len(), bufs, |run| {
-            out[done..done + run.len()].copy_from_slice(run);
-            done += run.len();
-        })
+        self.recv_with(out.len(), bufs, paged_ring::filler(out))
     }
 
     /// RECEIVE in place: show up to `max` readable bytes to `f` where they lie, as contiguous

@@ -66,11 +66,7 @@ impl PagedRing {
     /// Fill `out` from ring position `pos`, wrapping at the capacity. Bytes of pages never
     /// taken read as zero; other bytes never written read as whatever their page last held.
     pub(crate) fn read(&self, capacity: usize, pos: usize, out: &mut [u8]) {
-        let mut done = 0;
-        self.visit(capacity, pos, out.len(), |run| {
-            out[done..done + run.len()].copy_from_slice(run);
-            done += run.len();
-        });
+        self.visit(capacity, pos, out.len(), filler(out));
     }
 
     /// Show `len` bytes from ring position `pos` to `f` in place, as the runs that lie
@@ -94,6 +90,16 @@ impl PagedRing {
             done += n;
             pos += n;
         }
+    }
+}
+
+/// A visitor that copies the runs it is shown into `out`, one after another: how a read that
+/// copies is made of one that shows the bytes in place. The runs must fit in `out`.
+pub(crate) fn filler(out: &mut [u8]) -> impl FnMut(&[u8]) + '_ {
+    let mut done = 0;
+    move |run| {
+        out[done..done + run.len()].copy_from_slice(run);
+        done += run.len();
     }
 }
 

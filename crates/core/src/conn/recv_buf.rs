@@ -198,11 +198,7 @@ impl RecvBuffer {
     /// Copy readable bytes into `out`; returns how many.
     #[cfg(test)]
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
-        let mut done = 0;
-        self.consume(out.len(), pool, |run| {
-            out[done..done + run.len()].copy_from_slice(run);
-            done += run.len();
-        })
+        self.consume(out.len(), pool, super::paged_ring::filler(out))
     }
 
     /// Show up to `max` readable bytes to `f` where they lie (datagram buffers, then ring

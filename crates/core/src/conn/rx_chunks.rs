@@ -137,11 +137,7 @@ impl Chunks {
     /// Copy up to `out.len()` bytes out, oldest first; emptied buffers go back to `pool`.
     #[cfg(test)]
     pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
-        let mut done = 0;
-        self.consume(out.len(), pool, |run| {
-            out[done..done + run.len()].copy_from_slice(run);
-            done += run.len();
-        })
+        self.consume(out.len(), pool, super::paged_ring::filler(out))
     }
 
     /// Show up to `max` bytes to `f` where they lie, oldest first, one run per buffer, and
