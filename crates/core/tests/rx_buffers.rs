@@ -217,6 +217,44 @@ fn reading_in_place_shows_kept_bytes_in_their_buffer_then_the_ring() {
 }
 
 #[test]
+fn a_reader_in_place_that_panics_leaves_the_rest_readable() {
+    // The kept datagram is the first run, the ring's bytes two more (4,096 and 904).
+    for (panics_on, read) in [(1, BIG), (2, BIG + 4096)] {
+        let mut t = Harness::established_server();
+        t.inject_in_buffer(data(0, BIG), BUF).expect("kept");
+        t.drain();
+        t.inject_in_buffer(data(BIG, 5000), BUF);
+        t.drain();
+        let id = t.conn.unwrap();
+        let mut runs = 0;
+        let stack = &mut t.stack;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stack.recv_with(id, usize::MAX, |_| {
+                runs += 1;
+                assert!(runs < panics_on, "the reader gives up on run {runs}");
+            })
+        }));
+        assert!(r.is_err(), "the reader panicked");
+        t.stack.check_invariants().unwrap();
+        let left = BIG + 5000 - read;
+        assert_eq!(
+            t.info().recv_queue,
+            left,
+            "the runs shown, the last one too, are read"
+        );
+        assert_eq!(
+            t.app_recv(100_000),
+            pattern(read, left),
+            "and the rest readable"
+        );
+        t.inject_in_buffer(data(BIG + 5000, BIG), BUF)
+            .expect("kept: nothing left in the ring");
+        assert_eq!(t.app_recv(100_000), pattern(BIG + 5000, BIG));
+        t.drain();
+    }
+}
+
+#[test]
 fn reading_in_place_with_nothing_readable_shows_nothing() {
     let mut t = Harness::established_server();
     let id = t.conn.unwrap();

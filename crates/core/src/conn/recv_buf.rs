@@ -203,7 +203,8 @@ impl RecvBuffer {
 
     /// Show up to `max` readable bytes to `f` where they lie (datagram buffers, then ring
     /// pages), oldest first, as contiguous runs, and count them read, as `read` would;
-    /// returns how many.
+    /// returns how many. Each run is counted read before `f` sees it, so a panic in `f`
+    /// leaves the buffer consistent: the runs shown are read, the rest still readable.
     pub(crate) fn consume(
         &mut self,
         max: usize,
@@ -211,17 +212,30 @@ impl RecvBuffer {
         mut f: impl FnMut(&[u8]),
     ) -> usize {
         let n = max.min(self.readable());
+        let RecvBuffer {
+            ring,
+            capacity,
+            head,
+            readable,
+            chunks,
+            ..
+        } = self;
         let mut done = 0;
-        if let Some(c) = self.chunks.as_deref_mut() {
-            done = c.consume(n, pool, &mut f);
+        if let Some(c) = chunks.as_deref_mut() {
+            done = c.consume(n, pool, |run| {
+                *readable -= run.len() as u32;
+                f(run);
+            });
             if c.is_empty() {
-                self.chunks = None;
+                *chunks = None;
             }
         }
-        self.ring
-            .visit(self.capacity(), self.head as usize, n - done, f);
-        self.head = wrap(self.head as usize + n - done, self.capacity()) as u32;
-        self.readable -= n as u32;
+        let capacity = *capacity as usize;
+        ring.visit(capacity, *head as usize, n - done, |run| {
+            *head = wrap(*head as usize + run.len(), capacity) as u32;
+            *readable -= run.len() as u32;
+            f(run);
+        });
         if self.ring_readable() == 0 && self.ooo.is_none() {
             // Buffers are held only while they hold data.
             self.ring.clear(pool);

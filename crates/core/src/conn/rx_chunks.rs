@@ -141,7 +141,8 @@ impl Chunks {
     }
 
     /// Show up to `max` bytes to `f` where they lie, oldest first, one run per buffer, and
-    /// count them read; emptied buffers go back to `pool`. Returns how many.
+    /// count them read; emptied buffers go back to `pool`. Returns how many. Each run is
+    /// counted read before `f` sees it, so a panic in `f` leaves the list as counted.
     pub(crate) fn consume(
         &mut self,
         max: usize,
@@ -155,16 +156,16 @@ impl Chunks {
             };
             let n = (max - done).min((c.end - c.start) as usize);
             let from = c.start as usize;
-            f(&c.buf[from..from + n]);
-            done += n;
             c.start += n as u32;
-            if c.start == c.end {
-                if let Some(c) = self.list.pop_front() {
-                    pool.give_datagram(c.buf);
-                }
+            self.bytes -= n as u32;
+            done += n;
+            if c.start < c.end {
+                f(&c.buf[from..from + n]);
+            } else if let Some(c) = self.list.pop_front() {
+                f(&c.buf[from..from + n]);
+                pool.give_datagram(c.buf);
             }
         }
-        self.bytes -= done as u32;
         done
     }
 

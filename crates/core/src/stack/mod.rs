@@ -649,6 +649,9 @@ impl Stack {
     /// as [`Stack::recv`]: `Ok(0)` is end of stream (or `max` of 0), and with nothing to read
     /// `f` is not called. For an application that looks at the bytes where they are (parses,
     /// checks or hashes them) instead of keeping them; smoltcp's `recv` closure is the like.
+    /// Each run is counted read before `f` sees it: if `f` panics, the runs it was shown are
+    /// read, the rest stay readable, and the stack stays consistent (a window update the
+    /// read earned waits for the next call).
     pub fn recv_with(
         &mut self,
         id: ConnId,
