@@ -316,7 +316,8 @@ impl TcpStream {
     /// returns how many (`Ok(0)`: end of stream, or `max` of 0). For a reader that parses,
     /// checks, hashes or forwards the bytes rather than keeping them (`Stack::recv_with`).
     /// `f` runs with the stack locked, so it must not call into this runtime; other
-    /// connections wait while it runs.
+    /// connections wait while it runs. If `f` panics, the panic reaches the caller, the runs
+    /// it was shown count as read and the connection stays usable.
     pub fn read_with(&self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
         if max == 0 {
             return Ok(0);
