@@ -134,12 +134,6 @@ impl Chunks {
         self.list.iter().all(|c| c.end as usize <= c.buf.len())
     }
 
-    /// Copy up to `out.len()` bytes out, oldest first; emptied buffers go back to `pool`.
-    #[cfg(test)]
-    pub(crate) fn read(&mut self, out: &mut [u8], pool: &mut BufPool) -> usize {
-        self.consume(out.len(), pool, super::paged_ring::filler(out))
-    }
-
     /// Show up to `max` bytes to `f` where they lie, oldest first, one run per buffer, and
     /// count them read; emptied buffers go back to `pool`. Returns how many. Each run is
     /// counted read before `f` sees it, so a panic in `f` leaves the list as counted.
@@ -179,6 +173,7 @@ impl Chunks {
 
 #[cfg(test)]
 mod tests {
+    use super::super::paged_ring::filler;
     use super::*;
 
     fn id() -> ConnId {
@@ -227,10 +222,10 @@ mod tests {
         assert!(chunks.attach(b"hij".to_vec()).is_err(), "nothing pending");
         assert_eq!(chunks.bytes(), 7);
         let mut out = [0u8; 2];
-        assert_eq!(chunks.read(&mut out, &mut pool), 2);
+        assert_eq!(chunks.consume(out.len(), &mut pool, filler(&mut out)), 2);
         assert_eq!(&out, b"ab");
         let mut out = [0u8; 10];
-        assert_eq!(chunks.read(&mut out, &mut pool), 5);
+        assert_eq!(chunks.consume(out.len(), &mut pool, filler(&mut out)), 5);
         assert_eq!(&out[..5], b"cdefg");
         assert!(chunks.is_empty());
         assert_eq!(chunks.bytes(), 0);
