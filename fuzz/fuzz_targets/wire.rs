@@ -5,13 +5,14 @@
 //! RFC 1071 word loop's, whichever loop (scalar or AVX2) `checksum::sum` chose. A segment that
 //! parses is also cut by `gso::segment` at a size taken from the input: every piece must parse
 //! with its checksums, carry the sequence number of its first byte, and the pieces' payloads
-//! must make up the original's.
+//! must make up the original's. Taken in two parts (`parse_packet_gathered`), split anywhere,
+//! it must never be taken where whole it is refused, nor taken otherwise.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oxtcp_wire::{
-    checksum, emit_packet, gso, parse_packet, IpRepr, Ipv4Packet, Ipv6Packet, TcpFlags,
-    TcpOptionIter, TcpOptions, TcpPacket,
+    checksum, emit_packet, gso, parse_packet, parse_packet_gathered, Checksum, IpRepr, Ipv4Packet,
+    Ipv6Packet, TcpFlags, TcpOptionIter, TcpOptions, TcpPacket,
 };
 
 /// The emitter lays options out as Linux does and may drop trailing SACK blocks that its
@@ -154,6 +155,36 @@ fn segmentation_agrees(data: &[u8]) {
     );
 }
 
+/// The datagram taken in two parts (`parse_packet_gathered`), split at each of its first 200
+/// points: never a panic, never a datagram taken that is refused whole or taken otherwise;
+/// and split where its headers end, taken exactly as whole.
+fn gathered_agrees(data: &[u8]) {
+    let whole = parse_packet(data);
+    // Where the headers end, if the whole parses: its payload is the end of the input's
+    // segment, so the headers are what comes before the payload.
+    let headers_end = whole
+        .as_ref()
+        .ok()
+        .map(|s| s.payload.as_ptr() as usize - data.as_ptr() as usize);
+    for at in 0..=data.len().min(200) {
+        let (h, p) = data.split_at(at);
+        let parts = parse_packet_gathered(h, p, Checksum::Computed);
+        match (&whole, &parts) {
+            (Err(_), Ok(s)) => panic!("taken in parts at {at}, refused whole: {s:?}"),
+            (Ok(w), Ok(s)) => assert_eq!(w, s, "taken differently in parts at {at}"),
+            _ => {}
+        }
+    }
+    if let (Ok(w), Some(end)) = (&whole, headers_end) {
+        let (h, p) = data.split_at(end);
+        if !p.is_empty() {
+            let parts =
+                parse_packet_gathered(h, p, Checksum::Computed).expect("split at the headers' end");
+            assert_eq!(&parts, w, "split at the headers' end");
+        }
+    }
+}
+
 /// The input with its IP header and TCP checksums made right, where the IP header is whole
 /// enough to say where the segment is: without this nearly every input stops at a checksum
 /// and the TCP header and option parsing behind it is rarely reached.
@@ -210,6 +241,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(fixed) = with_checksums(data) {
         packet_round_trip(&fixed);
         segmentation_agrees(&fixed);
+        gathered_agrees(&fixed);
     }
     options_round_trip(data);
     // Also the area after a plausible fixed header, as a real segment's options would be.

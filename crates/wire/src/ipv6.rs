@@ -41,14 +41,20 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     fn check(&self) -> Result<()> {
-        let len = self.buffer.as_ref().len();
-        if len < Ipv6Repr::HEADER_LEN {
+        self.check_within(self.buffer.as_ref().len())
+    }
+
+    /// The checks of [`new_checked`](Self::new_checked) for a buffer that holds the first
+    /// bytes, the fixed header among them, of a datagram `datagram_len` bytes long.
+    fn check_within(&self, datagram_len: usize) -> Result<()> {
+        if self.buffer.as_ref().len() < Ipv6Repr::HEADER_LEN {
             return Err(Error::Truncated);
         }
         if self.version() != 6 {
             return Err(Error::BadVersion);
         }
-        if self.payload_len() > len - Ipv6Repr::HEADER_LEN {
+        // The buffer holds the fixed header, so the datagram is at least that long.
+        if self.payload_len() > datagram_len.saturating_sub(Ipv6Repr::HEADER_LEN) {
             return Err(Error::BadTotalLen);
         }
         Ok(())
@@ -190,13 +196,26 @@ impl Ipv6Repr {
     /// Parses the fixed header after checking version and lengths.
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv6Packet<T>) -> Result<Ipv6Repr> {
         packet.check()?;
-        Ok(Ipv6Repr {
+        Ok(Self::read(packet))
+    }
+
+    /// The fixed header of a datagram of `datagram_len` bytes whose first bytes, the header
+    /// among them, are `head`, checked as [`parse`](Self::parse) checks it.
+    pub(crate) fn parse_header(head: &[u8], datagram_len: usize) -> Result<Ipv6Repr> {
+        let packet = Ipv6Packet::new_unchecked(head);
+        packet.check_within(datagram_len)?;
+        Ok(Self::read(&packet))
+    }
+
+    /// The fields of a checked header.
+    fn read<T: AsRef<[u8]>>(packet: &Ipv6Packet<T>) -> Ipv6Repr {
+        Ipv6Repr {
             src: packet.src_addr(),
             dst: packet.dst_addr(),
             next_header: packet.next_header(),
             hop_limit: packet.hop_limit(),
             payload_len: packet.payload_len(),
-        })
+        }
     }
 
     /// Writes the 40-byte fixed header (traffic class and flow label 0) into `buf[..40]`.

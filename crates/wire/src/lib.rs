@@ -14,6 +14,7 @@
 pub mod checksum;
 mod error;
 mod field;
+mod gathered;
 pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
@@ -22,6 +23,7 @@ pub mod tcp;
 
 pub use checksum::Checksum;
 pub use error::{Error, Result};
+pub use gathered::parse_packet_gathered;
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use packet::{
