@@ -113,6 +113,51 @@ pub fn segment(
     buf: &mut [u8],
     mut emit: impl FnMut(&[u8]),
 ) -> Result<usize> {
+    cut(
+        headers,
+        payload,
+        size,
+        buf,
+        Payload::Copied,
+        |datagram, _| emit(datagram),
+    )
+}
+
+/// [`segment`] for a receiver that takes a datagram in two parts
+/// ([`parse_packet_gathered`](crate::parse_packet_gathered)): each datagram's headers are
+/// written into `buf` and handed to `emit` with its payload where it lies in `payload`, so
+/// no payload byte is copied, as Linux's GSO hands each segment the pages of the
+/// super-segment. A datagram whose payload spans two of the parts has it gathered into `buf`
+/// after its headers, and is handed over in the same two parts.
+pub fn segment_gathered(
+    headers: &[u8],
+    payload: &[&[u8]],
+    size: usize,
+    buf: &mut [u8],
+    emit: impl FnMut(&[u8], &[u8]),
+) -> Result<usize> {
+    cut(headers, payload, size, buf, Payload::Borrowed, emit)
+}
+
+/// Where each datagram's payload goes: copied after its headers in the caller's buffer, or
+/// handed over where it lies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// `emit` gets the whole datagram, and an empty second part.
+    Copied,
+    /// `emit` gets the headers and the payload.
+    Borrowed,
+}
+
+/// The cutting behind [`segment`] and [`segment_gathered`].
+fn cut(
+    headers: &[u8],
+    payload: &[&[u8]],
+    size: usize,
+    buf: &mut [u8],
+    mode: Payload,
+    mut emit: impl FnMut(&[u8], &[u8]),
+) -> Result<usize> {
     let Layout {
         ip_len,
         src,
@@ -157,26 +202,36 @@ pub fn segment(
         let len = size.min(total - offset);
         let (head, body) = buf.split_at_mut(hdr);
         head.copy_from_slice(headers);
-        // Gather this segment's payload from the parts, summing each piece as it goes; a
-        // piece that starts at an odd offset of the payload sums byte-swapped (RFC 1071 §2
-        // (B)).
-        let mut filled = 0;
-        let mut payload_sum = 0u32;
-        while filled < len {
-            if part.is_empty() {
-                part = parts.next().ok_or(Error::Truncated)?;
-            }
-            let n = part.len().min(len - filled);
-            let (piece, rest) = part.split_at(n);
-            body[filled..filled + n].copy_from_slice(piece);
-            let mut sum = checksum::sum(piece);
-            if filled % 2 == 1 {
-                sum = checksum::swapped(sum);
-            }
-            payload_sum = checksum::combine(payload_sum, sum);
-            part = rest;
-            filled += n;
+        if part.is_empty() && len > 0 {
+            part = parts.next().ok_or(Error::Truncated)?;
         }
+        // Borrowed where it lies if one part holds it whole; otherwise gathered from the
+        // parts into `body`, each piece summed as it goes; a piece that starts at an odd
+        // offset of the payload sums byte-swapped (RFC 1071 §2 (B)).
+        let (lent, payload_sum) = if mode == Payload::Borrowed && part.len() >= len {
+            let (piece, rest) = part.split_at(len);
+            part = rest;
+            (Some(piece), checksum::sum(piece))
+        } else {
+            let mut filled = 0;
+            let mut payload_sum = 0u32;
+            while filled < len {
+                if part.is_empty() {
+                    part = parts.next().ok_or(Error::Truncated)?;
+                }
+                let n = part.len().min(len - filled);
+                let (piece, rest) = part.split_at(n);
+                body[filled..filled + n].copy_from_slice(piece);
+                let mut sum = checksum::sum(piece);
+                if filled % 2 == 1 {
+                    sum = checksum::swapped(sum);
+                }
+                payload_sum = checksum::combine(payload_sum, sum);
+                part = rest;
+                filled += n;
+            }
+            (None, payload_sum)
+        };
         let last = i + 1 == count;
         let datagram = &mut buf[..hdr + len];
         let tcp_len = hdr - ip_len + len;
@@ -208,7 +263,14 @@ pub fn segment(
         tcp[4..8].copy_from_slice(&seq.to_be_bytes());
         tcp[13] = f.bits();
         tcp[16..18].copy_from_slice(&checksum::fold(sum).to_be_bytes());
-        emit(datagram);
+        match (mode, lent) {
+            (Payload::Copied, _) => emit(datagram, &[]),
+            (Payload::Borrowed, Some(piece)) => emit(&datagram[..hdr], piece),
+            (Payload::Borrowed, None) => {
+                let (head, body) = datagram.split_at(hdr);
+                emit(head, body);
+            }
+        }
     }
     Ok(count)
 }
@@ -338,6 +400,68 @@ mod tests {
         for d in &whole {
             parse_packet(d).unwrap();
         }
+    }
+
+    /// [`cut`] through `segment_gathered`: each datagram's headers and payload, as handed over.
+    fn cut_gathered(
+        datagram: &[u8],
+        data_len: usize,
+        parts: &[&[u8]],
+        size: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let headers = &datagram[..datagram.len() - data_len];
+        let mut buf = vec![0u8; headers.len() + size];
+        let mut out = Vec::new();
+        let n = segment_gathered(headers, parts, size, &mut buf, |h, p| {
+            out.push((h.to_vec(), p.to_vec()))
+        })
+        .unwrap();
+        assert_eq!(n, out.len());
+        out
+    }
+
+    #[test]
+    fn gathered_cutting_hands_over_the_same_datagrams_in_two_parts() {
+        let data = payload(5000);
+        for addrs in [V4, V6] {
+            let tcp = repr(0xffff_f000, TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN);
+            let datagram = super_segment(addrs, &tcp, &data);
+            let hdr = datagram.len() - data.len();
+            let whole = cut(&datagram, data.len(), &[&data], 1448);
+            // In one part; in parts that end inside segments, at odd offsets among them, so
+            // that some payloads are borrowed and some gathered; and with an empty part.
+            let (a, rest) = data.split_at(1448);
+            let (b, rest) = rest.split_at(1001);
+            let (c, d) = rest.split_at(2);
+            for parts in [vec![&data[..]], vec![a, b, &[], c, d]] {
+                let gathered = cut_gathered(&datagram, data.len(), &parts, 1448);
+                assert_eq!(gathered.len(), whole.len());
+                for ((h, p), w) in gathered.iter().zip(&whole) {
+                    assert_eq!(h.len(), hdr, "the headers part is the headers alone");
+                    assert_eq!([&h[..], &p[..]].concat(), *w);
+                    let s = crate::parse_packet_gathered(h, p, Checksum::Computed).unwrap();
+                    assert_eq!(s, parse_packet(w).unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gathered_cutting_lends_the_payload_where_it_lies() {
+        let data = payload(3000);
+        let datagram = super_segment(V4, &repr(1, TcpFlags::ACK), &data);
+        let headers = &datagram[..datagram.len() - data.len()];
+        let mut buf = vec![0u8; headers.len() + 1000];
+        let mut lent = Vec::new();
+        segment_gathered(headers, &[&data], 1000, &mut buf, |_, p| {
+            lent.push(p.as_ptr() as usize - data.as_ptr() as usize)
+        })
+        .unwrap();
+        assert_eq!(
+            lent,
+            [0, 1000, 2000],
+            "each payload is a slice of the sender's bytes"
+        );
     }
 
     #[test]
