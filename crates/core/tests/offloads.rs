@@ -7,6 +7,8 @@
 //!   ordinary rules, and retransmissions one segment at a time.
 //! - Receive checksum offload: a datagram whose checksum the device vouches for
 //!   (`Stack::handle_packet_with`, `Checksum::Offloaded`) is taken without computing it.
+//! - Gathered receive: a datagram handed over as its headers and its payload
+//!   (`Stack::handle_packet_gathered`) is taken as the whole would be.
 
 mod common;
 
@@ -152,6 +154,29 @@ fn a_checksum_the_device_vouches_for_is_not_computed_again() {
     t.stack.handle_packet_with(now, &pkt, Checksum::Offloaded);
     t.expect(seg().ack().seq(1).ack_no(6));
     assert_eq!(t.app_recv(10), b"hello");
+}
+
+#[test]
+fn a_datagram_taken_in_two_parts_is_taken_as_the_whole() {
+    let mut t = Harness::established_server();
+    let pkt = t.build(seg().ack().psh().seq(1).ack_no(1).data(b"hello"));
+    let payload_at = pkt.len() - 5;
+    let (headers, payload) = pkt.split_at(payload_at);
+    let now = t.now;
+    t.stack
+        .handle_packet_gathered(now, headers, payload, Checksum::Computed);
+    t.expect(seg().ack().seq(1).ack_no(6));
+    assert_eq!(t.app_recv(10), b"hello");
+    // Damaged, it is dropped as the whole would be, and counted by the same cause.
+    let mut pkt = t.build(seg().ack().psh().seq(6).ack_no(1).data(b"world"));
+    *pkt.last_mut().unwrap() ^= 1;
+    let (headers, payload) = pkt.split_at(payload_at);
+    let now = t.now;
+    t.stack
+        .handle_packet_gathered(now, headers, payload, Checksum::Computed);
+    t.expect_none();
+    let bad_checksum = DropReason::Malformed(WireError::BadChecksum).as_str();
+    assert_eq!(t.stack.stats().drops.get(bad_checksum), Some(&1));
 }
 
 /// Every datagram a stack has to send, drained with `poll_transmit_segmented` (`gathered`

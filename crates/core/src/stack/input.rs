@@ -1,7 +1,7 @@
 //! Where segments enter: parse once, demultiplex once, hand to exactly one handler — a
 //! connection, a half-open entry, a listener, or the CLOSED-state rules (RFC 9293 §3.10.7.1).
 
-use oxtcp_wire::{parse_packet_with, Checksum};
+use oxtcp_wire::{parse_packet_gathered, parse_packet_with, Checksum};
 
 use super::tuple_table::Found;
 use super::{Entry, Reply, Slot, Stack};
@@ -18,6 +18,13 @@ use crate::time::Instant;
 use crate::tuple::FourTuple;
 
 use std::net::SocketAddr;
+
+/// A datagram as a device hands it over: in one piece, or as its headers and its payload.
+#[derive(Clone, Copy)]
+enum Datagram<'a> {
+    Whole(&'a [u8]),
+    Gathered(&'a [u8], &'a [u8]),
+}
 
 impl Stack {
     /// An IP datagram arrives from the network.
@@ -91,9 +98,35 @@ impl Stack {
     /// vouch for ([`Checksum::Offloaded`], receive checksum offload): then it is not computed
     /// again, and every other check applies as before.
     pub fn handle_packet_with(&mut self, now: Instant, packet: &[u8], checksum: Checksum) {
+        self.handle_datagram(now, Datagram::Whole(packet), checksum);
+    }
+
+    /// [`handle_packet_with`](Self::handle_packet_with) for a datagram that arrives in two
+    /// parts, its IP and TCP headers and its payload
+    /// ([`parse_packet_gathered`](oxtcp_wire::parse_packet_gathered)), from a device that
+    /// gathers or a link that hands a datagram over where its bytes lie. The payload is read
+    /// where it is: what the stack keeps of it is copied into the receive buffer.
+    pub fn handle_packet_gathered(
+        &mut self,
+        now: Instant,
+        headers: &[u8],
+        payload: &[u8],
+        checksum: Checksum,
+    ) {
+        self.handle_datagram(now, Datagram::Gathered(headers, payload), checksum);
+    }
+
+    /// A datagram in either form: parsed, then handled the same whichever way it arrived.
+    fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>, checksum: Checksum) {
         self.advance(now);
         self.stats.packets_in += 1;
-        let seg = match parse_packet_with(packet, checksum) {
+        let parsed = match datagram {
+            Datagram::Whole(packet) => parse_packet_with(packet, checksum),
+            Datagram::Gathered(headers, payload) => {
+                parse_packet_gathered(headers, payload, checksum)
+            }
+        };
+        let seg = match parsed {
             Ok(s) => s,
             Err(e) => {
                 let reason = DropReason::Malformed(e);
