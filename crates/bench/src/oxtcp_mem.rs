@@ -8,9 +8,13 @@
 //! With [`Pair::with_gso`] the link segments in software, as a device without TSO does under
 //! Linux's GSO: each stack may hand over up to 64 KiB of whole segments at once
 //! (`StackConfig::segmentation_offload`, through `Stack::poll_transmit_gathered`), and the
-//! link cuts that into datagrams of one segment each (`oxtcp_wire::gso::segment`), each with
-//! its own headers and checksum, and delivers them one by one. What crosses the link, and
-//! what the receiver handles, is the same MTU-sized segments as without it.
+//! link cuts that into datagrams of one segment each (`oxtcp_wire::gso::segment_gathered`),
+//! each with its own headers and checksum, and delivers them one by one. What crosses the
+//! link, and what the receiver handles, is the same MTU-sized segments as without it. Each
+//! is handed over as its headers and its payload where it lies in the sender's send buffer
+//! (`Stack::handle_packet_gathered`), as Linux's GSO gives each segment the pages of the
+//! super-segment rather than a copy: the receiver checks the checksum over it and copies
+//! what it keeps into its receive buffer.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant as StdInstant;
@@ -175,22 +179,26 @@ fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> us
         let Some((first, payload)) = parts.split_first() else {
             return;
         };
-        let mut deliver = |d: &[u8]| {
-            *longest = (*longest).max(d.len());
-            to.handle_packet_with(now, d, Checksum::Computed);
+        let deliver = |headers: &[u8], payload: &[u8]| {
+            *longest = (*longest).max(headers.len() + payload.len());
+            to.handle_packet_gathered(now, headers, payload, Checksum::Computed);
         };
         match size {
             None if payload.is_empty() => {
-                deliver(first);
+                *longest = (*longest).max(first.len());
+                to.handle_packet_with(now, first, Checksum::Computed);
                 moved += 1;
             }
             // Not the stack's way today, but a whole datagram in parts is still one datagram.
             None => {
-                deliver(&parts.concat());
+                let whole = parts.concat();
+                *longest = (*longest).max(whole.len());
+                to.handle_packet_with(now, &whole, Checksum::Computed);
                 moved += 1;
             }
             Some(size) => {
-                match oxtcp_wire::gso::segment(first, payload, size.into(), wire, deliver) {
+                match oxtcp_wire::gso::segment_gathered(first, payload, size.into(), wire, deliver)
+                {
                     Ok(n) => {
                         moved += n;
                         *cut += 1;
