@@ -179,21 +179,20 @@ fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> us
         let Some((first, payload)) = parts.split_first() else {
             return;
         };
-        let deliver = |headers: &[u8], payload: &[u8]| {
+        // A datagram as its headers and its payload; with no payload, the headers part is
+        // the whole datagram.
+        let mut deliver = |headers: &[u8], payload: &[u8]| {
             *longest = (*longest).max(headers.len() + payload.len());
             to.handle_packet_gathered(now, headers, payload, Checksum::Computed);
         };
         match size {
             None if payload.is_empty() => {
-                *longest = (*longest).max(first.len());
-                to.handle_packet_with(now, first, Checksum::Computed);
+                deliver(first, &[]);
                 moved += 1;
             }
             // Not the stack's way today, but a whole datagram in parts is still one datagram.
             None => {
-                let whole = parts.concat();
-                *longest = (*longest).max(whole.len());
-                to.handle_packet_with(now, &whole, Checksum::Computed);
+                deliver(&parts.concat(), &[]);
                 moved += 1;
             }
             Some(size) => {
