@@ -65,6 +65,21 @@ pub fn parse_packet_gathered<'a>(
     if usize::from(head[12] >> 4) * 4 != head.len() {
         return Err(Error::BadHeaderLen);
     }
+    let Some((tcp, _)) = TcpRepr::parse_common(head) else {
+        return with_any_options(ip, head, body);
+    };
+    Ok(Segment {
+        ip,
+        tcp,
+        payload: body,
+    })
+}
+
+/// The end of [`parse_packet_gathered`] for a TCP header whose options take another layout
+/// than the common ones, or are malformed: out of line, so that its answer does not meet
+/// the common one (`TcpRepr::parse_common`).
+#[inline(never)]
+fn with_any_options<'a>(ip: IpRepr, head: &'a [u8], body: &'a [u8]) -> Result<Segment<'a>> {
     let (tcp, _) = TcpRepr::parse(head)?;
     Ok(Segment {
         ip,

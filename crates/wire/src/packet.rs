@@ -116,6 +116,17 @@ pub fn parse_packet_with(packet: &[u8], checksum: Checksum) -> Result<Segment<'_
     if checksum == Checksum::Computed && !tcp_view.verify_checksum(ip.src(), ip.dst()) {
         return Err(Error::BadChecksum);
     }
+    match TcpRepr::parse_common(segment) {
+        Some((tcp, payload)) => Ok(Segment { ip, tcp, payload }),
+        None => with_any_options(ip, segment),
+    }
+}
+
+/// The end of [`parse_packet_with`] for a TCP header whose options take another layout than
+/// the common ones, or are malformed: out of line, so that its answer does not meet the
+/// common one (`TcpRepr::parse_common`).
+#[inline(never)]
+fn with_any_options(ip: IpRepr, segment: &[u8]) -> Result<Segment<'_>> {
     let (tcp, payload) = TcpRepr::parse(segment)?;
     Ok(Segment { ip, tcp, payload })
 }

@@ -280,8 +280,8 @@ impl TcpOptions {
     /// the answer is what [`parse_list`](Self::parse_list) gives for the same bytes.
     // Inlined, so that the options are built where the caller keeps them instead of being
     // returned through memory and copied (a wide load of narrow stores stalls).
-    #[inline]
-    fn parse_common(bytes: &[u8]) -> Option<TcpOptions> {
+    #[inline(always)]
+    pub(crate) fn parse_common(bytes: &[u8]) -> Option<TcpOptions> {
         match *bytes {
             [] => Some(TcpOptions::default()),
             [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, v0, v1, v2, v3, e0, e1, e2, e3] => {
