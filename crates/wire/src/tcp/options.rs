@@ -248,18 +248,24 @@ impl<'a> Iterator for TcpOptionIter<'a> {
 impl core::iter::FusedIterator for TcpOptionIter<'_> {}
 
 /// The options a TCP endpoint acts on, parsed from or to be emitted into a header.
+// Laid out in this order (`repr(C)`): the SACK blocks first, then the fields whose absent
+// values leave bytes undefined (the payload of a `None`). In the compiler's own order the
+// undefined bytes of `mss` sat just before the blocks, and building the options with no
+// blocks copied the zeroed blocks from a scratch copy by loads that straddled those bytes
+// and the zeroing stores: a store-forwarding stall on every segment parsed (`perf`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C)]
 pub struct TcpOptions {
+    /// SACK blocks, in wire order.
+    pub sack_blocks: SackBlocks,
+    /// Timestamps option.
+    pub timestamps: Option<Timestamps>,
     /// Maximum segment size.
     pub mss: Option<u16>,
     /// Window scale shift count as sent (RFC 7323 §2.3 clamping to 14 is the core's job).
     pub window_scale: Option<u8>,
     /// SACK-Permitted was present.
     pub sack_permitted: bool,
-    /// SACK blocks, in wire order.
-    pub sack_blocks: SackBlocks,
-    /// Timestamps option.
-    pub timestamps: Option<Timestamps>,
 }
 
 impl TcpOptions {
