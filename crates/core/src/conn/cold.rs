@@ -312,7 +312,7 @@ mod tests {
                 ack: SeqNum::new(ack),
                 flags: ACK,
                 wnd: 512,
-                options: TcpOptions {
+                options: &TcpOptions {
                     timestamps: Some(Timestamps {
                         tsval,
                         tsecr: ts_clock(self.now, 0),

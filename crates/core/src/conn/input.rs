@@ -23,7 +23,9 @@ pub(crate) struct SegIn<'a> {
     pub(crate) ack: SeqNum,
     pub(crate) flags: TcpFlags,
     pub(crate) wnd: u16,
-    pub(crate) options: TcpOptions,
+    /// Borrowed from the parsed datagram: a copy of these 56 bytes, loaded wide just after
+    /// the parser's narrow stores, stalled on every segment.
+    pub(crate) options: &'a TcpOptions,
     pub(crate) payload: &'a [u8],
 }
 
@@ -356,7 +358,7 @@ impl Connection {
             && seg_wnd == self.snd_wnd
             && seg_wnd > 0
             && self.snd_una != self.snd_max;
-        let grow = self.on_ack_for_recovery(ctx, seg.ack, &seg.options, duplicate);
+        let grow = self.on_ack_for_recovery(ctx, seg.ack, seg.options, duplicate);
         if seg.ack.after(self.snd_una) {
             self.on_ack_advance(ctx, seg.ack, seg_ts.map(|t| t.tsecr), grow);
         }
