@@ -95,6 +95,46 @@ fn sum_long(data: &[u8]) -> u32 {
     acc
 }
 
+/// Copies `src` into `dst`, which must be as long, and returns [`sum`] of the bytes: a
+/// payload copied into a datagram is summed on the way.
+///
+/// With the vector loop (`avx2.rs`) the bytes are read once: each block is loaded, stored,
+/// and added from the registers it was loaded into, rather than stored and read back by a
+/// second pass. Measured on this project's machine (one thread pinned, source and
+/// destination reused): 65,472 bytes at 52–56 B/ns against 31–32 for a copy then a sum, and
+/// 50–52 for the copy alone; 1,408 bytes at 54–58 against 35–39. Without AVX2, and for short
+/// or very long slices, it is a copy and then [`sum`] of the source.
+///
+/// # Panics
+/// If the lengths differ, as `copy_from_slice` does.
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= avx2::MIN_LEN && src.len() as u64 <= 1 << 32 {
+        return copy_and_sum_long(dst, src);
+    }
+    dst.copy_from_slice(src);
+    sum(src)
+}
+
+/// [`copy_and_sum`] of a slice long enough for the vector loop, and short enough to be one
+/// piece of it.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn copy_and_sum_long(dst: &mut [u8], src: &[u8]) -> u32 {
+    let whole = src.len() - src.len() % avx2::BLOCK;
+    let (blocks, rest) = src.split_at(whole);
+    let (dst_blocks, dst_rest) = dst.split_at_mut(whole);
+    dst_rest.copy_from_slice(rest);
+    let acc = sum_inline(rest);
+    match avx2::copy_sum_blocks(dst_blocks, blocks) {
+        Some(native) => combine(acc, big_endian_sum(native)),
+        None => {
+            dst_blocks.copy_from_slice(blocks);
+            combine(acc, sum_inline(blocks))
+        }
+    }
+}
+
 /// [`sum`] of a fixed-size piece such as a 20-byte header, inlined into the caller so that
 /// the length tests fold away.
 #[inline]
@@ -386,6 +426,20 @@ mod tests {
         #[test]
         fn wide_sum_equals_the_word_by_word_sum(data in proptest::collection::vec(0u8.., 0..3000)) {
             proptest::prop_assert_eq!(sum(&data), sum_words(&data));
+        }
+
+        /// Copying and summing gives the plain loop's sum and an exact copy, for every length
+        /// (across the vector loop's threshold and block size) and start offset.
+        #[test]
+        fn copy_and_sum_equals_the_sum_and_copies(
+            data in proptest::collection::vec(0u8.., 0..3000),
+            offset in 0usize..3,
+        ) {
+            let src = data.get(offset..).unwrap_or(&[]);
+            let mut dst = vec![0xa5u8; src.len() + 1];
+            let got = copy_and_sum(&mut dst[1..], src);
+            proptest::prop_assert_eq!(got, sum_words(src));
+            proptest::prop_assert_eq!(&dst[1..], src);
         }
     }
 

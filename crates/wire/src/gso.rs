@@ -206,7 +206,7 @@ fn cut(
             part = parts.next().ok_or(Error::Truncated)?;
         }
         // Borrowed where it lies if one part holds it whole; otherwise gathered from the
-        // parts into `body`, each piece summed as it goes; a piece that starts at an odd
+        // parts into `body`, each piece summed as it is copied; a piece that starts at an odd
         // offset of the payload sums byte-swapped (RFC 1071 §2 (B)).
         let (lent, payload_sum) = if mode == Payload::Borrowed && part.len() >= len {
             let (piece, rest) = part.split_at(len);
@@ -221,8 +221,7 @@ fn cut(
                 }
                 let n = part.len().min(len - filled);
                 let (piece, rest) = part.split_at(n);
-                body[filled..filled + n].copy_from_slice(piece);
-                let mut sum = checksum::sum(piece);
+                let mut sum = checksum::copy_and_sum(&mut body[filled..filled + n], piece);
                 if filled % 2 == 1 {
                     sum = checksum::swapped(sum);
                 }
