@@ -232,21 +232,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         let value = checksum::fold(checksum::combine(pseudo, checksum::sum(buf)));
         self.set_checksum(value);
     }
-
-    /// [`fill_checksum`](Self::fill_checksum) for a segment whose payload's sum the caller
-    /// already has (taken as it copied the payload in): only the header is summed here.
-    pub fn fill_checksum_with_payload_sum(&mut self, src: IpAddr, dst: IpAddr, payload_sum: u32) {
-        self.set_checksum(0);
-        let start = self.payload_start();
-        let buf = self.buffer.as_ref();
-        let Ok(len) = u32::try_from(buf.len()) else {
-            return;
-        };
-        let pseudo = checksum::pseudo_header(src, dst, IP_PROTO_TCP, len);
-        let header = checksum::sum(&buf[..start.min(buf.len())]);
-        let sum = checksum::combine(checksum::combine(pseudo, header), payload_sum);
-        self.set_checksum(checksum::fold(sum));
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use core::net::IpAddr;
 use super::packet::{split_segment, MIN_HEADER_LEN};
 use super::{TcpFlags, TcpOptions, TcpPacket};
 use crate::checksum::{self as csum, Checksum};
+use crate::packet::IP_PROTO_TCP;
 use crate::{Error, Result};
 
 /// A parsed TCP header; the payload travels beside it.
@@ -139,10 +140,19 @@ impl TcpRepr {
             at = end;
         }
 
-        let mut packet = TcpPacket::new_unchecked(segment);
         match checksum {
-            Checksum::Computed => packet.fill_checksum_with_payload_sum(src, dst, payload_sum),
-            Checksum::Offloaded => packet.fill_partial_checksum(src, dst),
+            Checksum::Computed => {
+                // The payload's sum was taken as it was copied; only the header's is left.
+                let tcp_len = u32::try_from(len).map_err(|_| Error::BufferTooSmall)?;
+                let pseudo = csum::pseudo_header(src, dst, IP_PROTO_TCP, tcp_len);
+                // Three folded sums, each at most 0xffff: their plain total cannot overflow,
+                // and `fold` wraps its carries around.
+                let sum = pseudo + csum::sum(header) + payload_sum;
+                TcpPacket::new_unchecked(header).set_checksum(csum::fold(sum));
+            }
+            Checksum::Offloaded => {
+                TcpPacket::new_unchecked(segment).fill_partial_checksum(src, dst)
+            }
         }
         Ok(len)
     }
