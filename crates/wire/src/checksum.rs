@@ -269,6 +269,16 @@ pub(crate) fn swapped(sum: u32) -> u32 {
     (s & 0xff) << 8 | s >> 8
 }
 
+/// The partial sum of bytes that begin `offset` bytes into the data they are part of, made
+/// to combine with the sums of the rest: [`swapped`] at an odd offset, as it is at an even one.
+pub(crate) fn at_offset(sum: u32, offset: usize) -> u32 {
+    if offset % 2 == 1 {
+        swapped(sum)
+    } else {
+        sum
+    }
+}
+
 /// Adds two partial sums in ones'-complement arithmetic.
 pub fn combine(a: u32, b: u32) -> u32 {
     // Both folded values are at most 0xffff, so their sum cannot overflow.

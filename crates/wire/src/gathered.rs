@@ -91,11 +91,8 @@ fn with_any_options<'a>(ip: IpRepr, head: &'a [u8], body: &'a [u8]) -> Result<Se
 /// Whether the TCP checksum over the pseudo-header, the TCP header `head` and the payload
 /// `body` (`tcp_len` bytes in all) comes out right.
 fn checksum_valid(ip: &IpRepr, tcp_len: usize, head: &[u8], body: &[u8]) -> bool {
-    let mut body_sum = checksum::sum(body);
-    if head.len() % 2 == 1 {
-        // RFC 1071 §2 (B): bytes at odd offsets sum byte-swapped.
-        body_sum = checksum::swapped(body_sum);
-    }
+    // RFC 1071 §2 (B): bytes at odd offsets sum byte-swapped.
+    let body_sum = checksum::at_offset(checksum::sum(body), head.len());
     // The IP checks bound `tcp_len` by a 16-bit length field.
     let pseudo = checksum::pseudo_header(ip.src(), ip.dst(), IP_PROTO_TCP, tcp_len as u32);
     let sum = checksum::combine(checksum::combine(pseudo, checksum::sum(head)), body_sum);

@@ -221,10 +221,8 @@ fn cut(
                 }
                 let n = part.len().min(len - filled);
                 let (piece, rest) = part.split_at(n);
-                let mut sum = checksum::copy_and_sum(&mut body[filled..filled + n], piece);
-                if filled % 2 == 1 {
-                    sum = checksum::swapped(sum);
-                }
+                let sum = checksum::copy_and_sum(&mut body[filled..filled + n], piece);
+                let sum = checksum::at_offset(sum, filled);
                 payload_sum = checksum::combine(payload_sum, sum);
                 part = rest;
                 filled += n;

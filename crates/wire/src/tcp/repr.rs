@@ -128,10 +128,7 @@ impl TcpRepr {
             if let Some(dst) = data.get_mut(at..end) {
                 match checksum {
                     Checksum::Computed => {
-                        let mut sum = csum::copy_and_sum(dst, part);
-                        if at % 2 == 1 {
-                            sum = csum::swapped(sum);
-                        }
+                        let sum = csum::at_offset(csum::copy_and_sum(dst, part), at);
                         payload_sum = csum::combine(payload_sum, sum);
                     }
                     Checksum::Offloaded => dst.copy_from_slice(part),
