@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use super::rx_chunks::Offer;
+use super::rx_chunks::{Chunks, Offer};
 use super::time_wait::TimeWait;
 
 /// Bytes per receive-buffer page.
@@ -38,6 +38,9 @@ pub(crate) const POOL_TIME_WAITS: usize = 16;
 /// 64 KiB buffers.
 pub(crate) const POOL_DATAGRAMS: usize = 16;
 
+/// Most chunk lists the pool keeps for reuse (`rx_chunks`).
+pub(crate) const POOL_CHUNK_LISTS: usize = 16;
+
 /// A receive buffer's page table: a slot per page, `None` until the page is taken.
 pub(crate) type PageTable = Box<[Option<Box<[u8]>>]>;
 
@@ -61,6 +64,11 @@ pub(crate) struct BufPool {
     time_waits: Vec<Box<TimeWait>>,
     /// Datagram buffers that receive buffers kept and have emptied (`rx_chunks`).
     datagrams: Vec<Vec<u8>>,
+    /// Emptied chunk lists (`rx_chunks`), each keeping its list's capacity: a receive
+    /// buffer that keeps datagrams and is read empty after every window took a new box
+    /// and grew a new list each time, two allocations and two frees per window.
+    #[allow(clippy::vec_box)]
+    chunk_lists: Vec<Box<Chunks>>,
     /// The datagram buffer on offer while the stack handles a segment from it.
     pub(crate) offer: Option<Offer>,
 }
@@ -163,13 +171,31 @@ impl BufPool {
         Some(self.datagrams.swap_remove(i))
     }
 
+    /// An empty chunk list: a recycled one if there is one, else a new one.
+    pub(crate) fn take_chunks(&mut self) -> Box<Chunks> {
+        self.chunk_lists.pop().unwrap_or_default()
+    }
+
+    /// Keep the emptied chunk list `c` for reuse, up to the pool's bound.
+    pub(crate) fn give_chunks(&mut self, c: Box<Chunks>) {
+        debug_assert!(c.is_empty(), "only an emptied list comes back");
+        if self.chunk_lists.len() < POOL_CHUNK_LISTS {
+            self.chunk_lists.push(c);
+        }
+    }
+
     /// Bytes held for reuse other than pages (page tables, send-buffer stores, TIME-WAIT
-    /// boxes, datagram buffers).
+    /// boxes, datagram buffers, chunk lists).
     pub(crate) fn spare_bytes(&self) -> usize {
         self.table_bytes
             + self.send_bytes
             + self.time_waits.len() * std::mem::size_of::<TimeWait>()
             + self.datagrams.iter().map(Vec::capacity).sum::<usize>()
+            + self
+                .chunk_lists
+                .iter()
+                .map(|c| std::mem::size_of::<Chunks>() + c.list_bytes())
+                .sum::<usize>()
     }
 }
 

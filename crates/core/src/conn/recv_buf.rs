@@ -137,7 +137,7 @@ impl RecvBuffer {
             if at == self.head as usize {
                 if let Some(start) = pool.offer.as_mut().and_then(|o| o.take(data)) {
                     self.chunks
-                        .get_or_insert_with(Box::default)
+                        .get_or_insert_with(|| pool.take_chunks())
                         .push_pending(start, data.len());
                     self.readable += data.len() as u32;
                     return Insert::Advanced(data.len());
@@ -226,9 +226,9 @@ impl RecvBuffer {
                 *readable -= run.len() as u32;
                 f(run);
             });
-            if c.is_empty() {
-                *chunks = None;
-            }
+        }
+        if let Some(c) = chunks.take_if(|c| c.is_empty()) {
+            pool.give_chunks(c);
         }
         let capacity = *capacity as usize;
         ring.visit(capacity, *head as usize, n - done, |run| {
@@ -307,6 +307,40 @@ mod tests {
             assert_eq!(b.read(&mut out, &mut pool), 3);
             assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
             assert_eq!((pool.page_bytes(), pool.spare_bytes()), (4096, 16 * SLOT));
+        }
+    }
+
+    #[test]
+    fn a_kept_datagram_list_goes_back_to_the_pool_and_is_taken_again() {
+        use super::super::rx_chunks::{Offer, KEEP_MIN};
+        let mut pool = BufPool::default();
+        let mut b = RecvBuffer::new(64 * 1024);
+        for round in 0..3 {
+            let datagram = vec![round as u8; 2 * KEEP_MIN];
+            let mut offer = Offer::new(&datagram, datagram.capacity());
+            offer.direct_to(crate::handle::ConnId { index: 0, gen: 1 });
+            pool.offer = Some(offer);
+            let before = pool.spare_bytes();
+            let kept = datagram.len() - 40;
+            assert_eq!(
+                b.insert(0, &datagram[40..], &mut pool),
+                Insert::Advanced(kept)
+            );
+            pool.offer = None;
+            let list = std::mem::size_of::<Chunks>() + b.chunks.as_ref().unwrap().list_bytes();
+            let taken = if round == 0 { 0 } else { list };
+            assert_eq!(pool.spare_bytes(), before - taken, "round {round}");
+            let (before, capacity) = (pool.spare_bytes(), datagram.capacity());
+            assert!(b.attach(datagram).is_ok());
+            let mut out = vec![0; kept];
+            assert_eq!(b.read(&mut out, &mut pool), kept);
+            assert!(out.iter().all(|&x| x == round as u8));
+            assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
+            assert_eq!(
+                pool.spare_bytes(),
+                before + capacity + list,
+                "round {round}"
+            );
         }
     }
 

@@ -166,8 +166,12 @@ impl Chunks {
     /// Heap bytes held: the buffers and the list.
     #[cfg(test)]
     pub(crate) fn allocated(&self) -> usize {
-        self.list.iter().map(|c| c.buf.capacity()).sum::<usize>()
-            + self.list.capacity() * std::mem::size_of::<Chunk>()
+        self.list.iter().map(|c| c.buf.capacity()).sum::<usize>() + self.list_bytes()
+    }
+
+    /// Heap bytes of the list itself (its capacity, kept when emptied).
+    pub(crate) fn list_bytes(&self) -> usize {
+        self.list.capacity() * std::mem::size_of::<Chunk>()
     }
 }
 
