@@ -19,6 +19,8 @@ mod output;
 mod paged_ring;
 mod recovery;
 mod recv_buf;
+#[cfg(test)]
+mod rig;
 mod rtt;
 mod rx_chunks;
 mod sack_report;
