@@ -97,6 +97,12 @@ pub struct StackConfig {
     /// the peer's slow start is not slowed (Linux's quick-ACK mode, which allows up to 16).
     /// FreeBSD has no such phase: 0.
     pub quick_acks: u32,
+    /// Header prediction (Van Jacobson's; 4.4BSD and Linux have it): in ESTABLISHED, a
+    /// segment that is the next in-order data or an ACK of new data, and nothing else, skips
+    /// the checks RFC 9293 §3.10.7.4 would find passing, with the same outcome
+    /// (`StackStats::predicted` counts them). Off: every segment takes the whole processing,
+    /// to compare the two.
+    pub header_prediction: bool,
     /// RST validation in synchronized states (FreeBSD's `insecure_rst` selects Rfc793).
     pub rst_policy: RstPolicy,
     /// SYN handling in synchronized states (FreeBSD's `insecure_syn` selects Rfc793).
@@ -202,6 +208,7 @@ impl Default for StackConfig {
             hystart: true,
             delayed_ack: Some(Duration::from_millis(40)),
             quick_acks: 16,
+            header_prediction: true,
             rst_policy: RstPolicy::Rfc5961,
             syn_policy: SynPolicy::Rfc5961,
             drop_syn_fin: true,

@@ -87,6 +87,9 @@ impl Connection {
             }
             return d;
         }
+        if self.handle_predicted(ctx, &seg) {
+            return Disposition::Accepted;
+        }
         let d = match self.state {
             State::Closed | State::Listen => Disposition::Dropped(DropReason::Closed),
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
@@ -496,7 +499,7 @@ impl Connection {
     /// passed the sequence and ACK checks counts, and not an old duplicate: a forged segment
     /// that is dropped must not move TS.Recent, or the real peer's next segments fail PAWS
     /// (seen in `oxtcp sim attack blind-data`: 58 of 100 connections stalled).
-    fn update_ts_recent(
+    pub(super) fn update_ts_recent(
         &mut self,
         now: Instant,
         seg_ts: Option<oxtcp_wire::Timestamps>,
@@ -542,7 +545,7 @@ impl Connection {
     }
 
     /// Seventh and eighth steps: segment text, then the FIN bit.
-    fn on_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) {
+    pub(super) fn on_text_and_fin(&mut self, ctx: &mut Ctx<'_>, seg: SegIn<'_>) {
         if !seg.payload.is_empty()
             && matches!(
                 self.state,

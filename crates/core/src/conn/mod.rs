@@ -17,6 +17,7 @@ mod keepalive;
 mod nagle;
 mod output;
 mod paged_ring;
+mod predict;
 mod recovery;
 mod recv_buf;
 #[cfg(test)]
@@ -68,6 +69,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) limits: &'a mut AckLimits,
     /// Buffer storage for reuse.
     pub(crate) bufs: &'a mut BufPool,
+    /// The stack's count of segments header prediction handled (`predict.rs`).
+    pub(crate) predicted: &'a mut u64,
 }
 
 /// Per-connection counters, in the spirit of Linux's tcp_info.

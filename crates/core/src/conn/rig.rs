@@ -23,6 +23,7 @@ pub(super) struct Rig {
     pub(super) limits: AckLimits,
     pub(super) bufs: BufPool,
     pub(super) now: Instant,
+    pub(super) predicted: u64,
 }
 
 impl Rig {
@@ -33,6 +34,7 @@ impl Rig {
             limits: AckLimits::new(),
             bufs: BufPool::default(),
             now: Instant::from_secs(1),
+            predicted: 0,
         }
     }
 
@@ -44,6 +46,7 @@ impl Rig {
             id: ConnId { index: 0, gen: 0 },
             limits: &mut self.limits,
             bufs: &mut self.bufs,
+            predicted: &mut self.predicted,
         }
     }
 

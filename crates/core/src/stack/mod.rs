@@ -18,6 +18,7 @@ macro_rules! ctx {
             id: $id,
             limits: &mut $stack.ack_limits,
             bufs: &mut $stack.bufs,
+            predicted: &mut $stack.stats.predicted,
         }
     };
 }
@@ -90,6 +91,9 @@ pub struct StackStats {
     /// Datagrams handed over with `handle_packet_buffer` whose buffer a receive buffer kept
     /// for their bytes, instead of copying them.
     pub datagrams_kept: u64,
+    /// Segments that header prediction handled (`StackConfig::header_prediction`): in
+    /// ESTABLISHED, the next in-order data or an ACK of new data, with nothing else to do.
+    pub predicted: u64,
 }
 
 impl StackStats {
