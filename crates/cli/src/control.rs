@@ -93,6 +93,7 @@ fn answer(net: &Net, tun: &str, mut out: impl Write) -> std::io::Result<()> {
         "time_wait_overflow": st.time_wait_overflow,
         "time_wait_taken_by_connect": st.time_wait_taken_by_connect,
         "datagrams_kept": st.datagrams_kept,
+        "predicted": st.predicted,
         "drops": st.drops,
     }));
     for l in net.listeners() {

@@ -114,7 +114,8 @@ fn stats_line(r: &Value) -> String {
         .unwrap_or_default();
     format!(
         "# in:{} out:{} rst_sent:{} challenge_acks_suppressed:{} invalid_acks_suppressed:{} \
-         time_wait_overflow:{} time_wait_taken_by_connect:{} datagrams_kept:{} drops:{}",
+         time_wait_overflow:{} time_wait_taken_by_connect:{} datagrams_kept:{} predicted:{} \
+         drops:{}",
         s(r, "packets_in"),
         s(r, "packets_out"),
         s(r, "rst_sent"),
@@ -123,6 +124,7 @@ fn stats_line(r: &Value) -> String {
         s(r, "time_wait_overflow"),
         s(r, "time_wait_taken_by_connect"),
         s(r, "datagrams_kept"),
+        s(r, "predicted"),
         if drops.is_empty() { " none" } else { &drops },
     )
 }
@@ -247,12 +249,12 @@ mod tests {
             "kind": "stats", "packets_in": 9, "packets_out": 4, "rst_sent": 1,
             "challenge_acks_suppressed": 2, "invalid_acks_suppressed": 0,
             "time_wait_overflow": 5, "time_wait_taken_by_connect": 6, "datagrams_kept": 7,
-            "drops": {"bad_checksum": 3, "syn_rst": 1},
+            "predicted": 8, "drops": {"bad_checksum": 3, "syn_rst": 1},
         });
         assert_eq!(
             stats_line(&r),
             "# in:9 out:4 rst_sent:1 challenge_acks_suppressed:2 invalid_acks_suppressed:0 \
-             time_wait_overflow:5 time_wait_taken_by_connect:6 datagrams_kept:7 drops: \
+             time_wait_overflow:5 time_wait_taken_by_connect:6 datagrams_kept:7 predicted:8 drops: \
              bad_checksum:3 syn_rst:1"
         );
     }
