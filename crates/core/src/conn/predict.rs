@@ -220,21 +220,25 @@ mod tests {
     /// reads, or time passes.
     #[derive(Clone, Debug)]
     enum Step {
-        /// A segment near the connection's position: `seq` bytes past RCV.NXT (-1 to 5),
-        /// its ACK one of SND.UNA, SND.UNA + 1, SND.MAX and SND.MAX + 1, its flags one of
-        /// five sets, its window one of three, its TSval one of TS.Recent, +1, -1 or none.
-        Arrive {
-            seq: i32,
-            ack: u8,
-            flags: u8,
-            wnd: u8,
-            ts: u8,
-            len: usize,
-            sack: bool,
-        },
+        Arrive(Near),
         Send(usize),
         Read,
         Wait(u64),
+    }
+
+    /// A segment near the connection's position: `seq` bytes past RCV.NXT (-1 to 5), its ACK
+    /// one of SND.UNA, SND.UNA + 1, SND.MAX and SND.MAX + 1, its flags one of five sets, its
+    /// window one of three, its TSval one of TS.Recent, +1, -1 or none, `len` bytes of data,
+    /// and maybe a SACK block.
+    #[derive(Clone, Debug)]
+    struct Near {
+        seq: i32,
+        ack: u8,
+        flags: u8,
+        wnd: u8,
+        ts: u8,
+        len: usize,
+        sack: bool,
     }
 
     /// Steps weighted towards segments the prediction takes, so that most runs mix them
@@ -253,14 +257,16 @@ mod tests {
             0usize..=4,
             proptest::bool::weighted(0.1),
         )
-            .prop_map(|(seq, ack, flags, wnd, ts, len, sack)| Step::Arrive {
-                seq,
-                ack,
-                flags,
-                wnd,
-                ts,
-                len,
-                sack,
+            .prop_map(|(seq, ack, flags, wnd, ts, len, sack)| {
+                Step::Arrive(Near {
+                    seq,
+                    ack,
+                    flags,
+                    wnd,
+                    ts,
+                    len,
+                    sack,
+                })
             });
         prop_oneof![
             6 => arrive,
@@ -270,21 +276,9 @@ mod tests {
         ]
     }
 
-    /// The segment an `Arrive` step stands for, at `c`'s position.
-    fn segment(c: &Connection, s: &Step) -> Option<Seg> {
-        let Step::Arrive {
-            seq,
-            ack,
-            flags,
-            wnd,
-            ts,
-            len,
-            sack,
-        } = *s
-        else {
-            return None;
-        };
-        let ack = match ack {
+    /// The segment `n` stands for, at `c`'s position.
+    fn segment(c: &Connection, n: &Near) -> Seg {
+        let ack = match n.ack {
             0 => c.snd_una,
             1 => c.snd_una.add(1),
             2 => c.snd_max,
@@ -296,21 +290,23 @@ mod tests {
             TcpFlags::ACK.union(TcpFlags::FIN),
             TcpFlags::ACK.union(TcpFlags::ECE),
             TcpFlags::EMPTY,
-        ][usize::from(flags)];
-        Some(Seg {
-            seq: c.rcv_nxt.add(seq as u32).get(),
+        ][usize::from(n.flags)];
+        Seg {
+            seq: c.rcv_nxt.add(n.seq as u32).get(),
             ack: ack.get(),
             flags,
-            wnd: [512, 384, 0][usize::from(wnd)],
+            wnd: [512, 384, 0][usize::from(n.wnd)],
             tsval: [
                 Some(c.ts_recent),
                 Some(c.ts_recent.wrapping_add(1)),
                 Some(c.ts_recent.wrapping_sub(1)),
                 None,
-            ][usize::from(ts)],
-            sack: sack.then(|| (c.snd_una.add(1).get(), c.snd_una.add(2).get())),
-            payload: (0..len as u8).collect(),
-        })
+            ][usize::from(n.ts)],
+            sack: n
+                .sack
+                .then(|| (c.snd_una.add(1).get(), c.snd_una.add(2).get())),
+            payload: (0..n.len as u8).collect(),
+        }
     }
 
     proptest! {
@@ -333,8 +329,8 @@ mod tests {
             let mut b = off.established();
             for (i, s) in steps.iter().enumerate() {
                 match s {
-                    Step::Arrive { .. } => {
-                        let seg = segment(&a, s).unwrap();
+                    Step::Arrive(n) => {
+                        let seg = segment(&a, n);
                         let (da, _) = arrive(&mut on, &mut a, &seg);
                         let (db, _) = arrive(&mut off, &mut b, &seg);
                         prop_assert_eq!(da, db, "step {}", i);
