@@ -5,24 +5,11 @@
 mod common;
 
 use common::*;
-use oxtcp_core::{Instant, Stack, StackConfig};
 
 /// A transfer of `bytes` from A to B in writes of 10,000 bytes; B reads as data arrives. The
 /// stacks' statistics after it, and every datagram that crossed, in order.
 fn transfer(prediction: bool, bytes: usize) -> (u64, u64, u64, u64, Vec<Vec<u8>>) {
-    let mk = |seed, ip: &str| {
-        let cfg = StackConfig {
-            seed,
-            header_prediction: prediction,
-            ..StackConfig::default()
-        };
-        Stack::with_addresses(cfg, &[ip.parse().unwrap()])
-    };
-    let mut p = Pair {
-        a: mk(1, PEER_IP),
-        b: mk(2, OX_IP),
-        now: Instant::ZERO,
-    };
+    let mut p = Pair::configured(PEER_IP, OX_IP, |c| c.header_prediction = prediction);
     let l = p.b.listen(ox_addr(), 4).unwrap();
     let c = p.a.connect(p.now, ox_addr()).unwrap();
     p.exchange();

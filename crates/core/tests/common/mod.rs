@@ -1213,12 +1213,18 @@ impl Pair {
 
     /// Two stacks (seeds 1 and 2) owning `a_ip` and `b_ip`.
     pub fn with_addresses(a_ip: &str, b_ip: &str) -> Pair {
+        Pair::configured(a_ip, b_ip, |_| {})
+    }
+
+    /// [`Pair::with_addresses`] with both stacks' configuration changed by `f`.
+    pub fn configured(a_ip: &str, b_ip: &str, f: impl Fn(&mut StackConfig)) -> Pair {
         let mk = |seed, ip: &str| {
-            let cfg = StackConfig {
+            let mut cfg = StackConfig {
                 seed,
                 trace: true,
                 ..StackConfig::default()
             };
+            f(&mut cfg);
             Stack::with_addresses(cfg, &[ip.parse().unwrap()])
         };
         Pair {
