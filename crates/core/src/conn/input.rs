@@ -371,9 +371,7 @@ impl Connection {
             c.persist_probes = 0;
         }
         // Window update, guarded by SND.WL1/SND.WL2 so an old segment cannot shrink it.
-        if !old_duplicate && self.snd_wl1.before(seg.seq)
-            || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
-        {
+        if self.may_update_window(seg.seq, seg.ack, old_duplicate) {
             self.snd_wnd = seg_wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
@@ -512,6 +510,15 @@ impl Connection {
                 self.ts_recent_age = now;
             }
         }
+    }
+
+    /// RFC 9293 §3.10.7.4 (fifth step): may a segment numbered `seq` that acknowledges `ack`
+    /// update the send window? Only one newer than the segment that last did (SND.WL1,
+    /// SND.WL2), so an old segment cannot shrink it; an old duplicate's sequence number does
+    /// not count as newer.
+    pub(super) fn may_update_window(&self, seq: SeqNum, ack: SeqNum, old_duplicate: bool) -> bool {
+        !old_duplicate && self.snd_wl1.before(seq)
+            || (self.snd_wl1 == seq && self.snd_wl2.before_eq(ack))
     }
 
     /// Cut the parts of an acceptable segment that lie outside the window (RFC 9293 §3.10.7.4:
@@ -788,11 +795,16 @@ pub(super) fn paws(
     let Some(ts) = seg_ts else {
         return Some(DropReason::MissingTimestamp);
     };
-    if now.saturating_duration_since(*age) > PAWS_IDLE {
+    if ts_recent_expired(now, *age) {
         *recent = ts.tsval;
         *age = now;
     }
     ts_before(ts.tsval, *recent).then_some(DropReason::Paws)
+}
+
+/// RFC 7323 §5.5: TS.Recent, last set at `age`, is no longer valid after 24 idle days.
+pub(super) fn ts_recent_expired(now: Instant, age: Instant) -> bool {
+    now.saturating_duration_since(age) > PAWS_IDLE
 }
 
 /// The disposition of a segment dropped with an ACK in answer when `ok` (the limits allowed

@@ -9,8 +9,8 @@
 use oxtcp_wire::TcpFlags;
 
 use super::flags::Flags;
-use super::input::SegIn;
-use super::{ts_before, Connection, Ctx, PAWS_IDLE};
+use super::input::{ts_recent_expired, SegIn};
+use super::{ts_before, Connection, Ctx};
 use crate::state::State;
 
 impl Connection {
@@ -32,9 +32,7 @@ impl Connection {
             self.on_ack_advance(ctx, seg.ack, seg_ts.map(|t| t.tsecr), true);
         }
         // The window is the one already held; only the record of the segment that set it moves.
-        if self.snd_wl1.before(seg.seq)
-            || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(seg.ack))
-        {
+        if self.may_update_window(seg.seq, seg.ack, false) {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
         }
@@ -64,8 +62,7 @@ impl Connection {
             let Some(ts) = seg.options.timestamps else {
                 return false;
             };
-            if ts_before(ts.tsval, self.ts_recent)
-                || ctx.now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE
+            if ts_before(ts.tsval, self.ts_recent) || ts_recent_expired(ctx.now, self.ts_recent_age)
             {
                 return false;
             }
