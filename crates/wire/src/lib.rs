@@ -15,6 +15,7 @@ pub mod checksum;
 mod error;
 mod field;
 mod gathered;
+pub mod gro;
 pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
