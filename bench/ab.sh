@@ -6,7 +6,7 @@
 #   bench/ab.sh OLD_BIN NEW_BIN RUNS MTU BUFFER BYTES
 #   e.g. bench/ab.sh /tmp/bench-old target/release/oxtcp-bench 7 65535 1048576 2147483648
 #
-# SYSTEM=oxtcp+gso compares that system instead of plain oxtcp; READS=in-place reads in place.
+# SYSTEM=oxtcp+gso+gro compares that system instead of plain oxtcp; READS=in-place reads in place.
 # Build the old binary from the commit before the change (a worktree, or a copy of
 # target/release/oxtcp-bench saved before rebuilding). Run on an otherwise idle machine:
 # single runs here move by up to 20%, so compare medians, and only of one invocation.
@@ -19,7 +19,7 @@ if [ $# -ne 6 ]; then
 fi
 old=$1 new=$2 runs=$3 mtu=$4 buf=$5 bytes=$6
 system=${SYSTEM:-oxtcp} reads=${READS:-copy}
-case $system in oxtcp|oxtcp+gso) ;; *) echo "ab.sh: SYSTEM is oxtcp or oxtcp+gso" >&2; exit 2;; esac
+case $system in oxtcp|oxtcp+gso+gro) ;; *) echo "ab.sh: SYSTEM is oxtcp or oxtcp+gso+gro" >&2; exit 2;; esac
 case $reads in copy|in-place) ;; *) echo "ab.sh: READS is copy or in-place" >&2; exit 2;; esac
 for b in "$old" "$new"; do
   [ -x "$b" ] || { echo "ab.sh: $b is not an executable" >&2; exit 2; }

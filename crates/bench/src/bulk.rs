@@ -30,8 +30,8 @@ const PORT: u16 = 5001;
 const READ_CHUNK: usize = 64 * 1024;
 /// Link MTUs of the cells.
 const MTUS: [usize; 2] = [1500, 65535];
-/// The oxtcp pair with software segmentation on its link.
-pub const OXTCP_GSO: &str = "oxtcp+gso";
+/// The oxtcp pair with software segmentation on its link and coalescing at its receiving end.
+pub const OXTCP_GSO: &str = "oxtcp+gso+gro";
 /// Socket buffer sizes of the cells.
 const BUFFERS: [usize; 2] = [64 * 1024, 1024 * 1024];
 
@@ -62,8 +62,8 @@ pub enum Reads {
 }
 
 /// The two figures of one cell, each with an oxtcp and a smoltcp row, and below 64 KiB of MTU
-/// an `oxtcp+gso` row too: the oxtcp pair with software segmentation on its link
-/// (`Pair::with_gso`). At an MTU of 64 KiB a segment is already as large as a super-segment
+/// an `oxtcp+gso+gro` row too: the oxtcp pair with software segmentation on its link and
+/// coalescing where it delivers (`Pair::with_gso`). At an MTU of 64 KiB a segment is already as large as a super-segment
 /// may be, so there it would be the same as plain oxtcp.
 fn cell(
     budget: &Budget,

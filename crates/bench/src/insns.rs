@@ -15,7 +15,7 @@
 //!   smoltcp, in each closing order (`oxtcp-bench __life SYSTEM ORDER N`): the whole cost of
 //!   one connection, harness included, comparable between the two stacks;
 //! - bulk, per KiB (`bulk`'s transfer at MTU 1500 with 64 KiB buffers), for oxtcp, for oxtcp
-//!   with software segmentation on its link (`oxtcp+gso`), and for smoltcp (`oxtcp-bench
+//!   with software segmentation on its link (`oxtcp+gso+gro`), and for smoltcp (`oxtcp-bench
 //!   __bulk SYSTEM MTU BUFFER BYTES`): everything from the handshake to the last byte
 //!   checked, over the KiB moved; the harness's check of every byte is in all three.
 //!
@@ -181,7 +181,7 @@ pub fn life_main(args: &[String]) -> Result<()> {
 }
 
 /// The `__bulk SYSTEM MTU BUFFER BYTES [copy|in-place]` subcommand: one bulk transfer of
-/// `oxtcp`, `oxtcp+gso` or `smoltcp` in memory, the application copying what it receives
+/// `oxtcp`, `oxtcp+gso+gro` or `smoltcp` in memory, the application copying what it receives
 /// unless told to read in place. It prints the transfer's thread CPU seconds (`cpu S`, the
 /// handshake left out, as in the bulk group) for `bench/ab.sh`, then its "calls", the KiB
 /// moved.
@@ -192,7 +192,7 @@ pub fn bulk_main(args: &[String]) -> Result<()> {
         _ => (bulk::Reads::Copy, args),
     };
     let [system, mtu, buffer, bytes] = args else {
-        bail!("usage: __bulk oxtcp|oxtcp+gso|smoltcp MTU BUFFER BYTES [copy|in-place]");
+        bail!("usage: __bulk oxtcp|oxtcp+gso+gro|smoltcp MTU BUFFER BYTES [copy|in-place]");
     };
     let mtu: usize = mtu.parse().context("MTU")?;
     let buffer: usize = buffer.parse().context("buffer")?;
@@ -201,7 +201,7 @@ pub fn bulk_main(args: &[String]) -> Result<()> {
         "oxtcp" => bulk::oxtcp_transfer(mtu, buffer, bytes, false, reads)?,
         bulk::OXTCP_GSO => bulk::oxtcp_transfer(mtu, buffer, bytes, true, reads)?,
         "smoltcp" => bulk::smoltcp_transfer(mtu, buffer, bytes, reads)?,
-        _ => bail!("system {system:?}: oxtcp, oxtcp+gso or smoltcp"),
+        _ => bail!("system {system:?}: oxtcp, oxtcp+gso+gro or smoltcp"),
     };
     println!("cpu {:.6}", t.cpu);
     println!("calls {}", bytes / 1024);

@@ -11,16 +11,21 @@
 //! link cuts that into datagrams of one segment each (`oxtcp_wire::gso::segment_gathered`),
 //! each with its own headers and checksum, and delivers them one by one. What crosses the
 //! link, and what the receiver handles, is the same MTU-sized segments as without it. Each
-//! is handed over as its headers and its payload where it lies in the sender's send buffer
-//! (`Stack::handle_packet_gathered`), as Linux's GSO gives each segment the pages of the
-//! super-segment rather than a copy: the receiver checks the checksum over it and copies
-//! what it keeps into its receive buffer.
+//! is handed over as its headers and its payload where it lies in the sender's send buffer,
+//! as Linux's GSO gives each segment the pages of the super-segment rather than a copy. The
+//! receiving end then coalesces what arrives, as Linux's GRO does for a device without
+//! receive offloads (`oxtcp_wire::gro`): each datagram's checksums are checked as its payload
+//! is copied into a merge buffer, and a run of in-order segments of one flow reaches the
+//! receiving stack as one datagram (`Stack::handle_packet_buffer`, which may keep the buffer
+//! for the application to read from); anything else reaches it as it came
+//! (`Stack::handle_packet_gathered`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant as StdInstant;
 
 use anyhow::{bail, Result};
 use oxtcp_core::{Checksum, ConnId, Instant, ListenerId, Stack, StackConfig};
+use oxtcp_wire::gro::{Coalesced, Coalescer};
 
 /// Host A's address (the client's).
 pub const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
@@ -47,6 +52,8 @@ struct Gso {
     /// Super-segments cut, and the longest datagram delivered.
     cut: u64,
     longest: usize,
+    /// The receiving end's coalescing of what the link delivers (software GRO).
+    gro: Coalescer,
 }
 
 /// Most payload one super-segment carries with software segmentation: a TSO device's limit.
@@ -83,15 +90,16 @@ impl Pair {
             error: None,
             cut: 0,
             longest: 0,
+            gro: Coalescer::new(),
         });
         p
     }
 
-    /// With software segmentation: the super-segments the link cut, and the longest datagram
-    /// it delivered.
+    /// With software segmentation: the super-segments the link cut, the longest datagram it
+    /// delivered, and what the receiving end's coalescing took and handed on.
     #[cfg(test)]
-    pub fn link_stats(&self) -> Option<(u64, usize)> {
-        self.gso.as_ref().map(|g| (g.cut, g.longest))
+    pub fn link_stats(&self) -> Option<(u64, usize, oxtcp_wire::gro::GroStats)> {
+        self.gso.as_ref().map(|g| (g.cut, g.longest, g.gro.stats()))
     }
 
     /// Whether the link cut every super-segment it was given.
@@ -173,8 +181,18 @@ fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> us
         error,
         cut,
         longest,
+        gro,
     } = g;
     let mut moved = 0;
+    // What the receiving end's coalescing hands on, into the receiving stack.
+    let mut receive = |c: Coalesced<'_>| match c {
+        Coalesced::Merged { buf, len, .. } => {
+            to.handle_packet_buffer(now, buf, len, Checksum::Offloaded)
+        }
+        Coalesced::AsIs(headers, payload) => {
+            to.handle_packet_gathered(now, headers, payload, Checksum::Computed)
+        }
+    };
     let mut send = |parts: &[&[u8]], size: Option<u16>| {
         let Some((first, payload)) = parts.split_first() else {
             return;
@@ -183,7 +201,7 @@ fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> us
         // the whole datagram.
         let mut deliver = |headers: &[u8], payload: &[u8]| {
             *longest = (*longest).max(headers.len() + payload.len());
-            to.handle_packet_gathered(now, headers, payload, Checksum::Computed);
+            gro.push(headers, payload, &mut receive);
         };
         match size {
             None if payload.is_empty() => {
@@ -208,13 +226,16 @@ fn cut_across(from: &mut Stack, to: &mut Stack, now: Instant, g: &mut Gso) -> us
         }
     };
     while from.poll_transmit_gathered(now, headers, &mut send) {}
+    // The end of the batch, as a driver's poll ends: whatever is still being merged goes up.
+    gro.flush(&mut receive);
     moved
 }
 
 #[cfg(test)]
 mod tests {
     /// 256 KiB from A to B at MTU 1500, with the link cutting super-segments: every byte
-    /// arrives in order, the link cut some, and no datagram it delivered exceeds the MTU.
+    /// arrives in order, the link cut some, no datagram it delivered exceeds the MTU, and its
+    /// receiving end merged runs of them.
     #[test]
     fn a_link_with_software_segmentation_delivers_mtu_sized_datagrams() {
         use super::{Pair, StackConfig};
@@ -245,9 +266,13 @@ mod tests {
             data.len()
         );
         p.check_link().unwrap();
-        let (cut, longest) = p.link_stats().unwrap();
+        let (cut, longest, gro) = p.link_stats().unwrap();
         assert!(cut > 0, "no super-segment was cut");
         assert!(longest <= 1500, "a datagram of {longest} bytes");
+        // Every datagram went through the coalescing, and runs of them were merged.
+        let handed_on = gro.merged_out + gro.passed;
+        assert!(gro.datagrams_in > 0 && handed_on > 0, "{gro:?}");
+        assert!(handed_on * 4 < gro.datagrams_in, "too few merges: {gro:?}");
         assert!(Pair::new(&cfg).link_stats().is_none());
     }
 }

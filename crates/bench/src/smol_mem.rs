@@ -30,11 +30,12 @@
 //!   (`Stack::handle_packet_buffer`), as oxtcp's TUN runtime does, so a datagram of at least
 //!   8 KiB stays where it is and the application reads from it (MTU 65535); smoltcp has no such
 //!   call, and its sockets copy every received byte into their ring buffers;
-//! - segmentation: the bulk group's `oxtcp+gso` system runs the oxtcp pair with its link
+//! - segmentation: the bulk group's `oxtcp+gso+gro` system runs the oxtcp pair with its link
 //!   segmenting in software (`Pair::with_gso`): the sending stack hands over up to 64 KiB of
-//!   whole segments, which the link cuts into MTU-sized datagrams before the receiver sees
-//!   them. smoltcp has no segmentation offload to use, in hardware or software, so its pair
-//!   runs as it always does; plain `oxtcp` is the like-for-like row.
+//!   whole segments, which the link cuts into MTU-sized datagrams, and the receiving end
+//!   coalesces runs of them again (software GRO, `oxtcp_wire::gro`) before its stack sees
+//!   them. smoltcp has no segmentation or receive offload to use, in hardware or software, so
+//!   its pair runs as it always does; plain `oxtcp` is the like-for-like row.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
