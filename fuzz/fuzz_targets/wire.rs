@@ -6,13 +6,16 @@
 //! parses is also cut by `gso::segment` at a size taken from the input: every piece must parse
 //! with its checksums, carry the sequence number of its first byte, and the pieces' payloads
 //! must make up the original's. Taken in two parts (`parse_packet_gathered`), split anywhere,
-//! it must never be taken where whole it is refused, nor taken otherwise.
+//! it must never be taken where whole it is refused, nor taken otherwise. The cut pieces, and
+//! the input itself, are pushed through `gro::Coalescer`: no panic, every datagram's bytes
+//! come out once in order, and no merged datagram fails its checksums.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use oxtcp_wire::gro::{Coalesced, Coalescer};
 use oxtcp_wire::{
-    checksum, emit_packet, gso, parse_packet, parse_packet_gathered, Checksum, IpRepr, Ipv4Packet,
-    Ipv6Packet, TcpFlags, TcpOptionIter, TcpOptions, TcpPacket,
+    checksum, emit_packet, gso, parse_packet, parse_packet_gathered, parse_packet_with, Checksum,
+    IpRepr, Ipv4Packet, Ipv6Packet, TcpFlags, TcpOptionIter, TcpOptions, TcpPacket,
 };
 
 /// The emitter lays options out as Linux does and may drop trailing SACK blocks that its
@@ -119,7 +122,9 @@ fn segmentation_agrees(data: &[u8]) {
     let mut buf = vec![0u8; start + size];
     let mut joined = Vec::new();
     let mut fins = 0;
+    let mut pieces = Vec::new();
     let n = gso::segment(headers, &[a, b], size, &mut buf, |d| {
+        pieces.push(d.to_vec());
         let piece = parse_packet(d).expect("a cut segment does not parse");
         let at = joined.len() as u32;
         assert_eq!(
@@ -148,10 +153,57 @@ fn segmentation_agrees(data: &[u8]) {
     };
     assert_eq!(joined, seg.payload, "payload");
     assert_eq!(n, seg.payload.len().div_ceil(size).max(1), "pieces");
+    coalescing_agrees(&pieces);
     assert_eq!(
         fins,
         usize::from(seg.tcp.flags.contains(TcpFlags::FIN)),
         "FINs"
+    );
+}
+
+/// `datagrams` pushed through a coalescer: the same bytes come out, in order, each once, and
+/// no merged datagram fails its checksums. Datagrams that parse are compared by
+/// payload (a merge joins them), the rest byte for byte (they come out as they went in).
+fn coalescing_agrees(datagrams: &[Vec<u8>]) {
+    let mut g = Coalescer::new();
+    let (mut payload_out, mut other_out) = (Vec::new(), Vec::new());
+    let mut sink = |c: Coalesced<'_>| {
+        let d: Vec<u8> = match c {
+            Coalesced::Merged { buf, len, .. } => {
+                let d = &buf[..len];
+                // Its checksums are right; anything else wrong with it (an option, say) was
+                // wrong with the datagrams it was made of, and is the parser's to refuse.
+                if let Err(e) = parse_packet(d) {
+                    let unchecked = parse_packet_with(d, Checksum::Offloaded).err();
+                    assert_eq!(unchecked, Some(e), "a merged datagram's checksum is wrong");
+                }
+                d.to_vec()
+            }
+            Coalesced::AsIs(h, p) => [h, p].concat(),
+        };
+        match parse_packet_with(&d, Checksum::Offloaded) {
+            Ok(s) => payload_out.extend_from_slice(s.payload),
+            Err(_) => other_out.extend_from_slice(&d),
+        }
+    };
+    for d in datagrams {
+        g.push(d, &[], &mut sink);
+    }
+    g.flush(&mut sink);
+    let (mut payload_in, mut other_in) = (Vec::new(), Vec::new());
+    for d in datagrams {
+        match parse_packet_with(d, Checksum::Offloaded) {
+            Ok(s) => payload_in.extend_from_slice(s.payload),
+            Err(_) => other_in.extend_from_slice(d),
+        }
+    }
+    assert_eq!(
+        payload_in, payload_out,
+        "payload bytes through the coalescer"
+    );
+    assert_eq!(
+        other_in, other_out,
+        "unparsed datagrams through the coalescer"
     );
 }
 
@@ -238,6 +290,7 @@ fn checksum_agrees(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     checksum_agrees(data);
     packet_round_trip(data);
+    coalescing_agrees(&[data.to_vec(), data.to_vec()]);
     if let Some(fixed) = with_checksums(data) {
         packet_round_trip(&fixed);
         segmentation_agrees(&fixed);
