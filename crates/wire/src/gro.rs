@@ -21,21 +21,18 @@
 //!
 //! Nothing here allocates once the merge buffer exists, and no input makes it panic.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 
 use crate::checksum;
 use crate::field::{get_u16, get_u32};
 use crate::ipv4::Ipv4Repr;
-use crate::ipv6::Ipv6Repr;
+use crate::offload::{ip_fields, IpFields, TCP_MIN_HEADER};
 use crate::packet::IP_PROTO_TCP;
 use crate::tcp::TcpFlags;
 
 /// The longest datagram a merge makes: the most an IPv4 total length can say (IPv6 merges are
 /// held to the same).
 pub const MAX_DATAGRAM: usize = 65535;
-
-/// The least TCP header: 5 words.
-const TCP_MIN_HEADER: usize = 20;
 
 /// What [`Coalescer::push`] and [`Coalescer::flush`] hand on.
 #[derive(Debug)]
@@ -293,33 +290,26 @@ impl Coalescer {
 /// `payload` or, if that is empty, in the rest of `headers`.
 fn inspect<'p>(headers: &'p [u8], payload: &'p [u8]) -> Option<(Frame, &'p [u8])> {
     let total = headers.len() + payload.len();
-    let (ip_len, src, dst) = match headers.first()? >> 4 {
-        4 => {
-            let ip = headers.get(..Ipv4Repr::HEADER_LEN)?;
-            let fits = usize::from(get_u16(ip, 2)) == total;
-            let plain = ip[0] & 0x0f == 5 && get_u16(ip, 6) & 0x3fff == 0;
-            if !fits || !plain || ip[9] != IP_PROTO_TCP || checksum::fold(checksum::sum(ip)) != 0 {
-                return None;
-            }
-            let src = Ipv4Addr::from(get_u32(ip, 12)).into();
-            let dst = Ipv4Addr::from(get_u32(ip, 16)).into();
-            (Ipv4Repr::HEADER_LEN, src, dst)
+    let IpFields {
+        ip_len,
+        protocol,
+        src,
+        dst,
+        ..
+    } = ip_fields(headers).ok()?;
+    // The lengths must say what arrived; IPv4 without options, its header checksum good.
+    let fits = match src {
+        IpAddr::V4(_) => {
+            let ip = &headers[..ip_len];
+            ip_len == Ipv4Repr::HEADER_LEN
+                && usize::from(get_u16(ip, 2)) == total
+                && checksum::fold(checksum::sum(ip)) == 0
         }
-        6 => {
-            let ip = headers.get(..Ipv6Repr::HEADER_LEN)?;
-            let fits = usize::from(get_u16(ip, 4)) + Ipv6Repr::HEADER_LEN == total;
-            if !fits || ip[6] != IP_PROTO_TCP {
-                return None;
-            }
-            let addr = |at: usize| {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&ip[at..at + 16]);
-                IpAddr::from(Ipv6Addr::from(a))
-            };
-            (Ipv6Repr::HEADER_LEN, addr(8), addr(24))
-        }
-        _ => return None,
+        IpAddr::V6(_) => usize::from(get_u16(headers, 4)) + ip_len == total,
     };
+    if !fits || protocol != IP_PROTO_TCP {
+        return None;
+    }
     let tcp = headers.get(ip_len..)?;
     let tcp_len = usize::from(tcp.get(12)? >> 4) * 4;
     if tcp_len < TCP_MIN_HEADER || tcp.len() < tcp_len {

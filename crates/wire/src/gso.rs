@@ -13,19 +13,15 @@
 //! - IPv4 identifications count up from the super-segment's, one per segment, as Linux's
 //!   TSO does for datagrams with DF set.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 use core::ops::Range;
 
 use crate::checksum;
-use crate::field::{get_u16, get_u32};
-use crate::ipv4::Ipv4Repr;
-use crate::ipv6::Ipv6Repr;
+use crate::field::get_u32;
+use crate::offload::{ip_fields, IpFields, TCP_MIN_HEADER};
 use crate::packet::IP_PROTO_TCP;
 use crate::tcp::TcpFlags;
 use crate::{Error, Result};
-
-/// The least TCP header: 5 words.
-const TCP_MIN_HEADER: usize = 20;
 
 /// Where the super-segment's headers end, its addresses, and the fields each segment starts
 /// from.
@@ -46,37 +42,13 @@ struct Layout {
 /// Check that `headers` is exactly an IPv4 or IPv6 header (no IPv6 extension headers)
 /// followed by a whole TCP header.
 fn layout(headers: &[u8]) -> Result<Layout> {
-    let version = headers.first().ok_or(Error::Truncated)? >> 4;
-    let (ip_len, protocol, src, dst, ident) = match version {
-        4 => {
-            if headers.len() < Ipv4Repr::HEADER_LEN {
-                return Err(Error::Truncated);
-            }
-            let ip_len = usize::from(headers[0] & 0x0f) * 4;
-            if ip_len < Ipv4Repr::HEADER_LEN || headers.len() < ip_len {
-                return Err(Error::BadHeaderLen);
-            }
-            // More Fragments, or a fragment offset.
-            if get_u16(headers, 6) & 0x3fff != 0 {
-                return Err(Error::Fragmented);
-            }
-            let src = Ipv4Addr::from(get_u32(headers, 12)).into();
-            let dst = Ipv4Addr::from(get_u32(headers, 16)).into();
-            (ip_len, headers[9], src, dst, get_u16(headers, 4))
-        }
-        6 => {
-            let Some(h) = headers.get(..Ipv6Repr::HEADER_LEN) else {
-                return Err(Error::Truncated);
-            };
-            let addr = |at: usize| {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&h[at..at + 16]);
-                IpAddr::from(Ipv6Addr::from(a))
-            };
-            (Ipv6Repr::HEADER_LEN, h[6], addr(8), addr(24), 0)
-        }
-        _ => return Err(Error::BadVersion),
-    };
+    let IpFields {
+        ip_len,
+        protocol,
+        src,
+        dst,
+        ident,
+    } = ip_fields(headers)?;
     if protocol != IP_PROTO_TCP {
         return Err(Error::NotTcp);
     }
@@ -291,6 +263,7 @@ mod tests {
     use crate::packet::{emit_packet, emit_packet_with, parse_packet};
     use crate::tcp::{TcpOptions, TcpRepr, Timestamps};
     use crate::Checksum;
+    use core::net::{Ipv4Addr, Ipv6Addr};
 
     const V4: (IpAddr, IpAddr) = (
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),

@@ -19,6 +19,7 @@ pub mod gro;
 pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
+mod offload;
 pub mod packet;
 pub mod tcp;
 
