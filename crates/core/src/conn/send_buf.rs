@@ -116,4 +116,29 @@ mod tests {
         let (x, y) = b.slices(0, 5);
         assert_eq!([x, y].concat(), b"again");
     }
+
+    /// A bulk sender with a 1 MiB buffer fills it, has it all acknowledged, and fills it
+    /// again: the second round writes into the first round's store.
+    #[test]
+    fn a_large_store_emptied_by_acknowledgment_is_reused() {
+        const MIB: usize = 1 << 20;
+        let mut pool = BufPool::default();
+        let mut b = SendBuffer::new(MIB);
+        let data = vec![7u8; MIB];
+        for round in 0..3 {
+            assert_eq!(b.push(&data, &mut pool), MIB);
+            let cap = b.allocated();
+            assert!(cap >= MIB);
+            b.consume(MIB, &mut pool);
+            assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
+            assert_eq!(pool.spare_bytes(), cap, "round {round}: kept in the pool");
+            assert_eq!(b.push(b"x", &mut pool), 1);
+            assert_eq!(
+                b.allocated(),
+                cap,
+                "round {round}: the same store came back"
+            );
+            b.consume(1, &mut pool);
+        }
+    }
 }
