@@ -21,6 +21,10 @@
 //!   connections only as the kernel allows on loopback (`net.ipv4.tcp_tw_reuse`, 2 by default).
 //!   "Fully closed": the second side has read the FIN and closed; the final ACK is left to the
 //!   kernel, as nothing the application does can wait for it.
+//!
+//! Beside each order's rates, `wire work of one lifecycle` times oxtcp's and smoltcp's
+//! parsing and emitting of the segments their own lifecycle exchanges, and nothing else
+//! (`wire_floor`): a floor under each one's lifecycle time.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -35,6 +39,7 @@ use crate::oxtcp_mem::Pair;
 use crate::report::{Better, Row};
 use crate::runner::{self, Budget, System};
 use crate::smol_mem::SmolPair;
+use crate::wire_floor;
 
 /// The server's port in the in-memory pairs.
 const PORT: u16 = 80;
@@ -79,6 +84,19 @@ pub fn run(budget: &Budget) -> Result<Vec<Row>> {
             Better::Higher,
             systems,
         )?);
+        let ox = wire_floor::oxtcp_exchange(order)?;
+        let smol = wire_floor::smoltcp_exchange(order)?;
+        let systems = vec![
+            System::new("oxtcp", || wire_floor::oxtcp_wire_ns(&ox)),
+            System::new("smoltcp", || wire_floor::smoltcp_wire_ns(&smol)),
+        ];
+        rows.extend(runner::alternate(
+            budget,
+            &format!("wire work of one lifecycle ({})", order.name()),
+            "ns",
+            Better::Lower,
+            systems,
+        )?);
     }
     Ok(rows)
 }
@@ -109,12 +127,7 @@ fn settle<P>(p: &mut P, pump: fn(&mut P), mut done: impl FnMut(&mut P) -> bool) 
 
 /// `n` lifecycles through a fresh oxtcp pair; the wall-clock seconds they took.
 pub fn oxtcp_lifecycles(n: usize, order: Order) -> Result<f64> {
-    let cfg = StackConfig {
-        ephemeral_ports: 1024..=65535,
-        ..Default::default()
-    };
-    let mut p = Pair::new(&cfg);
-    let listener = p.listen(PORT, 4096)?;
+    let (mut p, listener) = oxtcp_pair()?;
     let ((), wall, _cpu) = runner::timed(|| {
         for _ in 0..n {
             one_oxtcp_lifecycle(&mut p, listener, order)?;
@@ -122,6 +135,17 @@ pub fn oxtcp_lifecycles(n: usize, order: Order) -> Result<f64> {
         Ok(())
     })?;
     Ok(wall)
+}
+
+/// A fresh pair set up as the module documentation says, and B's listener.
+pub(crate) fn oxtcp_pair() -> Result<(Pair, oxtcp_core::ListenerId)> {
+    let cfg = StackConfig {
+        ephemeral_ports: 1024..=65535,
+        ..Default::default()
+    };
+    let mut p = Pair::new(&cfg);
+    let listener = p.listen(PORT, 4096)?;
+    Ok((p, listener))
 }
 
 fn pump_oxtcp(p: &mut Pair) {
@@ -176,7 +200,11 @@ fn server(p: &mut Pair) -> &mut Stack {
 
 /// One lifecycle; never inlined, so that callgrind can count inside it (`insns`).
 #[inline(never)]
-fn one_oxtcp_lifecycle(p: &mut Pair, listener: oxtcp_core::ListenerId, order: Order) -> Result<()> {
+pub(crate) fn one_oxtcp_lifecycle(
+    p: &mut Pair,
+    listener: oxtcp_core::ListenerId,
+    order: Order,
+) -> Result<()> {
     // The first closer's connection, released, becomes a compact TIME-WAIT entry with an id
     // of its own, so its arrival is seen in the count of entries. The count is taken once the
     // handshake is done: a 4-tuple reopened after the client's ports wrapped has by then ended
@@ -231,6 +259,19 @@ const SMOL_POOL: usize = 4;
 
 /// `n` lifecycles through a fresh smoltcp pair; the wall-clock seconds they took.
 pub fn smoltcp_lifecycles(n: usize, order: Order) -> Result<f64> {
+    let (mut p, c, pool) = smoltcp_pair()?;
+    let ((), wall, _cpu) = runner::timed(|| {
+        for i in 0..n {
+            one_smoltcp_lifecycle(&mut p, c, &pool, smoltcp_port(i), order)?;
+        }
+        Ok(())
+    })?;
+    Ok(wall)
+}
+
+/// A fresh pair set up as the module documentation says: A's one socket, and B's pool of
+/// listening ones.
+pub(crate) fn smoltcp_pair() -> Result<(SmolPair, SocketHandle, Vec<SocketHandle>)> {
     let defaults = StackConfig::default();
     let (rx, tx) = (defaults.recv_buffer, defaults.send_buffer);
     let mut p = SmolPair::new(defaults.mtu);
@@ -241,15 +282,13 @@ pub fn smoltcp_lifecycles(n: usize, order: Order) -> Result<f64> {
             p.b.tcp(h).listen(PORT).map(|()| h)
         })
         .collect::<Result<_, _>>()?;
-    let ((), wall, _cpu) = runner::timed(|| {
-        for i in 0..n {
-            // The dynamic range, round robin: a port is reused only after 16384 connections.
-            let local_port = 49152 + (i % 16384) as u16;
-            one_smoltcp_lifecycle(&mut p, c, &pool, local_port, order)?;
-        }
-        Ok(())
-    })?;
-    Ok(wall)
+    Ok((p, c, pool))
+}
+
+/// A's local port for its `i`th connection: the dynamic range, round robin, so a port is
+/// reused only after 16384 connections.
+pub(crate) fn smoltcp_port(i: usize) -> u16 {
+    49152 + (i % 16384) as u16
 }
 
 fn pump_smol(p: &mut SmolPair) {
@@ -281,7 +320,7 @@ fn smol_read_byte(p: &mut SmolPair, client_side: bool, h: SocketHandle) -> Resul
 
 /// One lifecycle; never inlined, so that callgrind can count inside it (`insns`).
 #[inline(never)]
-fn one_smoltcp_lifecycle(
+pub(crate) fn one_smoltcp_lifecycle(
     p: &mut SmolPair,
     c: SocketHandle,
     pool: &[SocketHandle],

@@ -21,6 +21,7 @@ mod smol_mem;
 mod smol_tun;
 mod steal;
 mod tun;
+mod wire_floor;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;

@@ -40,6 +40,9 @@ pub struct Pair {
     buf: Vec<u8>,
     /// Software segmentation, if on: the buffers it cuts with.
     gso: Option<Gso>,
+    /// Every datagram that crossed the link since [`Pair::record`], if recording (not with
+    /// software segmentation).
+    recorded: Option<Vec<Vec<u8>>>,
 }
 
 /// The link's buffers for software segmentation: the stack writes a super-segment's headers
@@ -72,6 +75,7 @@ impl Pair {
             start: StdInstant::now(),
             buf: vec![0; cfg.mtu.max(1500)],
             gso: None,
+            recorded: None,
         }
     }
 
@@ -100,6 +104,18 @@ impl Pair {
     #[cfg(test)]
     pub fn link_stats(&self) -> Option<(u64, usize, oxtcp_wire::gro::GroStats)> {
         self.gso.as_ref().map(|g| (g.cut, g.longest, g.gro.stats()))
+    }
+
+    /// Keep a copy of every datagram that crosses the link from now on (without software
+    /// segmentation), for [`Pair::take_recorded`].
+    pub fn record(&mut self) {
+        self.recorded = Some(Vec::new());
+    }
+
+    /// The datagrams recorded since [`Pair::record`], in the order they crossed; recording
+    /// stops.
+    pub fn take_recorded(&mut self) -> Vec<Vec<u8>> {
+        self.recorded.take().unwrap_or_default()
     }
 
     /// Whether the link cut every super-segment it was given.
@@ -137,12 +153,18 @@ impl Pair {
             }
             let mut any = false;
             while let Some(n) = self.a.poll_transmit(now, &mut self.buf) {
+                if let Some(r) = self.recorded.as_mut() {
+                    r.push(self.buf[..n].to_vec());
+                }
                 self.b
                     .handle_packet_buffer(now, &mut self.buf, n, Checksum::Computed);
                 moved += 1;
                 any = true;
             }
             while let Some(n) = self.b.poll_transmit(now, &mut self.buf) {
+                if let Some(r) = self.recorded.as_mut() {
+                    r.push(self.buf[..n].to_vec());
+                }
                 self.a
                     .handle_packet_buffer(now, &mut self.buf, n, Checksum::Computed);
                 moved += 1;

@@ -68,6 +68,8 @@ struct Dir {
     queue: VecDeque<(Vec<u8>, usize)>,
     free: Vec<Vec<u8>>,
     mtu: usize,
+    /// A copy of every datagram sent this way, while recording (`SmolPair::record`).
+    recorded: Option<Vec<Vec<u8>>>,
 }
 
 impl Dir {
@@ -76,6 +78,7 @@ impl Dir {
             queue: VecDeque::new(),
             free: Vec::new(),
             mtu,
+            recorded: None,
         }
     }
 }
@@ -117,6 +120,9 @@ impl TxToken for Tx<'_> {
         // Buffers keep their full size, so a reused one is not cleared again.
         let mut buf = self.dir.free.pop().unwrap_or_else(|| vec![0; mtu]);
         let r = f(&mut buf[..len]);
+        if let Some(rec) = self.dir.recorded.as_mut() {
+            rec.push(buf[..len].to_vec());
+        }
         self.dir.queue.push_back((buf, len));
         r
     }
@@ -238,6 +244,20 @@ impl SmolPair {
             ba,
             start,
         }
+    }
+
+    /// Keep a copy of every datagram either host sends from now on, for
+    /// [`SmolPair::take_recorded`].
+    pub fn record(&mut self) {
+        self.ab.recorded = Some(Vec::new());
+        self.ba.recorded = Some(Vec::new());
+    }
+
+    /// The datagrams recorded since [`SmolPair::record`]: A's, then B's; recording stops.
+    pub fn take_recorded(&mut self) -> Vec<Vec<u8>> {
+        let mut all = self.ab.recorded.take().unwrap_or_default();
+        all.extend(self.ba.recorded.take().unwrap_or_default());
+        all
     }
 
     /// The interfaces' clock: microseconds since the pair was made.
