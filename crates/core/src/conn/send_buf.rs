@@ -81,6 +81,7 @@ impl SendBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::buf_pool::POOL_SEND_BYTES;
 
     #[test]
     fn slices_cover_wrapped_storage() {
@@ -118,18 +119,25 @@ mod tests {
     }
 
     /// A bulk sender with a 1 MiB buffer fills it, has it all acknowledged, and fills it
-    /// again: the second round writes into the first round's store.
+    /// again: the second round writes into the first round's store. So does one whose buffer
+    /// is larger than the pool's byte bound.
     #[test]
     fn a_large_store_emptied_by_acknowledgment_is_reused() {
         const MIB: usize = 1 << 20;
+        for size in [MIB, 2 * POOL_SEND_BYTES] {
+            fill_ack_refill(size);
+        }
+    }
+
+    fn fill_ack_refill(size: usize) {
         let mut pool = BufPool::default();
-        let mut b = SendBuffer::new(MIB);
-        let data = vec![7u8; MIB];
+        let mut b = SendBuffer::new(size);
+        let data = vec![7u8; size];
         for round in 0..3 {
-            assert_eq!(b.push(&data, &mut pool), MIB);
+            assert_eq!(b.push(&data, &mut pool), size);
             let cap = b.allocated();
-            assert!(cap >= MIB);
-            b.consume(MIB, &mut pool);
+            assert!(cap >= size);
+            b.consume(size, &mut pool);
             assert_eq!(b.allocated(), 0, "round {round}: emptied, no heap");
             assert_eq!(pool.spare_bytes(), cap, "round {round}: kept in the pool");
             assert_eq!(b.push(b"x", &mut pool), 1);
