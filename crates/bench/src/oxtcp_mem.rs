@@ -151,28 +151,13 @@ impl Pair {
                 moved += n;
                 continue;
             }
-            let mut any = false;
-            while let Some(n) = self.a.poll_transmit(now, &mut self.buf) {
-                if let Some(r) = self.recorded.as_mut() {
-                    r.push(self.buf[..n].to_vec());
-                }
-                self.b
-                    .handle_packet_buffer(now, &mut self.buf, n, Checksum::Computed);
-                moved += 1;
-                any = true;
-            }
-            while let Some(n) = self.b.poll_transmit(now, &mut self.buf) {
-                if let Some(r) = self.recorded.as_mut() {
-                    r.push(self.buf[..n].to_vec());
-                }
-                self.a
-                    .handle_packet_buffer(now, &mut self.buf, n, Checksum::Computed);
-                moved += 1;
-                any = true;
-            }
-            if !any {
+            let (buf, recorded) = (&mut self.buf, &mut self.recorded);
+            let n = carry_across(&mut self.a, &mut self.b, now, buf, recorded)
+                + carry_across(&mut self.b, &mut self.a, now, buf, recorded);
+            if n == 0 {
                 return moved;
             }
+            moved += n;
         }
     }
 
@@ -192,6 +177,27 @@ impl Pair {
             Err(e) => bail!("accept after the handshake: {e}"),
         }
     }
+}
+
+/// Move everything `from` has to send to `to`, one datagram at a time through `buf`, keeping
+/// a copy of each in `recorded` if recording; how many datagrams crossed.
+#[inline(always)]
+fn carry_across(
+    from: &mut Stack,
+    to: &mut Stack,
+    now: Instant,
+    buf: &mut Vec<u8>,
+    recorded: &mut Option<Vec<Vec<u8>>>,
+) -> usize {
+    let mut moved = 0;
+    while let Some(n) = from.poll_transmit(now, buf) {
+        if let Some(r) = recorded.as_mut() {
+            r.push(buf[..n].to_vec());
+        }
+        to.handle_packet_buffer(now, buf, n, Checksum::Computed);
+        moved += 1;
+    }
+    moved
 }
 
 /// Move everything `from` has to send to `to`, cutting super-segments into segments; how
