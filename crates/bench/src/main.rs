@@ -20,6 +20,7 @@ mod scaling;
 mod smol_mem;
 mod smol_tun;
 mod steal;
+mod targets;
 mod tun;
 mod wire_floor;
 
@@ -47,6 +48,10 @@ struct Args {
     /// List the figure groups and exit.
     #[arg(long)]
     list: bool,
+    /// Measure nothing: read these files (written by `--json`) and print, for each of issue
+    /// 8's targets, the value in each run and in how many it held.
+    #[arg(long, value_name = "JSON", num_args = 1.., conflicts_with_all = ["quick", "json", "list"])]
+    targets: Vec<PathBuf>,
 }
 
 /// A group of figures: its name on the command line, what it measures, and how.
@@ -119,6 +124,16 @@ fn main() -> Result<()> {
     }
     let args = Args::parse();
     let groups = groups();
+    if !args.targets.is_empty() {
+        let runs = args
+            .targets
+            .iter()
+            .map(|p| targets::Figures::load(p))
+            .collect::<Result<Vec<_>>>()?;
+        let labels: Vec<String> = args.targets.iter().map(|p| targets::label(p)).collect();
+        print!("{}", targets::table(&targets::evaluate(&runs), &labels));
+        return Ok(());
+    }
     if args.list {
         for g in &groups {
             println!("{:<12} {}", g.name, g.about);
@@ -156,6 +171,11 @@ fn main() -> Result<()> {
     }
     if let Some(path) = &args.json {
         report::write_json(path, &rows)?;
+    }
+    if args.what == "all" {
+        let outcomes = targets::evaluate(&[targets::Figures::from_rows(&rows)]);
+        println!("\nissue 8's targets, this run:");
+        print!("{}", targets::table(&outcomes, &["this run".into()]));
     }
     Ok(())
 }
