@@ -18,7 +18,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::report::{Row, OXTCP};
+use crate::report::{advantage, Better, Row, OXTCP};
 
 /// Figures by (figure, system): the median.
 #[derive(Debug, Default)]
@@ -177,9 +177,9 @@ fn is_oxtcp(system: &str) -> bool {
     system == OXTCP || system.starts_with("oxtcp+")
 }
 
+/// `a` over `b`, as the suite's table gives a peer's ratio: `None` unless finite and positive.
 fn ratio(a: f64, b: f64) -> Option<f64> {
-    let r = a / b;
-    (r.is_finite() && r > 0.0).then_some(r)
+    advantage(a, b, Better::Higher)
 }
 
 /// The targets, one check per cell of the suite's tables they cover.
@@ -345,7 +345,6 @@ pub fn label(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Better;
 
     fn row(figure: &str, system: &str, v: f64) -> Row {
         Row::new(figure, system, "u", Better::Higher, vec![v])
