@@ -185,18 +185,19 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 /// The targets, one check per cell of the suite's tables they cover.
 fn checks() -> Vec<Check> {
     let mut v = Vec::new();
+    let (bulk_times, bulk_peer) = (1.5, "smoltcp");
     for mtu in [1500, 65535] {
         for read in ["", ", read in place"] {
             for buf in ["64 KiB", "1 MiB"] {
                 let cell = format!("bulk MTU {mtu} buf {buf}{read}");
                 v.push(Check {
                     about: cell.clone(),
-                    target: "≥ 1.5× smoltcp".into(),
+                    target: format!("≥ {bulk_times}× {bulk_peer}"),
                     unit: "x",
-                    bound: Bound::AtLeast(1.5),
+                    bound: Bound::AtLeast(bulk_times),
                     measure: Measure::BestOverPeer {
                         figure: format!("{cell}: throughput"),
-                        peer: "smoltcp",
+                        peer: bulk_peer,
                     },
                 });
             }
