@@ -72,23 +72,19 @@ impl Stack {
     ) -> Option<Sent> {
         self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
-            let (tuple, header, reason, conn) = match reply {
+            let (tuple, repr, reason, conn) = match reply {
                 Reply::Rst { tuple, rst, reason } => {
                     let mut flags = TcpFlags::RST;
                     if rst.ack.is_some() {
                         flags |= TcpFlags::ACK;
                     }
-                    let header = Header {
-                        seq: rst.seq.get(),
-                        ack: rst.ack.map_or(0, |a| a.get()),
-                        flags,
-                        window: 0,
-                        options: TcpOptions::default(),
-                    };
-                    (tuple, header, Some(reason), None)
+                    let ack = rst.ack.map_or(0, |a| a.get());
+                    let options = TcpOptions::default();
+                    let repr = header(&tuple, rst.seq.get(), ack, flags, 0, options);
+                    (tuple, repr, Some(reason), None)
                 }
                 Reply::TimeWaitAck { tuple, conn, seg } => {
-                    (tuple, Header::of(&seg), None, Some(conn))
+                    (tuple, header_of(&tuple, &seg), None, Some(conn))
                 }
                 Reply::SynCookie {
                     tuple,
@@ -97,17 +93,12 @@ impl Stack {
                     window,
                     options,
                 } => {
-                    let header = Header {
-                        seq: iss.get(),
-                        ack: ack.get(),
-                        flags: TcpFlags::SYN | TcpFlags::ACK,
-                        window,
-                        options,
-                    };
-                    (tuple, header, None, None)
+                    let flags = TcpFlags::SYN | TcpFlags::ACK;
+                    let repr = header(&tuple, iss.get(), ack.get(), flags, window, options);
+                    (tuple, repr, None, None)
                 }
             };
-            if let Some(n) = self.emit_reply(buf, tuple, header, reason, conn) {
+            if let Some(n) = self.emit_reply(buf, tuple, &repr, reason, conn) {
                 if reason.is_some() {
                     self.stats.rst_sent += 1;
                 }
@@ -132,19 +123,19 @@ impl Stack {
                         Some((_, Some(l))) => l.opts,
                         _ => SocketOptions::default(),
                     };
-                    let header = Header {
-                        seq: seq.get(),
-                        ack: ack.get(),
-                        flags,
-                        window: u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX),
-                        options: h.options(&self.cfg, &opts, now, flags.syn()),
-                    };
                     let tuple = h.tuple();
-                    let n = write_segment(buf, ttl, tuple, header, [&[], &[]], Checksum::Computed)
-                        .map(|(n, repr, _)| {
+                    let repr = header(
+                        &tuple,
+                        seq.get(),
+                        ack.get(),
+                        flags,
+                        u16::try_from(opts.recv_window_cap(&self.cfg)).unwrap_or(u16::MAX),
+                        h.options(&self.cfg, &opts, now, flags.syn()),
+                    );
+                    let n = write_segment(buf, ttl, tuple, &repr, [&[], &[]], Checksum::Computed)
+                        .inspect(|_| {
                             let note = (Some(id), 0, retransmit, None);
                             record_tx(&mut self.stats, &mut self.trace, now, tuple, &repr, note);
-                            n
                         });
                     (n, None)
                 }),
@@ -164,25 +155,22 @@ impl Stack {
                             Some(_) => Checksum::Offloaded,
                             None => Checksum::Computed,
                         };
-                        let header = Header::of(&seg);
-                        let written = match (gather.as_deref_mut(), seg.segment_size) {
+                        let repr = header_of(&tuple, &seg);
+                        let len = a.len() + b.len();
+                        let n = match (gather.as_deref_mut(), seg.segment_size) {
                             // The payload stays where it is; the device reads it from there.
-                            (Some(send), Some(size)) => {
-                                write_headers(buf, ttl, tuple, header, a.len() + b.len()).map(
-                                    |(h, repr, len)| {
-                                        send(&[&buf[..h], a, b], Some(size));
-                                        gathered = true;
-                                        (h + len as usize, repr, len)
-                                    },
-                                )
-                            }
-                            _ => write_segment(buf, ttl, tuple, header, [a, b], checksum),
+                            (Some(send), Some(size)) => write_headers(buf, ttl, tuple, &repr, len)
+                                .map(|h| {
+                                    send(&[&buf[..h], a, b], Some(size));
+                                    gathered = true;
+                                    h + len
+                                }),
+                            _ => write_segment(buf, ttl, tuple, &repr, [a, b], checksum),
                         };
-                        let n = written.map(|(n, repr, len)| {
-                            let note = (Some(id), len, seg.retransmit, None);
+                        if n.is_some() {
+                            let note = (Some(id), len as u32, seg.retransmit, None);
                             record_tx(&mut self.stats, &mut self.trace, now, tuple, &repr, note);
-                            n
-                        });
+                        }
                         (n, seg.segment_size)
                     })
                 }
@@ -225,15 +213,15 @@ impl Stack {
         &mut self,
         buf: &mut [u8],
         tuple: FourTuple,
-        header: Header,
+        repr: &TcpRepr,
         reason: Option<DropReason>,
         conn: Option<ConnId>,
     ) -> Option<usize> {
-        let (n, repr, _) = write_segment(
+        let n = write_segment(
             buf,
             self.cfg.ttl,
             tuple,
-            header,
+            repr,
             [&[], &[]],
             Checksum::Computed,
         )?;
@@ -242,7 +230,7 @@ impl Stack {
             &mut self.trace,
             self.now,
             tuple,
-            &repr,
+            repr,
             (conn, 0, false, reason),
         );
         Some(n)
@@ -281,43 +269,32 @@ fn record_tx(
     );
 }
 
-/// Write one datagram; returns its length, the TCP header written, and the payload length.
+/// Write one datagram; returns its length.
 fn write_segment(
     buf: &mut [u8],
     ttl: u8,
     tuple: FourTuple,
-    header: Header,
+    repr: &TcpRepr,
     payload: [&[u8]; 2],
     checksum: Checksum,
-) -> Option<(usize, TcpRepr, u32)> {
-    let repr = header.repr(tuple);
-    let n = emit_packet_with(
-        buf,
-        tuple.local.ip(),
-        tuple.remote.ip(),
-        ttl,
-        &repr,
-        &payload,
-        checksum,
-    )
-    .ok()?;
-    Some((n, repr, (payload[0].len() + payload[1].len()) as u32))
+) -> Option<usize> {
+    let (src, dst) = (tuple.local.ip(), tuple.remote.ip());
+    emit_packet_with(buf, src, dst, ttl, repr, &payload, checksum).ok()
 }
 
 /// Write the headers alone of a datagram to be cut into segments, whose `payload_len` bytes
-/// the device reads from elsewhere; returns their length, the TCP header written, and the
-/// payload length.
+/// the device reads from elsewhere; returns their length.
 fn write_headers(
     buf: &mut [u8],
     ttl: u8,
     tuple: FourTuple,
-    header: Header,
+    repr: &TcpRepr,
     payload_len: usize,
-) -> Option<(usize, TcpRepr, u32)> {
-    let repr = header.repr(tuple);
+) -> Option<usize> {
+    // The trace records a payload length as a u32.
+    u32::try_from(payload_len).ok()?;
     let (src, dst) = (tuple.local.ip(), tuple.remote.ip());
-    let n = emit_headers_offloaded(buf, src, dst, ttl, &repr, payload_len).ok()?;
-    Some((n, repr, u32::try_from(payload_len).ok()?))
+    emit_headers_offloaded(buf, src, dst, ttl, repr, payload_len).ok()
 }
 
 /// Where `Stack::poll_transmit_gathered` hands each datagram: its parts, and the segment size
@@ -353,37 +330,30 @@ impl Transmit {
     }
 }
 
-/// Header fields of a segment about to be written.
-#[derive(Clone, Copy, Debug)]
-struct Header {
+/// The TCP header of a segment sent from `tuple`'s local end, built once and written from
+/// where it lies (it is some 70 bytes; each copy of it costs a dozen stores).
+fn header(
+    tuple: &FourTuple,
     seq: u32,
     ack: u32,
     flags: TcpFlags,
     window: u16,
     options: TcpOptions,
+) -> TcpRepr {
+    TcpRepr {
+        src_port: tuple.local.port(),
+        dst_port: tuple.remote.port(),
+        seq,
+        ack,
+        flags,
+        window,
+        urgent: 0,
+        options,
+    }
 }
 
-impl Header {
-    fn of(seg: &TxSegment) -> Header {
-        Header {
-            seq: seg.seq.get(),
-            ack: seg.ack.get(),
-            flags: seg.flags,
-            window: seg.window,
-            options: seg.options,
-        }
-    }
-
-    fn repr(self, tuple: FourTuple) -> TcpRepr {
-        TcpRepr {
-            src_port: tuple.local.port(),
-            dst_port: tuple.remote.port(),
-            seq: self.seq,
-            ack: self.ack,
-            flags: self.flags,
-            window: self.window,
-            urgent: 0,
-            options: self.options,
-        }
-    }
+/// The TCP header of a segment a connection (or its TIME-WAIT entry) built.
+fn header_of(tuple: &FourTuple, seg: &TxSegment) -> TcpRepr {
+    let (seq, ack) = (seg.seq.get(), seg.ack.get());
+    header(tuple, seq, ack, seg.flags, seg.window, seg.options)
 }
