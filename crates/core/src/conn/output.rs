@@ -394,6 +394,8 @@ impl Connection {
     /// `poll_transmit` and `next_segment`, taken without building anything. False when in
     /// doubt. A quiet connection need not be polled at all ([`Connection::note_quiet`] then
     /// does the bookkeeping the poll would have done).
+    // Inlined into its one caller, `after_activity`, which runs after every segment.
+    #[inline]
     pub(crate) fn is_quiet(&self) -> bool {
         if self.keepalive_probe_due() || self.cold.as_deref().is_some_and(|c| c.time_wait.is_some())
         {
@@ -402,8 +404,17 @@ impl Connection {
         match self.state {
             State::Listen => true,
             State::Closed => !(self.ack_now && self.error.is_none()),
-            State::SynSent | State::SynReceived => false,
-            _ => self.nothing_to_send(),
+            // Our SYN is out: nothing more goes until a timeout brings SND.NXT back to ISS.
+            State::SynSent => self.snd_nxt != self.iss,
+            State::SynReceived => false,
+            // Past the sending states only an ACK can go (and `nothing_to_send` would take
+            // the FIN, sent and acknowledged, for one unsent).
+            State::FinWait2 | State::TimeWait => !self.ack_now && !self.flags.has(Flags::PROBE_NOW),
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => self.nothing_to_send(),
         }
     }
 
