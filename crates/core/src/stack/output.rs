@@ -64,13 +64,30 @@ impl Stack {
     /// The next datagram: written into `buf`, or, for a datagram to be cut into segments when
     /// there is a `gather` sink, its headers written into `buf` and the whole handed to the
     /// sink with its payload still in the send buffer.
+    #[inline]
     fn transmit_next(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        gather: Option<&mut GatherSink<'_>>,
+    ) -> Option<Sent> {
+        self.advance(now);
+        // A driver polls until there is nothing, so most polls find nothing at all: they
+        // are answered here, without entering the large frame that builds a segment.
+        if !self.has_output() {
+            return None;
+        }
+        self.transmit_queued(now, buf, gather)
+    }
+
+    /// `transmit_next` with a reply or a slot queued.
+    #[inline(never)]
+    fn transmit_queued(
         &mut self,
         now: Instant,
         buf: &mut [u8],
         mut gather: Option<&mut GatherSink<'_>>,
     ) -> Option<Sent> {
-        self.advance(now);
         while let Some(reply) = self.replies.pop_front() {
             let (tuple, repr, reason, conn) = match reply {
                 Reply::Rst { tuple, rst, reason } => {
