@@ -94,8 +94,7 @@ impl Connection {
             State::Closed if !(self.ack_now && self.error.is_none()) => return None,
             _ => {}
         }
-        // SYN, or SYN-ACK in a simultaneous open, first or again after a timeout.
-        if self.snd_nxt == self.iss && matches!(self.state, State::SynSent | State::SynReceived) {
+        if self.syn_due() {
             let mut flags = TcpFlags::SYN;
             if self.state == State::SynReceived {
                 flags |= ACK;
@@ -405,7 +404,7 @@ impl Connection {
             State::Listen => true,
             State::Closed => !(self.ack_now && self.error.is_none()),
             // Our SYN is out: nothing more goes until a timeout brings SND.NXT back to ISS.
-            State::SynSent => self.snd_nxt != self.iss,
+            State::SynSent => !self.syn_due(),
             State::SynReceived => false,
             // Past the sending states only an ACK can go (and `nothing_to_send` would take
             // the FIN, sent and acknowledged, for one unsent).
@@ -416,6 +415,14 @@ impl Connection {
             | State::Closing
             | State::LastAck => self.nothing_to_send(),
         }
+    }
+
+    /// Whether our SYN (or SYN-ACK, in a simultaneous open) is to be sent: first, or again
+    /// after a timeout has brought SND.NXT back to ISS. `next_segment` sends it and
+    /// `is_quiet` keeps SYN-SENT awake for it, so both ask here.
+    #[inline]
+    fn syn_due(&self) -> bool {
+        self.snd_nxt == self.iss && matches!(self.state, State::SynSent | State::SynReceived)
     }
 
     /// What a poll of a quiet connection ([`Connection::is_quiet`]) does besides finding
