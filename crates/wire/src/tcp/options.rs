@@ -303,9 +303,46 @@ impl TcpOptions {
         }
     }
 
-    /// Parses any option area by walking the list.
+    /// Parses any option area other than the common ones: the common SYN layout directly,
+    /// anything else by walking the list.
     #[inline(never)]
     fn parse_list(bytes: &[u8]) -> Result<TcpOptions> {
+        match Self::parse_syn(bytes) {
+            Some(options) => Ok(options),
+            None => Self::walk_list(bytes),
+        }
+    }
+
+    /// The option area of nearly every SYN and SYN-ACK, read without the iterator: MSS,
+    /// SACK-Permitted, Timestamps, NOP, Window Scale, all five negotiated in the layout Linux
+    /// sends and [`emit`](Self::emit) writes. `None` for anything else. Where it answers, the
+    /// answer is what [`walk_list`](Self::walk_list) gives for the same bytes.
+    #[inline(always)]
+    fn parse_syn(bytes: &[u8]) -> Option<TcpOptions> {
+        match *bytes {
+            #[rustfmt::skip]
+            [
+                kind::MSS, 4, m0, m1,
+                kind::SACK_PERMITTED, 2, kind::TIMESTAMPS, 10, v0, v1, v2, v3, e0, e1, e2, e3,
+                kind::NOP, kind::WINDOW_SCALE, 3, ws,
+            ] => {
+                Some(TcpOptions {
+                    mss: Some(u16::from_be_bytes([m0, m1])),
+                    sack_permitted: true,
+                    timestamps: Some(Timestamps {
+                        tsval: u32::from_be_bytes([v0, v1, v2, v3]),
+                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+                    }),
+                    window_scale: Some(ws),
+                    ..TcpOptions::default()
+                })
+            },
+            _ => None,
+        }
+    }
+
+    /// Parses any option area by walking the list.
+    fn walk_list(bytes: &[u8]) -> Result<TcpOptions> {
         let mut options = TcpOptions::default();
         // A repeated option overwrites the earlier one: RFC 9293 does not say which wins,
         // and keeping the last costs nothing.
@@ -707,6 +744,59 @@ mod tests {
                 None => proptest::prop_assert!(!lead),
             }
             proptest::prop_assert_eq!(TcpOptions::parse(&bytes), list);
+        }
+    }
+
+    #[test]
+    fn linux_syn_layout_takes_the_syn_path() {
+        // Linux's SYN: MSS 1460, SACK-Permitted, Timestamps, NOP, Window Scale 7.
+        let bytes = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 1, 2, 3, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        let want = TcpOptions {
+            mss: Some(1460),
+            sack_permitted: true,
+            timestamps: Some(Timestamps {
+                tsval: 0x0001_0203,
+                tsecr: 0,
+            }),
+            window_scale: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(TcpOptions::parse_syn(&bytes), Some(want));
+        assert_eq!(TcpOptions::parse(&bytes), Ok(want));
+        // What `emit` writes for the same options is the same layout.
+        let mut out = [0u8; 40];
+        assert_eq!(want.emit(&mut out), 20);
+        assert_eq!(out[..20], bytes);
+        // Other layouts of SYN options are the walk's business.
+        assert_eq!(TcpOptions::parse_syn(&bytes[..16]), None);
+        assert_eq!(
+            TcpOptions::parse_syn(&[2, 4, 5, 180, 1, 3, 3, 7, 1, 1, 4, 2]),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        /// Wherever the SYN-layout path answers, the walk gives the same options.
+        #[test]
+        fn syn_path_agrees_with_the_walk(
+            bytes in proptest::array::uniform20(proptest::prelude::any::<u8>()),
+            layout in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = bytes;
+            if layout {
+                // Half the cases take the SYN layout with random values.
+                bytes[..2].copy_from_slice(&[2, 4]);
+                bytes[4..8].copy_from_slice(&[4, 2, 8, 10]);
+                bytes[16..19].copy_from_slice(&[1, 3, 3]);
+            }
+            let walk = TcpOptions::walk_list(&bytes);
+            match TcpOptions::parse_syn(&bytes) {
+                Some(syn) => proptest::prop_assert_eq!(Ok(syn), walk),
+                None => proptest::prop_assert!(!layout),
+            }
+            proptest::prop_assert_eq!(TcpOptions::parse(&bytes), walk);
         }
     }
 
