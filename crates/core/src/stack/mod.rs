@@ -861,19 +861,31 @@ impl Stack {
     }
 
     /// Bookkeeping after anything touched a slot: its timer, the transmit queue, and cleanup
-    /// of a connection that has reached CLOSED.
+    /// of a connection that has reached CLOSED; a released connection in TIME-WAIT leaves
+    /// its slot for the TIME-WAIT table first (`compact_time_wait`).
     fn after_activity(&mut self, index: u32) {
-        if index as usize >= self.slots.len() {
-            return;
-        }
-        self.compact_time_wait(index);
+        self.settle_slot::<true>(index);
+    }
+
+    /// `after_activity`, with the move to the TIME-WAIT table looked for only if `COMPACT`:
+    /// the slot is looked up once, and the rare move is followed by the rest of the
+    /// bookkeeping for whatever it leaves in the slot (nothing, or a connection that could
+    /// not move).
+    #[inline(always)]
+    fn settle_slot<const COMPACT: bool>(&mut self, index: u32) {
         let now = self.now;
-        let slot = &mut self.slots[index as usize];
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
         let (deadline, closed, quiet) = match &mut slot.entry {
             Entry::Vacant => return,
             // The wheel alone holds a half-open entry's deadline.
             Entry::HalfOpen(_) => (self.timers.deadline(index), false, false),
             Entry::Conn(c) => {
+                if COMPACT && c.is_released() && c.state() == State::TimeWait {
+                    self.compact_time_wait(index);
+                    return self.settle_slot::<false>(index);
+                }
                 // A connection that surely has nothing to send is not polled for it; a
                 // finished one still is, as that is where it is reaped.
                 let quiet = c.is_quiet() && !c.is_reapable();
@@ -886,9 +898,8 @@ impl Stack {
         };
         // Every other touched slot is offered the transmit queue; that is also where a
         // finished connection is reaped, after it has sent its last segment.
-        if !quiet && !self.tx_queued(index) {
-            self.set_tx_queued(index, true);
-            self.tx_queue.push_back(index);
+        if !quiet {
+            self.offer_tx(index);
         }
         self.sync_timer(index, deadline);
         if closed {
@@ -946,16 +957,24 @@ impl Stack {
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    fn set_tx_queued(&mut self, index: u32, on: bool) {
+    /// Put the slot in the transmit queue unless it is there already.
+    fn offer_tx(&mut self, index: u32) {
         let i = index as usize;
         if self.tx_queued.len() <= i / 64 {
             self.tx_queued.resize(i / 64 + 1, 0);
         }
         let bit = 1u64 << (i % 64);
-        if on {
-            self.tx_queued[i / 64] |= bit;
-        } else {
-            self.tx_queued[i / 64] &= !bit;
+        if let Some(w) = self.tx_queued.get_mut(i / 64).filter(|w| **w & bit == 0) {
+            *w |= bit;
+            self.tx_queue.push_back(index);
+        }
+    }
+
+    /// Take the slot's mark as in the transmit queue off (the queue has dropped it).
+    fn clear_tx_queued(&mut self, index: u32) {
+        let i = index as usize;
+        if let Some(w) = self.tx_queued.get_mut(i / 64) {
+            *w &= !(1u64 << (i % 64));
         }
     }
 

@@ -193,7 +193,7 @@ impl Stack {
                 }
             };
             self.tx_queue.pop_front();
-            self.set_tx_queued(index, false);
+            self.clear_tx_queued(index);
             match written {
                 Some((n, segment_size)) => {
                     // Round robin: a slot with more to send goes to the back of the queue

@@ -40,8 +40,9 @@ impl Stack {
     /// If the connection in slot `index` is released and in TIME-WAIT, keep only its compact
     /// entry. Past `max_time_wait` entries TIME-WAIT ends at once instead (as Linux does when
     /// its tw_buckets are exhausted), and the overflow is counted.
+    /// `after_activity` calls it only for such a connection.
+    #[inline(never)]
     pub(super) fn compact_time_wait(&mut self, index: u32) {
-        // This runs after every segment: the common case leaves at the first check.
         match &self.slots[index as usize].entry {
             Entry::Conn(c) if c.is_released() && c.state() == State::TimeWait => {}
             _ => return,
