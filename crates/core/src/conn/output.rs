@@ -189,7 +189,14 @@ impl Connection {
                 .snd_wnd
                 .saturating_sub(self.snd_nxt.since(self.snd_una));
             let in_flight = self.pipe();
-            let cwnd = self.cc.cwnd() + self.limited_transmit_allowance();
+            // With nothing unsent the usable window bounds nothing: `len` below is 0 whatever
+            // it is, and a segment of 0 bytes is never held.
+            let usable = if unsent > 0 {
+                let cwnd = self.cc.cwnd() + self.limited_transmit_allowance();
+                rwnd_room.min(cwnd.saturating_sub(in_flight)) as usize
+            } else {
+                0
+            };
             // Loss recovery's retransmissions come before new data (RFC 6675 §4 NextSeg).
             let new_data_can_go = unsent > 0 && rwnd_room > 0 && !self.snd_nxt.before(self.snd_max);
             while let Some(rxt) = self.next_retransmission(new_data_can_go) {
@@ -197,8 +204,9 @@ impl Connection {
                     return Some(seg);
                 }
             }
-            let usable = rwnd_room.min(cwnd.saturating_sub(in_flight)) as usize;
-            len = unsent.min(self.max_payload()).min(max_payload).min(usable);
+            if unsent > 0 {
+                len = unsent.min(self.max_payload()).min(max_payload).min(usable);
+            }
             if let Some(next) = self.cold_ref().scoreboard.next_sacked(self.snd_nxt) {
                 if self.snd_nxt.before(self.snd_max) {
                     len = len.min(next.since(self.snd_nxt) as usize);
