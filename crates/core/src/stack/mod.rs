@@ -882,7 +882,7 @@ impl Stack {
             // The wheel alone holds a half-open entry's deadline.
             Entry::HalfOpen(_) => (self.timers.deadline(index), false, false),
             Entry::Conn(c) => {
-                if COMPACT && c.is_released() && c.state() == State::TimeWait {
+                if COMPACT && time_wait::leaves_for_time_wait_table(c) {
                     self.compact_time_wait(index);
                     return self.settle_slot::<false>(index);
                 }

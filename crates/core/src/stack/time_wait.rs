@@ -8,7 +8,9 @@
 
 use super::time_wait_table::TW_ID_BIT;
 use super::{Entry, Reply, Stack};
-use crate::conn::{Ctx, Disposition, Ended, PackedTimeWait, SegIn, TimeWait, TimeWaitSyn};
+use crate::conn::{
+    Connection, Ctx, Disposition, Ended, PackedTimeWait, SegIn, TimeWait, TimeWaitSyn,
+};
 use crate::event::{Cause, DropReason, EventKind, StateEvent};
 use crate::handle::ConnId;
 use crate::state::State;
@@ -36,6 +38,12 @@ impl TwAt {
     }
 }
 
+/// Whether a connection keeps only its compact TIME-WAIT entry: the application has let
+/// go of it and it is in TIME-WAIT.
+pub(super) fn leaves_for_time_wait_table(c: &Connection) -> bool {
+    c.is_released() && c.state() == State::TimeWait
+}
+
 impl Stack {
     /// If the connection in slot `index` is released and in TIME-WAIT, keep only its compact
     /// entry. Past `max_time_wait` entries TIME-WAIT ends at once instead (as Linux does when
@@ -44,7 +52,7 @@ impl Stack {
     #[inline(never)]
     pub(super) fn compact_time_wait(&mut self, index: u32) {
         match &self.slots[index as usize].entry {
-            Entry::Conn(c) if c.is_released() && c.state() == State::TimeWait => {}
+            Entry::Conn(c) if leaves_for_time_wait_table(c) => {}
             _ => return,
         }
         let full = self
