@@ -38,6 +38,9 @@ pub(crate) struct TimeWaitTable<K> {
     end: u32,
     index: HashTable<u32>,
     key: KeyedState,
+    /// The front entry's deadline, kept as the entries change: a driver asks for it before
+    /// every wait (`Stack::poll_timeout`), far more often than an entry comes or goes.
+    front_deadline: Option<Instant>,
 }
 
 impl<K: PackedTuple> TimeWaitTable<K> {
@@ -50,6 +53,7 @@ impl<K: PackedTuple> TimeWaitTable<K> {
             end: 0,
             index: HashTable::new(),
             key,
+            front_deadline: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl<K: PackedTuple> TimeWaitTable<K> {
             let off = p.wrapping_sub(base) as usize;
             key.hash_one(chunks[off / CHUNK][off % CHUNK].tuple().unpack())
         });
+        self.note_front();
         pos
     }
 
@@ -138,6 +143,12 @@ impl<K: PackedTuple> TimeWaitTable<K> {
 
     /// Drop reclaimed entries from the front, and chunks that hold nothing more.
     fn reclaim_front(&mut self) {
+        self.drop_gone_front();
+        self.note_front();
+    }
+
+    /// `reclaim_front` but for noting the new front's deadline.
+    fn drop_gone_front(&mut self) {
         while let Some(front) = self.chunks.front() {
             while self.consumed < front.len() && front[self.consumed].is_gone() {
                 self.consumed += 1;
@@ -159,10 +170,17 @@ impl<K: PackedTuple> TimeWaitTable<K> {
 
     /// The deadline of the entry that expires next.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.chunks
+        self.front_deadline
+    }
+
+    /// Note the front entry's deadline, after the entries changed. Past the reclaimed ones
+    /// the front entry is live, so it is the one that expires next.
+    fn note_front(&mut self) {
+        self.front_deadline = self
+            .chunks
             .front()
             .and_then(|c| c.get(self.consumed))
-            .map(|e| e.deadline())
+            .map(|e| e.deadline());
     }
 
     /// The position of the front entry if its 2×MSL has run out by `now`.
@@ -204,6 +222,13 @@ impl<K: PackedTuple> TimeWaitTable<K> {
             return Err(format!(
                 "TIME-WAIT index holds {} positions for {live} entries",
                 self.index.len()
+            ));
+        }
+        let front = self.iter().next().map(|(_, e)| e.deadline());
+        if self.front_deadline != front {
+            return Err(format!(
+                "TIME-WAIT table notes {:?} as its next deadline, its front entry has {front:?}",
+                self.front_deadline
             ));
         }
         let mut last = None;
