@@ -3,10 +3,11 @@
 //! so no tuple is kept twice. A segment's tuple is hashed once (`TupleTable::hash`) and that
 //! hash serves every table the demultiplexer looks in.
 //!
-//! In front of the hash sits the slot found last (4.4BSD's one-behind cache of the last
-//! PCB): consecutive segments mostly belong to one connection, and comparing one tuple costs
-//! a tenth of hashing it under SipHash. The cached slot counts only while it still holds an
-//! entry for that very tuple and the table still maps the tuple to it, so a hit always
+//! In front of the hash sits the slot found (or filed) last (4.4BSD's one-behind cache of
+//! the last PCB): consecutive segments mostly belong to one connection, and comparing one
+//! tuple costs a tenth of hashing it under SipHash. That comparison is all a hit costs: the
+//! hashed lookup behind it is out of line. The cached slot counts only while it still holds
+//! an entry for that very tuple and the table still maps the tuple to it, so a hit always
 //! agrees with the hash table.
 
 use hashbrown::HashTable;
@@ -23,7 +24,8 @@ use crate::tuple::FourTuple;
 pub(crate) struct TupleTable {
     table: HashTable<u32>,
     key: KeyedState,
-    /// The slot the last lookup found, unless it has left the table since.
+    /// The slot the last lookup found or the last insertion filed, unless it has left the
+    /// table since: a connection's next segment mostly follows its SYN or its connect.
     last: Option<u32>,
     /// The tuple hashed last and its hash. A tuple is mostly hashed twice in a row: looked
     /// up and then inserted (a SYN, a connect), or removed and then filed in TIME-WAIT.
@@ -68,6 +70,7 @@ impl TupleTable {
     }
 
     /// The slot owning `tuple`: the one found last if it is still the owner, else by hash.
+    #[inline]
     pub(crate) fn find(&mut self, tuple: &FourTuple, slots: &[Slot]) -> Found {
         if let Some(last) = self
             .last
@@ -75,6 +78,12 @@ impl TupleTable {
         {
             return Found::Slot(last);
         }
+        self.find_hashed(tuple, slots)
+    }
+
+    /// `find` past the slot found last: by the tuple's hash.
+    #[inline(never)]
+    fn find_hashed(&mut self, tuple: &FourTuple, slots: &[Slot]) -> Found {
         let hash = self.hash(tuple);
         match self.get(hash, tuple, slots) {
             Some(index) => {
@@ -116,6 +125,7 @@ impl TupleTable {
                 .and_then(slot_tuple)
                 .map_or(0, |t| key.hash_one(t))
         });
+        self.last = Some(index);
     }
 
     /// Forget slot `index` as the owner of `tuple`; false if it was not.
